@@ -1,0 +1,119 @@
+"""The one place where Blender versions differ (4.2 LTS … 5.x).
+
+Compositor trees, the File Output node's API, Render Layers socket names and image
+format settings changed in Blender 5.0. Everything else in the add-on calls these
+helpers and never looks at ``bpy.app.version`` itself.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+BLENDER_5 = bpy.app.version >= (5, 0, 0)
+
+# Render Layers output socket per pass (our pass names are the keys).
+RENDER_LAYER_SOCKETS = {
+    "depth": "Depth",
+    "normal": "Normal",
+    "vector": "Vector",
+    "object_index": "Object Index" if BLENDER_5 else "IndexOB",
+    "material_index": "Material Index" if BLENDER_5 else "IndexMA",
+    "emission": "Emission" if BLENDER_5 else "Emit",
+}
+
+# File Output item socket type per pass (5.x only; 4.x slots take any input).
+_ITEM_SOCKET_TYPES = {
+    "depth": "FLOAT",
+    "normal": "VECTOR",
+    "vector": "VECTOR",
+    "object_index": "FLOAT",
+    "material_index": "FLOAT",
+    "emission": "RGBA",
+}
+
+
+def compositor_tree(scene: bpy.types.Scene) -> bpy.types.NodeTree | None:
+    """The scene's compositor node tree, or ``None`` when compositing is off/absent."""
+    if BLENDER_5:
+        return scene.compositing_node_group
+    return scene.node_tree if scene.use_nodes else None
+
+
+def create_compositor_tree(scene: bpy.types.Scene) -> bpy.types.NodeTree:
+    """Give the scene an (empty) compositor tree and return it."""
+    if BLENDER_5:
+        tree = bpy.data.node_groups.new(f"{scene.name} Compositing", "CompositorNodeTree")
+        scene.compositing_node_group = tree
+        return tree
+    scene.use_nodes = True
+    return scene.node_tree
+
+
+def remove_compositor_tree(scene: bpy.types.Scene, tree: bpy.types.NodeTree) -> None:
+    """Undo :func:`create_compositor_tree` (4.x keeps its tree and turns compositing off)."""
+    if BLENDER_5:
+        scene.compositing_node_group = None
+        bpy.data.node_groups.remove(tree)
+    else:
+        scene.use_nodes = False
+
+
+def configure_file_output(node: bpy.types.Node) -> None:
+    """Make a File Output node write one float32 multilayer EXR per frame."""
+    fmt = node.format
+    if BLENDER_5:
+        fmt.media_type = "MULTI_LAYER_IMAGE"
+    fmt.file_format = "OPEN_EXR_MULTILAYER"
+    fmt.color_depth = "32"
+    fmt.exr_codec = "ZIP"
+    if BLENDER_5:
+        fmt.use_exr_interleave = True  # one part, not one part per layer
+        node.file_name = "raw_"
+
+
+def file_output_directory(node: bpy.types.Node) -> str:
+    """Where a File Output node configured by :func:`configure_file_output` writes."""
+    if BLENDER_5:
+        return node.directory
+    return node.base_path.rsplit("/", 1)[0]
+
+
+def set_file_output_directory(node: bpy.types.Node, directory: str) -> None:
+    """Point the node's files (``raw_<frame>.exr``) into ``directory``."""
+    if BLENDER_5:
+        node.directory = directory
+    else:
+        node.base_path = directory.rstrip("/\\") + "/raw_"
+
+
+def file_output_items(node: bpy.types.Node) -> list[str]:
+    """Names of a File Output node's inputs (layers), in order."""
+    slots = node.file_output_items if BLENDER_5 else node.layer_slots
+    return [item.name for item in slots]
+
+
+def add_file_output_item(node: bpy.types.Node, name: str) -> bpy.types.NodeSocket:
+    """Add the input for pass ``name`` and return its socket."""
+    if BLENDER_5:
+        item = node.file_output_items.new(_ITEM_SOCKET_TYPES[name], name)
+        if name == "vector":
+            item.vector_socket_dimensions = 4  # keep W: forward flow lives in Z and W
+    else:
+        node.layer_slots.new(name)
+    return node.inputs[name]
+
+
+def remove_file_output_item(node: bpy.types.Node, name: str) -> None:
+    if BLENDER_5:
+        node.file_output_items.remove(node.file_output_items[name])
+    else:
+        node.layer_slots.remove(node.inputs[name])
+
+
+def set_still_png(changes, image_settings: bpy.types.ImageFormatSettings, alpha: bool) -> None:
+    """Through ``changes`` (undoable), make the scene's image settings 8-bit PNG."""
+    if BLENDER_5:
+        changes.set(image_settings, "media_type", "IMAGE")
+    changes.set(image_settings, "file_format", "PNG")
+    changes.set(image_settings, "color_mode", "RGBA" if alpha else "RGB")
+    changes.set(image_settings, "color_depth", "8")

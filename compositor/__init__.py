@@ -1,0 +1,1 @@
+"""Our nodes in the scene's compositor: find, wire idempotently, remove."""

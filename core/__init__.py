@@ -1,0 +1,5 @@
+"""The bpy-free core: conversions, boxes and pictures on numpy arrays.
+
+Nothing in this package imports ``bpy``; it is tested with plain pytest and can be
+used from a training script.
+"""

@@ -1,0 +1,37 @@
+"""A small PNG writer (8-bit grey, RGB or RGBA) on numpy arrays, without Blender."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import BinaryIO
+
+import numpy as np
+
+_COLOUR_TYPES = {1: 0, 3: 2, 4: 6}  # channels → PNG colour type
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def write_png(stream: BinaryIO, image: np.ndarray, text: dict[str, str] | None = None) -> None:
+    """Write an 8-bit (H, W) or (H, W, 1|3|4) uint8 image, row 0 at the top.
+
+    ``text`` becomes PNG ``tEXt`` entries (for example a preview's value range).
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise TypeError(f"write_png wants uint8, got {image.dtype}")
+    if image.ndim == 2:
+        image = image[..., None]
+    height, width, channels = image.shape
+    header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
+    rows = np.zeros((height, 1 + width * channels), dtype=np.uint8)  # filter byte 0 per row
+    rows[:, 1:] = image.reshape(height, width * channels)
+    stream.write(b"\x89PNG\r\n\x1a\n")
+    stream.write(_chunk(b"IHDR", header))
+    for key, value in (text or {}).items():
+        stream.write(_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
+    stream.write(_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)))
+    stream.write(_chunk(b"IEND", b""))

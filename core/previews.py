@@ -1,0 +1,174 @@
+"""8-bit pictures of the ground truth, for eyes rather than for training.
+
+Each function takes one SPEC array and returns an (H, W, 3) uint8 image (row 0 at the
+top) plus, where a picture hides a scale, the ``tEXt`` entries that state it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Viridis (perceptually uniform), as a degree-6 polynomial fit per channel.
+_VIRIDIS = np.array(
+    [
+        [0.2777273272234177, 0.005407344544966578, 0.3340998053353061],
+        [0.1050930431085774, 1.404613529898575, 1.384590162594685],
+        [-0.3308618287255563, 0.214847559468213, 0.09509516302823659],
+        [-4.634230498983486, -5.799100973351585, -19.33244095627987],
+        [6.228269936347081, 14.17993336680509, 56.69055260068105],
+        [4.776384997670288, -13.74514537774601, -65.35303263337234],
+        [-5.435455855934631, 4.645852612178535, 26.3124352495832],
+    ]
+)
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def viridis(t: np.ndarray) -> np.ndarray:
+    """Viridis colours (…, 3) in [0, 1] for values ``t`` in [0, 1] (clipped)."""
+    t = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)[..., None]
+    rgb = np.zeros((*t.shape[:-1], 3))
+    for coefficients in _VIRIDIS[::-1]:
+        rgb = rgb * t + coefficients
+    return np.clip(rgb, 0.0, 1.0)
+
+
+def depth_preview(depth: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    """Depth in viridis, near = yellow, far = purple, background black.
+
+    The colour scale runs linearly over the frame's finite depths; the range in metres
+    is returned for the PNG's text (``depth_near_m``, ``depth_far_m``).
+    """
+    finite = np.isfinite(depth)
+    if not finite.any():
+        return np.zeros((*depth.shape, 3), np.uint8), {}
+    near, far = float(depth[finite].min()), float(depth[finite].max())
+    t = (far - np.where(finite, depth, far)) / max(far - near, 1e-12)
+    rgb = _to_uint8(viridis(t))
+    rgb[~finite] = 0
+    return rgb, {"depth_near_m": f"{near:.6g}", "depth_far_m": f"{far:.6g}"}
+
+
+def normal_preview(normal: np.ndarray) -> np.ndarray:
+    """Unit normals as RGB, ``(n + 1) / 2``; background (zero normal) black."""
+    rgb = _to_uint8((normal + 1.0) * 0.5)
+    rgb[~np.any(normal, axis=-1)] = 0
+    return rgb
+
+
+def _middlebury_wheel() -> np.ndarray:
+    """The 55-colour wheel of Baker et al.'s Middlebury flow coding, in [0, 1]."""
+    segments = [
+        (15, (1, 0, 0), 1),
+        (6, (1, 1, 0), 0),
+        (4, (0, 1, 0), 2),
+        (11, (0, 1, 1), 1),
+        (13, (0, 0, 1), 0),
+        (6, (1, 0, 1), 2),
+    ]
+    colours = []
+    for length, start, channel in segments:
+        ramp = np.floor(255.0 * np.arange(length) / length) / 255.0
+        block = np.tile(np.array(start, dtype=np.float64), (length, 1))
+        rising = start[channel] == 0
+        block[:, channel] = ramp if rising else 1.0 - ramp
+        colours.append(block)
+    return np.concatenate(colours)
+
+
+_WHEEL = _middlebury_wheel()
+
+
+def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    """Flow in the Middlebury colour coding: hue = direction, saturation = magnitude.
+
+    Magnitudes are scaled by the frame's largest finite one (in the PNG text as
+    ``flow_max_px``); undefined (NaN) flow is black.
+    """
+    valid = np.all(np.isfinite(flow), axis=-1)
+    u = np.where(valid, flow[..., 0], 0.0)
+    v = np.where(valid, flow[..., 1], 0.0)
+    radius = np.hypot(u, v)
+    max_radius = float(radius.max()) if valid.any() else 0.0
+    scale = max_radius if max_radius > 0 else 1.0
+    radius = radius / scale
+    angle = np.arctan2(-v, -u) / np.pi
+    position = (angle + 1.0) / 2.0 * (len(_WHEEL) - 1)
+    k0 = np.floor(position).astype(int)
+    k1 = (k0 + 1) % len(_WHEEL)
+    f = (position - k0)[..., None]
+    colour = (1 - f) * _WHEEL[k0] + f * _WHEEL[k1]
+    inside = radius <= 1
+    colour = np.where(inside[..., None], 1 - radius[..., None] * (1 - colour), colour * 0.75)
+    rgb = _to_uint8(colour)
+    rgb[~valid] = 0
+    return rgb, {"flow_max_px": f"{max_radius:.6g}"}
+
+
+def mask_colours(indices: np.ndarray) -> np.ndarray:
+    """A distinct, stable colour per index (golden-ratio hues); index 0 is black."""
+    indices = np.asarray(indices)
+    hue = (indices * 0.618033988749895) % 1.0
+    saturation = np.where(indices % 2 == 0, 0.55, 0.85)
+    value = np.where(indices % 3 == 0, 0.8, 1.0)
+    sector = np.floor(hue * 6.0).astype(int) % 6
+    f = hue * 6.0 - np.floor(hue * 6.0)
+    p, q, t = value * (1 - saturation), value * (1 - f * saturation), value * (1 - (1 - f) * saturation)
+    table = np.stack(
+        [
+            np.stack([value, t, p], -1),
+            np.stack([q, value, p], -1),
+            np.stack([p, value, t], -1),
+            np.stack([p, q, value], -1),
+            np.stack([t, p, value], -1),
+            np.stack([value, p, q], -1),
+        ]
+    )
+    rgb = np.take_along_axis(table, sector[None, ..., None].repeat(3, -1), 0)[0]
+    rgb[indices == 0] = 0.0
+    return _to_uint8(rgb)
+
+
+def mask_preview(mask: np.ndarray) -> np.ndarray:
+    """An index mask in a distinct palette (one colour per index, background black)."""
+    values, inverse = np.unique(mask, return_inverse=True)
+    return mask_colours(values)[inverse.reshape(mask.shape)]
+
+
+def emission_preview(emission: np.ndarray) -> np.ndarray:
+    """Linear emission, clipped to [0, 1] and sRGB-encoded."""
+    linear = np.clip(emission, 0.0, 1.0)
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
+    return _to_uint8(srgb)
+
+
+def contact_sheet(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
+    """Tile equally sized (H, W, 3) uint8 pictures into one grid on a dark background."""
+    height, width = rows[0][0].shape[:2]
+    columns = max(len(row) for row in rows)
+    sheet = np.full((pad + len(rows) * (height + pad), pad + columns * (width + pad), 3), 32, np.uint8)
+    for r, row in enumerate(rows):
+        for c, tile in enumerate(row):
+            y, x = pad + r * (height + pad), pad + c * (width + pad)
+            sheet[y : y + height, x : x + width] = tile[..., :3]
+    return sheet
+
+
+def previews(arrays: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
+    """Every preview the given SPEC arrays allow, keyed by the ``preview/<key>/`` folder."""
+    out: dict[str, tuple[np.ndarray, dict[str, str]]] = {}
+    if "depth" in arrays:
+        out["depth"] = depth_preview(arrays["depth"])
+    if "normal" in arrays:
+        out["normal"] = (normal_preview(arrays["normal"]), {})
+    for key in ("flow_forward", "flow_backward"):
+        if key in arrays:
+            out[key] = flow_preview(arrays[key])
+    for key in ("object_index", "material_index"):
+        if key in arrays:
+            out[key] = (mask_preview(arrays[key]), {})
+    if "emission" in arrays:
+        out["emission"] = (emission_preview(arrays["emission"]), {})
+    return out

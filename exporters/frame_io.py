@@ -1,0 +1,105 @@
+"""One frame's arrays to NPZ / EXR and back, with the same keys either way.
+
+Image arrays (H, W[, C]) are EXR channels named as Blender names its own:
+``<key>.V`` for scalars (masks as 32-bit UINT), ``<key>.X/.Y[/.Z]`` for vectors and
+``<key>.R/.G/.B`` for colours. ``K``, ``world_to_camera`` and ``frame`` are header
+attributes; the box arrays travel as one JSON header attribute.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+
+from .atomic import atomic_path
+
+_COLOUR_KEYS = {"emission"}
+_BOX_KEYS = ("box_index", "boxes", "box_pixels")
+_BOX_DTYPES = {"box_index": np.int32, "boxes": np.int32, "box_pixels": np.int64}
+_HEADER_BOXES = "ground_truth_boxes"
+
+
+class FrameFileError(ValueError):
+    """A frame file that cannot be read: the message names the file and the problem."""
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
+    """Write ``arrays`` as one NPZ, atomically (``np.load`` reads it back)."""
+    save = np.savez_compressed if compress else np.savez
+    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
+        save(stream, **arrays)
+
+
+def _channels(key: str, array: np.ndarray) -> dict[str, np.ndarray]:
+    if array.ndim == 2:
+        pixels = array.astype(np.uint32) if array.dtype.kind in "iu" else array
+        return {f"{key}.V": np.ascontiguousarray(pixels)}
+    names = "RGB" if key in _COLOUR_KEYS else "XYZW"
+    return {f"{key}.{names[c]}": np.ascontiguousarray(array[..., c]) for c in range(array.shape[-1])}
+
+
+def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write every image array as float32 / UINT channels of one lossless (ZIP) EXR."""
+    channels: dict[str, np.ndarray] = {}
+    for key, array in arrays.items():
+        if array.ndim >= 2 and key not in _BOX_KEYS and key not in ("K", "world_to_camera"):
+            channels.update(_channels(key, array))
+    header = {
+        "compression": OpenEXR.ZIP_COMPRESSION,
+        "type": OpenEXR.scanlineimage,
+        "K": np.asarray(arrays["K"], dtype=np.float64),
+        "world_to_camera": np.asarray(arrays["world_to_camera"], dtype=np.float64),
+        "frame": int(arrays["frame"]),
+    }
+    if "boxes" in arrays:
+        header[_HEADER_BOXES] = json.dumps({k: arrays[k].tolist() for k in _BOX_KEYS})
+    with atomic_path(path) as tmp:
+        OpenEXR.File(header, channels).write(str(tmp))
+
+
+def _read_exr(path: Path) -> dict[str, np.ndarray]:
+    exr = OpenEXR.File(str(path), separate_channels=True)
+    header = exr.header()
+    grouped: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for name, channel in exr.channels().items():
+        key, _, component = name.rpartition(".")
+        grouped.setdefault(key, []).append((component, channel.pixels))
+    out: dict[str, np.ndarray] = {}
+    for key, components in grouped.items():
+        if len(components) == 1 and components[0][0] == "V":
+            pixels = components[0][1]
+            out[key] = pixels.astype(np.int32) if pixels.dtype == np.uint32 else pixels
+        else:
+            order = "RGB" if key in _COLOUR_KEYS else "XYZW"
+            components.sort(key=lambda item: order.index(item[0]))
+            out[key] = np.stack([pixels for _, pixels in components], axis=-1)
+    try:
+        out["K"] = np.asarray(header["K"], dtype=np.float64)
+        out["world_to_camera"] = np.asarray(header["world_to_camera"], dtype=np.float64)
+        out["frame"] = np.int64(header["frame"])
+    except KeyError as missing:
+        raise FrameFileError(f"{path}: not a Ground Truth EXR (no {missing} attribute)") from None
+    if _HEADER_BOXES in header:
+        boxes = json.loads(header[_HEADER_BOXES])
+        for key in _BOX_KEYS:
+            out[key] = np.asarray(boxes[key], dtype=_BOX_DTYPES[key]).reshape((-1, 4) if key == "boxes" else (-1,))
+    return out
+
+
+def load_frame(path: str | Path) -> dict[str, np.ndarray]:
+    """Read one exported frame (``.npz`` or ``.exr``) into a dict of SPEC arrays."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npz":
+            with np.load(path) as data:
+                return {key: data[key] for key in data.files}
+        if path.suffix == ".exr":
+            return _read_exr(path)
+    except FrameFileError:
+        raise
+    except Exception as error:  # zip, EXR and numpy errors alike: name the file
+        raise FrameFileError(f"{path}: cannot be read as a frame ({error})") from error
+    raise FrameFileError(f"{path}: unknown frame format (want .npz or .exr)")

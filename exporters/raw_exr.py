@@ -1,0 +1,35 @@
+"""Read the compositor's multilayer EXR (our File Output node's) into pass images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+
+# Component order of Blender's channel suffixes.
+_ORDER = {"V": 0, "X": 0, "Y": 1, "Z": 2, "W": 3, "R": 0, "G": 1, "B": 2, "A": 3}
+
+
+def read_raw_passes(path: str | Path) -> dict[str, np.ndarray]:
+    """Every layer of a Blender multilayer EXR, as ``{layer: float32 array}``.
+
+    Channels named ``<layer>.<component>`` are gathered per layer: one component gives
+    an (H, W) image, several give (H, W, C) in X/Y/Z/W or R/G/B/A order. Single- and
+    multi-part files (Blender 5 writes one part per layer) read alike. Rows come top row
+    first, as the EXR stores them.
+    """
+    exr = OpenEXR.File(str(path), separate_channels=True)
+    layers: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for part in exr.parts:
+        for name, channel in part.channels.items():
+            layer, _, component = name.rpartition(".")
+            if not layer or component not in _ORDER:
+                continue
+            layers.setdefault(layer, []).append((_ORDER[component], channel.pixels))
+    out = {}
+    for layer, components in layers.items():
+        components.sort(key=lambda item: item[0])
+        images = [np.asarray(pixels, dtype=np.float32) for _, pixels in components]
+        out[layer] = images[0] if len(images) == 1 else np.stack(images, axis=-1)
+    return out

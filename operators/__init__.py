@@ -1,0 +1,15 @@
+"""The public operators (ids fixed by SPEC.md), split by area."""
+
+from . import compositor, passes, render
+
+modules = (passes, compositor, render)
+
+
+def register() -> None:
+    for module in modules:
+        module.register()
+
+
+def unregister() -> None:
+    for module in reversed(modules):
+        module.unregister()

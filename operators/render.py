@@ -1,0 +1,40 @@
+"""``render.gt_render_frame``: "Render Ground Truth" for the current frame."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..pipeline.checks import blocking_problems
+from ..pipeline.export import ExportError, export_frame
+
+
+class RENDER_OT_gt_render_frame(bpy.types.Operator):
+    """Render the current frame and export every chosen ground-truth modality"""
+
+    bl_idname = "render.gt_render_frame"
+    bl_label = "Render Ground Truth"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        problems = blocking_problems(context.scene, context.scene.ground_truth)
+        if problems:
+            cls.poll_message_set(problems[0])
+            return False
+        return True
+
+    def execute(self, context):
+        try:
+            result = export_frame(context.scene, context.view_layer, context.scene.ground_truth)
+        except ExportError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        message = f"Frame {result.frame}: {len(result.files)} files in {result.root}"
+        if result.missing:
+            message += f" (the engine cannot give: {', '.join(result.missing)})"
+        self.report({"WARNING"} if result.missing else {"INFO"}, message)
+        return {"FINISHED"}
+
+
+classes = (RENDER_OT_gt_render_frame,)
+register, unregister = bpy.utils.register_classes_factory(classes)

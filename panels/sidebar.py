@@ -1,0 +1,82 @@
+"""Sidebar panels: output, modalities, formats, and the compositor set-up."""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import compat
+from ..compositor import wiring
+from ..core.modalities import MODALITIES, unsupported_modalities
+from ..pipeline.checks import blocking_problems, notices
+
+
+class GroundTruthPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Ground Truth"
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None
+
+
+class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
+    bl_label = "Ground Truth"
+
+    def draw(self, context):
+        layout = self.layout
+        scene, settings = context.scene, context.scene.ground_truth
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(settings, "output_dir")
+        for problem in blocking_problems(scene, settings):
+            layout.label(text=problem, icon="ERROR")
+        for notice in notices(scene, settings):
+            layout.label(text=notice, icon="INFO")
+        column = layout.column()
+        column.scale_y = 1.5
+        column.operator("render.gt_render_frame", icon="RENDER_STILL")
+
+
+class VIEW3D_PT_gt_modalities(GroundTruthPanel, bpy.types.Panel):
+    bl_label = "Modalities"
+    bl_parent_id = "VIEW3D_PT_gt_main"
+
+    def draw(self, context):
+        settings = context.scene.ground_truth
+        missing = set(unsupported_modalities(context.scene.render.engine, [m.key for m in MODALITIES]))
+        column = self.layout.column(heading="Export")
+        for modality in MODALITIES:
+            row = column.row()
+            row.active = modality.key not in missing
+            row.prop(settings, f"use_{modality.key}")
+
+
+class VIEW3D_PT_gt_formats(GroundTruthPanel, bpy.types.Panel):
+    bl_label = "Formats"
+    bl_parent_id = "VIEW3D_PT_gt_main"
+
+    def draw(self, context):
+        settings = context.scene.ground_truth
+        column = self.layout.column(heading="Write")
+        for name in ("use_npz", "use_exr", "use_previews"):
+            column.prop(settings, name)
+
+
+class VIEW3D_PT_gt_setup(GroundTruthPanel, bpy.types.Panel):
+    bl_label = "Passes & Compositor"
+    bl_parent_id = "VIEW3D_PT_gt_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.operator("render.gt_setup_passes", icon="RENDERLAYERS")
+        row = layout.row(align=True)
+        row.operator("node.gt_wire_compositor", icon="NODETREE")
+        row.operator("node.gt_remove_compositor", text="", icon="X")
+        wired = bool(wiring.our_nodes(compat.compositor_tree(context.scene)))
+        layout.label(text="Nodes wired" if wired else "Nodes not wired (export wires them while it runs)")
+
+
+classes = (VIEW3D_PT_gt_main, VIEW3D_PT_gt_modalities, VIEW3D_PT_gt_formats, VIEW3D_PT_gt_setup)
+register, unregister = bpy.utils.register_classes_factory(classes)

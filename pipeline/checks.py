@@ -1,0 +1,56 @@
+"""What stops an export, and what the user should know before it, in Blender's words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+
+from ..core.modalities import SUPPORTED_FAMILIES, engine_family, unsupported_modalities
+from ..properties import GroundTruthSettings, wanted_modalities
+
+
+def output_root(settings: GroundTruthSettings) -> Path:
+    """The absolute output folder (``//`` resolved against the saved .blend)."""
+    return Path(bpy.path.abspath(settings.output_dir))
+
+
+def blocking_problems(scene: bpy.types.Scene, settings: GroundTruthSettings) -> list[str]:
+    """Reasons the export cannot run, most basic first (empty when it can)."""
+    problems = []
+    if scene.camera is None:
+        problems.append("The scene has no active camera: add one or set Scene > Camera")
+    elif scene.camera.type != "CAMERA":
+        problems.append(f"The scene camera '{scene.camera.name}' is not a camera object")
+    elif scene.camera.data.type != "PERSP":
+        kind = {"ORTHO": "orthographic", "PANO": "panoramic"}.get(scene.camera.data.type, scene.camera.data.type)
+        problems.append(f"Camera '{scene.camera.name}' is {kind}: only perspective cameras are supported")
+    family = engine_family(scene.render.engine)
+    if family == "WORKBENCH":
+        problems.append(
+            "Workbench renders no ground-truth passes but depth: switch the Render Engine to Cycles or EEVEE"
+        )
+    elif family not in SUPPORTED_FAMILIES:
+        problems.append(f"Render engine '{scene.render.engine}' is not supported: use Cycles or EEVEE")
+    if settings.output_dir.startswith("//") and not bpy.data.filepath:
+        problems.append(
+            "Save the .blend file first, or choose an absolute Output Folder ('//' is relative to the .blend)"
+        )
+    elif not settings.output_dir.strip():
+        problems.append("Choose an Output Folder")
+    else:
+        root = output_root(settings)
+        if root.exists() and not root.is_dir():
+            problems.append(f"Output Folder '{root}' is a file, not a folder")
+    return problems
+
+
+def notices(scene: bpy.types.Scene, settings: GroundTruthSettings) -> list[str]:
+    """Things that do not stop the export but change what it writes."""
+    out = []
+    missing = unsupported_modalities(scene.render.engine, wanted_modalities(settings))
+    if missing and engine_family(scene.render.engine) in SUPPORTED_FAMILIES:
+        out.append(f"{scene.render.engine.replace('BLENDER_', '').title()} cannot give: {', '.join(missing)}")
+    if settings.use_flow and scene.render.use_motion_blur:
+        out.append("Motion blur is turned off while exporting (flow needs it off)")
+    return out

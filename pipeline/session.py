@@ -1,0 +1,100 @@
+"""The scene state an export needs, set up for the render and undone afterwards."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from .. import compat
+from ..compositor import wiring
+from ..exporters.raw_exr import read_raw_passes
+from .changes import SceneChanges
+
+# Our pass names → ViewLayer switches (the same on every supported Blender).
+VIEW_LAYER_PASSES = {
+    "depth": "use_pass_z",
+    "normal": "use_pass_normal",
+    "vector": "use_pass_vector",
+    "object_index": "use_pass_object_index",
+    "material_index": "use_pass_material_index",
+    "emission": "use_pass_emit",
+}
+
+
+class ExportSession:
+    """``with ExportSession(...)``: passes on, motion blur off (for flow), our File
+    Output live and writing into a private folder; on exit everything as it was.
+
+    The user's own nodes, links and settings are restored even when the render fails.
+    """
+
+    def __init__(self, scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, passes: list[str], flow: bool):
+        self.scene, self.view_layer, self.passes, self.flow = scene, view_layer, passes, flow
+        self.changes = SceneChanges()
+        self.raw_dir: Path | None = None
+
+    def __enter__(self) -> ExportSession:
+        try:
+            self._set_up()
+        except BaseException:
+            self._tear_down()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._tear_down()
+
+    def _set_up(self) -> None:
+        scene, changes = self.scene, self.changes
+        self.raw_dir = Path(tempfile.mkdtemp(prefix="ground_truth_raw_"))
+        for name in self.passes:
+            changes.set(self.view_layer, VIEW_LAYER_PASSES[name], True)
+        if self.flow:
+            changes.set(scene.render, "use_motion_blur", False)
+        changes.set(scene.render, "use_compositing", True)
+
+        tree = compat.compositor_tree(scene)
+        if tree is None:
+            wiring.wire(scene, self.view_layer, self.passes)
+            changes.push(lambda: compat.remove_compositor_tree(scene, compat.compositor_tree(scene)))
+        elif not wiring.our_nodes(tree):
+            wiring.wire(scene, self.view_layer, self.passes)
+            changes.push(lambda: wiring.unwire(scene))
+        else:
+            before = compat.file_output_items(wiring.our_nodes(tree)["file_output"])
+            wiring.wire(scene, self.view_layer, self.passes)
+            changes.push(lambda: wiring.wire(scene, self.view_layer, before))
+        file_output = wiring.our_nodes(compat.compositor_tree(scene))["file_output"]
+        changes.set(file_output, "mute", False)
+        old_directory = compat.file_output_directory(file_output)
+        compat.set_file_output_directory(file_output, str(self.raw_dir))
+        changes.push(lambda: compat.set_file_output_directory(file_output, old_directory))
+        compat.set_still_png(changes, scene.render.image_settings, alpha=scene.render.film_transparent)
+
+    def _tear_down(self) -> None:
+        try:
+            self.changes.restore()
+        finally:
+            if self.raw_dir is not None:
+                shutil.rmtree(self.raw_dir, ignore_errors=True)
+
+    def take_passes(self) -> dict[str, np.ndarray]:
+        """The passes our File Output wrote for the last render, read and then deleted."""
+        files = sorted(self.raw_dir.glob("*.exr"))
+        if len(files) != 1:
+            raise RuntimeError(f"the compositor wrote {len(files)} EXR files for one frame instead of one")
+        try:
+            return read_raw_passes(files[0])
+        finally:
+            files[0].unlink()
+
+    def save_rgb(self, path: Path) -> None:
+        """Save the last render (after compositing, in the scene's view transform) as PNG."""
+        result = next((img for img in bpy.data.images if img.type == "RENDER_RESULT"), None)
+        if result is None:
+            raise RuntimeError("no Render Result to save")
+        result.save_render(str(path), scene=self.scene)

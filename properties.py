@@ -1,0 +1,73 @@
+"""``Scene.ground_truth``: the add-on's settings (names fixed by SPEC.md)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, IntProperty, PointerProperty, StringProperty
+
+from .core.modalities import MODALITIES, MODALITY_BY_KEY
+
+
+def _modality_switch(key: str) -> BoolProperty:
+    modality = MODALITY_BY_KEY[key]
+    return BoolProperty(name=modality.label, description=modality.description, default=True)
+
+
+class GroundTruthSettings(bpy.types.PropertyGroup):
+    """What to export and where."""
+
+    output_dir: StringProperty(
+        name="Output Folder",
+        description="Folder for the ground truth; // is relative to the .blend file",
+        default="//ground_truth/",
+        subtype="DIR_PATH",
+    )
+    use_depth: _modality_switch("depth")
+    use_normal: _modality_switch("normal")
+    use_flow: _modality_switch("flow")
+    use_object_index: _modality_switch("object_index")
+    use_material_index: _modality_switch("material_index")
+    use_emission: _modality_switch("emission")
+    use_boxes: _modality_switch("boxes")
+    use_npz: BoolProperty(name="NPZ", description="npz/<frame>.npz: every array of the frame, compressed", default=True)
+    use_exr: BoolProperty(
+        name="EXR",
+        description="exr/<frame>.exr: the same arrays as float32/UINT channels of one lossless EXR",
+        default=False,
+    )
+    use_previews: BoolProperty(
+        name="Previews",
+        description="preview/<key>/<frame>.png: 8-bit pictures of depth, normals, flow and masks",
+        default=True,
+    )
+    use_coco: BoolProperty(name="COCO", description="coco.json with instance masks of every frame", default=False)
+    auto_export: BoolProperty(
+        name="Export on Render",
+        description="Also export ground truth when rendering with F12 / Ctrl+F12",
+        default=False,
+    )
+    frame_start: IntProperty(
+        name="Start", description="First frame of the animation export (0: the scene's)", default=0, min=0
+    )
+    frame_end: IntProperty(
+        name="End", description="Last frame of the animation export (0: the scene's)", default=0, min=0
+    )
+
+
+def wanted_modalities(settings: GroundTruthSettings) -> list[str]:
+    """Keys of the modalities switched on, in SPEC order."""
+    return [m.key for m in MODALITIES if getattr(settings, f"use_{m.key}")]
+
+
+classes = (GroundTruthSettings,)
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
+def register() -> None:
+    _register_classes()
+    bpy.types.Scene.ground_truth = PointerProperty(type=GroundTruthSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.ground_truth
+    _unregister_classes()
