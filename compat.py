@@ -21,6 +21,13 @@ RENDER_LAYER_SOCKETS = {
     "emission": "Emission" if BLENDER_5 else "Emit",
 }
 
+# Newer Blenders warn about '//' in a path property unless it declares support for it.
+PATH_OPTIONS = (
+    {"PATH_SUPPORTS_BLEND_RELATIVE"}
+    if "is_path_supports_blend_relative" in bpy.types.Property.bl_rna.properties
+    else set()
+)
+
 # File Output item socket type per pass (5.x only; 4.x slots take any input).
 _ITEM_SOCKET_TYPES = {
     "depth": "FLOAT",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, IntProperty, PointerProperty, StringProperty
 
+from .compat import PATH_OPTIONS
 from .core.modalities import MODALITIES, MODALITY_BY_KEY
 
 
@@ -21,6 +22,7 @@ class GroundTruthSettings(bpy.types.PropertyGroup):
         description="Folder for the ground truth; // is relative to the .blend file",
         default="//ground_truth/",
         subtype="DIR_PATH",
+        options=PATH_OPTIONS,
     )
     use_depth: _modality_switch("depth")
     use_normal: _modality_switch("normal")

@@ -100,11 +100,13 @@ def intrinsics(params: CameraParams) -> np.ndarray:
 def world_to_camera(camera_matrix_world: np.ndarray) -> np.ndarray:
     """The 4×4 OpenCV world→camera transform from a Blender camera's ``matrix_world``.
 
-    Scale on the camera object does not change Blender's projection, so it is removed:
-    the result is a rigid transform (rotation rows are unit length).
+    Scale on the camera object does not change Blender's projection, so it is removed,
+    and the float32 rounding of Blender's matrix with it: the rotation is the nearest
+    orthonormal one (polar decomposition), so the result is rigid to float64 precision.
     """
     m = np.asarray(camera_matrix_world, dtype=np.float64)
-    rotation = m[:3, :3] / np.linalg.norm(m[:3, :3], axis=0)
+    u, _, vt = np.linalg.svd(m[:3, :3])
+    rotation = u @ vt
     r_cv = BLENDER_TO_OPENCV @ rotation.T
     out = np.eye(4)
     out[:3, :3] = r_cv

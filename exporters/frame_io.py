@@ -63,11 +63,18 @@ def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def _read_exr(path: Path) -> dict[str, np.ndarray]:
     exr = OpenEXR.File(str(path), separate_channels=True)
     header = exr.header()
+    missing = [key for key in ("K", "world_to_camera", "frame") if key not in header]
+    if missing:
+        raise FrameFileError(f"{path}: not a Ground Truth EXR (no {', '.join(missing)} attribute)")
+    out: dict[str, np.ndarray] = {
+        "K": np.asarray(header["K"], dtype=np.float64),
+        "world_to_camera": np.asarray(header["world_to_camera"], dtype=np.float64),
+        "frame": np.int64(header["frame"]),
+    }
     grouped: dict[str, list[tuple[str, np.ndarray]]] = {}
     for name, channel in exr.channels().items():
         key, _, component = name.rpartition(".")
         grouped.setdefault(key, []).append((component, channel.pixels))
-    out: dict[str, np.ndarray] = {}
     for key, components in grouped.items():
         if len(components) == 1 and components[0][0] == "V":
             pixels = components[0][1]
@@ -76,12 +83,6 @@ def _read_exr(path: Path) -> dict[str, np.ndarray]:
             order = "RGB" if key in _COLOUR_KEYS else "XYZW"
             components.sort(key=lambda item: order.index(item[0]))
             out[key] = np.stack([pixels for _, pixels in components], axis=-1)
-    try:
-        out["K"] = np.asarray(header["K"], dtype=np.float64)
-        out["world_to_camera"] = np.asarray(header["world_to_camera"], dtype=np.float64)
-        out["frame"] = np.int64(header["frame"])
-    except KeyError as missing:
-        raise FrameFileError(f"{path}: not a Ground Truth EXR (no {missing} attribute)") from None
     if _HEADER_BOXES in header:
         boxes = json.loads(header[_HEADER_BOXES])
         for key in _BOX_KEYS:

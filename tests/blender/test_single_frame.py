@@ -1,0 +1,154 @@
+"""One frame through ``render.gt_render_frame``, checked against ray-cast geometry."""
+
+import json
+
+import bpy
+import numpy as np
+import pytest
+import scenes
+
+CAMERAS = {
+    # name: (resolution, percentage, camera data)
+    "auto_fit": ((160, 120), 100, {"lens": 35.0}),
+    "half_res_shift_vertical_fit": (
+        (320, 240),
+        50,
+        {"lens": 40.0, "sensor_fit": "VERTICAL", "sensor_height": 20.0, "shift_x": 0.08, "shift_y": -0.06},
+    ),
+    "portrait_auto_fit_shift": ((120, 160), 100, {"lens": 30.0, "shift_y": 0.1}),
+}
+
+
+def build_static_scene(scene, camera):
+    (rx, ry), percentage, data = CAMERAS[camera]
+    scene.render.resolution_x, scene.render.resolution_y = rx, ry
+    scene.render.resolution_percentage = percentage
+    scenes.add_camera(scene, (0.7, -9.0, 3.2), (74, 0, 6), **data)
+    scenes.add_mesh(scene, "Ground", "plane", (0, 0, -1), (4, -7, 0), scale=12, pass_index=1, material_index=10)
+    scenes.add_mesh(scene, "Box", "cube", (-1.2, 0.5, 0.2), (10, 20, 35), pass_index=2, material_index=20)
+    scenes.add_mesh(
+        scene, "Lamp", "ico", (1.9, -0.8, 0.6), scale=0.8, pass_index=7, material_index=30, emission=(0.9, 0.5, 0.2)
+    )
+    scenes.add_sun(scene)
+
+
+@pytest.fixture(scope="module", params=list(CAMERAS))
+def exported(addon, tmp_path_factory, request):
+    scene = scenes.new_scene(tmp_path_factory.mktemp(request.param) / "out")
+    build_static_scene(scene, request.param)
+    assert bpy.ops.render.gt_render_frame() == {"FINISHED"}
+    out = bpy.path.abspath(scene.ground_truth.output_dir)
+    arrays = dict(np.load(f"{out}/npz/000001.npz"))
+    return scene, arrays, scenes.cast_pixels(scene), out
+
+
+def test_shapes_dtypes_and_keys(exported):
+    _, arrays, truth, _ = exported
+    h, w = truth["hit"].shape
+    expected = {
+        "depth": (np.float32, (h, w)),
+        "normal": (np.float32, (h, w, 3)),
+        "normal_world": (np.float32, (h, w, 3)),
+        "flow_forward": (np.float32, (h, w, 2)),
+        "flow_backward": (np.float32, (h, w, 2)),
+        "object_index": (np.int32, (h, w)),
+        "material_index": (np.int32, (h, w)),
+        "emission": (np.float32, (h, w, 3)),
+        "K": (np.float64, (3, 3)),
+        "world_to_camera": (np.float64, (4, 4)),
+        "frame": (np.int64, ()),
+        "box_index": (np.int32, (3,)),
+        "boxes": (np.int32, (3, 4)),
+        "box_pixels": (np.int64, (3,)),
+    }
+    assert {k: (v.dtype, v.shape) for k, v in arrays.items()} == {k: (np.dtype(t), s) for k, (t, s) in expected.items()}
+    assert arrays["frame"] == 1
+
+
+def test_depth_matches_ray_casts_to_1e4_relative(exported):
+    _, arrays, truth, _ = exported
+    inside = truth["interior"]
+    assert inside.sum() > 0.3 * inside.size
+    relative = np.abs(arrays["depth"][inside] - truth["depth"][inside]) / truth["depth"][inside]
+    assert relative.max() < 1e-4
+    assert truth["empty"].sum() > 200  # sky above the horizon: the background is tested too
+    assert np.isinf(arrays["depth"][truth["empty"]]).all()
+    assert np.isfinite(arrays["depth"][truth["hit"]]).all()
+
+
+def test_normals_of_flat_faces_within_half_a_degree(exported):
+    scene, arrays, truth, _ = exported
+    inside = truth["interior"]
+    n_true = truth["normal"][inside]
+    angle = np.degrees(np.arccos(np.clip(np.sum(arrays["normal_world"][inside] * n_true, -1), -1, 1)))
+    assert angle.max() < 0.5
+    # Camera axes built from the camera object: x right, y down, z forward.
+    m = np.array(scene.camera.matrix_world)[:3, :3]
+    m = m / np.linalg.norm(m, axis=0)
+    rotation = np.stack([m[:, 0], -m[:, 1], -m[:, 2]])
+    angle = np.degrees(np.arccos(np.clip(np.sum(arrays["normal"][inside] * (n_true @ rotation.T), -1), -1, 1)))
+    assert angle.max() < 0.5
+    assert not arrays["normal"][truth["empty"]].any()
+
+
+def test_masks_match_the_objects_hit(exported):
+    scene, arrays, truth, _ = exported
+    inside = truth["interior"]
+    by_name = {o.name: o for o in scene.objects}
+    object_truth = np.array([by_name[n].pass_index for n in truth["object"][inside]])
+    material_truth = np.array([by_name[n].active_material.pass_index for n in truth["object"][inside]])
+    np.testing.assert_array_equal(arrays["object_index"][inside], object_truth)
+    np.testing.assert_array_equal(arrays["material_index"][inside], material_truth)
+    assert (arrays["object_index"][truth["empty"]] == 0).all()
+
+
+def test_boxes_enclose_every_pixel_of_each_object(exported):
+    _, arrays, _, _ = exported
+    for index, box, count in zip(arrays["box_index"], arrays["boxes"], arrays["box_pixels"], strict=True):
+        ys, xs = np.nonzero(arrays["object_index"] == index)
+        assert list(box) == [xs.min(), ys.min(), xs.max(), ys.max()]
+        assert count == len(xs)
+
+
+def test_emission_is_the_emitter_colour_and_zero_elsewhere(exported):
+    _, arrays, truth, _ = exported
+    inside = truth["interior"]
+    lamp = inside & (truth["object"] == "Lamp")
+    other = inside & (truth["object"] != "Lamp")
+    assert lamp.sum() > 20
+    np.testing.assert_allclose(arrays["emission"][lamp], np.tile([0.9, 0.5, 0.2], (lamp.sum(), 1)), atol=1e-4)
+    assert np.abs(arrays["emission"][other]).max() < 1e-6
+
+
+def test_intrinsics_and_pose_project_vertices_where_blender_does(exported):
+    scene, arrays, _, _ = exported
+    points = [obj.matrix_world @ v.co for obj in scene.objects if obj.type == "MESH" for v in obj.data.vertices]
+    expected = scenes.project(scene, points)
+    h, w = arrays["depth"].shape
+    near = (np.abs(expected[:, 0] - w / 2) < w) & (np.abs(expected[:, 1] - h / 2) < h)  # float32 precision
+    assert near.sum() >= 20
+    points, expected = [p for p, keep in zip(points, near, strict=True) if keep], expected[near]
+    homogeneous = np.c_[np.array(points), np.ones(len(points))]
+    camera = (arrays["world_to_camera"] @ homogeneous.T)[:3]
+    pixels = (arrays["K"] @ camera)[:2] / camera[2]
+    np.testing.assert_allclose(pixels.T, expected, atol=1e-3)
+    rotation = arrays["world_to_camera"][:3, :3]
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+
+
+def test_files_and_meta(exported):
+    _, _, truth, out = exported
+    h, w = truth["hit"].shape
+    with open(f"{out}/rgb/000001.png", "rb") as stream:
+        header = stream.read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")) == (w, h)
+    meta = json.load(open(f"{out}/meta.json"))
+    assert meta["frames_written"] == [1]
+    assert meta["resolution"] == [w, h]
+    assert meta["engine"] == "CYCLES" and meta["missing_modalities"] == []
+    assert meta["object_index_names"] == {"1": ["Ground"], "2": ["Box"], "7": ["Lamp"]}
+    assert meta["material_index_names"] == {"10": ["GroundMaterial"], "20": ["BoxMaterial"], "30": ["LampMaterial"]}
+    for key in ("depth", "normal", "flow_forward", "flow_backward", "object_index", "material_index", "emission"):
+        with open(f"{out}/preview/{key}/000001.png", "rb") as stream:
+            assert stream.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,59 @@
+"""Pass conversions on synthetic pass images."""
+
+import numpy as np
+from ground_truth.core.convert import depth_from_z, flow_from_vector, frame_arrays, index_mask, unit_normals
+
+
+def test_background_depth_becomes_inf_and_the_rest_is_untouched():
+    z = np.array([[1.5, 1.0e10], [3.25, 999.0]], np.float32)
+    depth = depth_from_z(z)
+    assert depth.dtype == np.float32
+    assert np.isinf(depth[0, 1])
+    assert depth[0, 0] == 1.5 and depth[1, 0] == 3.25 and depth[1, 1] == 999.0
+
+
+def test_normals_are_renormalised_and_background_is_zero():
+    n = np.array([[[0.0, 0.0, 0.5], [0.3, 0.4, 0.0]], [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]], np.float32)
+    background = np.array([[False, False], [False, True]])
+    out = unit_normals(n, background)
+    np.testing.assert_allclose(out[0, 0], [0, 0, 1])
+    np.testing.assert_allclose(out[0, 1], [0.6, 0.8, 0])
+    assert not out[1].any()
+
+
+def test_flow_signs_follow_blender_vector_layout():
+    # A surface point that moves 2 px right and 3 px up on screen between t and t+1,
+    # and came from 1 px left and 4 px down at t-1. Blender (y up) stores
+    # (X, Y) = position(t-1) - position(t) = (-1, -4)  and (Z, W) = position(t) - position(t+1) = (-2, -3).
+    vector = np.array([[[-1.0, -4.0, -2.0, -3.0]]], np.float32)
+    forward, backward = flow_from_vector(vector, np.zeros((1, 1), bool))
+    np.testing.assert_array_equal(forward[0, 0], [2.0, -3.0])  # y down: up is negative
+    np.testing.assert_array_equal(backward[0, 0], [-1.0, 4.0])
+
+
+def test_flow_is_nan_on_background():
+    forward, backward = flow_from_vector(np.ones((2, 2, 4), np.float32), np.array([[True, False], [False, False]]))
+    assert np.isnan(forward[0, 0]).all() and np.isnan(backward[0, 0]).all()
+    assert np.isfinite(forward[1]).all()
+
+
+def test_index_masks_round_to_int32():
+    mask = index_mask(np.array([[0.0, 2.9999998], [7.0, 1.0000001]], np.float32))
+    assert mask.dtype == np.int32
+    np.testing.assert_array_equal(mask, [[0, 3], [7, 1]])
+
+
+def test_frame_arrays_rotates_normals_into_camera_axes():
+    # Camera looking down world -Z (Blender default): world +Z points at the camera,
+    # i.e. towards -z in OpenCV axes; world +Y is up, i.e. -y in OpenCV axes.
+    pose = np.diag([1.0, -1.0, -1.0, 1.0])
+    raw = {
+        "depth": np.full((1, 2), 5.0, np.float32),
+        "normal": np.array([[[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]], np.float32),
+    }
+    out = frame_arrays(raw, np.eye(3), pose, 7)
+    np.testing.assert_allclose(out["normal"][0, 0], [0, 0, -1])
+    np.testing.assert_allclose(out["normal"][0, 1], [0, -1, 0])
+    np.testing.assert_allclose(out["normal_world"], raw["normal"])
+    assert out["frame"] == 7 and out["frame"].dtype == np.int64
+    assert "flow_forward" not in out

@@ -1,0 +1,137 @@
+"""NPZ/EXR round trips, atomic writes and the loader's errors."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from ground_truth.core.boxes import boxes_from_mask
+from ground_truth.core.png import write_png
+from ground_truth.exporters.atomic import atomic_path
+from ground_truth.exporters.frame_io import FrameFileError, load_frame, write_exr, write_npz
+from ground_truth.exporters.meta import read_meta, update_meta
+
+
+@pytest.fixture
+def arrays():
+    rng = np.random.default_rng(0)
+    h, w = 6, 9
+    depth = rng.uniform(1, 20, (h, w)).astype(np.float32)
+    depth[0, :3] = np.inf
+    flow = rng.normal(size=(h, w, 2)).astype(np.float32)
+    flow[0, :3] = np.nan
+    mask = rng.integers(0, 2**31 - 1, (h, w)).astype(np.int32)
+    out = {
+        "depth": depth,
+        "normal": rng.normal(size=(h, w, 3)).astype(np.float32),
+        "flow_forward": flow,
+        "object_index": mask,
+        "emission": rng.uniform(0, 5, (h, w, 3)).astype(np.float32),
+        "K": np.array([[100.5, 0, 4.0], [0, 100.5, 2.5], [0, 0, 1]]),
+        "world_to_camera": rng.normal(size=(4, 4)),
+        "frame": np.int64(-3),
+    }
+    out.update(boxes_from_mask(mask))
+    return out
+
+
+@pytest.mark.parametrize("suffix", ["npz", "exr"])
+def test_round_trip_is_bit_identical(tmp_path, arrays, suffix):
+    path = tmp_path / f"000001.{suffix}"
+    (write_npz if suffix == "npz" else write_exr)(path, arrays)
+    loaded = load_frame(path)
+    assert sorted(loaded) == sorted(arrays)
+    for key, value in arrays.items():
+        assert loaded[key].dtype == value.dtype, key
+        assert loaded[key].shape == np.shape(value), key
+        np.testing.assert_array_equal(loaded[key], value, err_msg=key)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_exr_channels_are_named_like_blender_and_masks_are_uint(tmp_path, arrays):
+    import OpenEXR
+
+    write_exr(tmp_path / "f.exr", arrays)
+    exr = OpenEXR.File(str(tmp_path / "f.exr"), separate_channels=True)
+    channels = exr.channels()
+    assert {
+        "depth.V",
+        "normal.X",
+        "normal.Y",
+        "normal.Z",
+        "flow_forward.X",
+        "flow_forward.Y",
+        "object_index.V",
+        "emission.R",
+        "emission.G",
+        "emission.B",
+    } == set(channels)
+    assert channels["object_index.V"].pixels.dtype == np.uint32
+    assert channels["depth.V"].pixels.dtype == np.float32
+    np.testing.assert_array_equal(exr.header()["K"], arrays["K"])
+
+
+@pytest.mark.parametrize("suffix", ["npz", "exr"])
+def test_truncated_and_foreign_files_name_the_file(tmp_path, arrays, suffix):
+    path = tmp_path / f"f.{suffix}"
+    (write_npz if suffix == "npz" else write_exr)(path, arrays)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(FrameFileError, match="f." + suffix):
+        load_frame(path)
+    path.write_bytes(b"")
+    with pytest.raises(FrameFileError, match="f." + suffix):
+        load_frame(path)
+
+
+def test_an_exr_that_is_not_ours_is_refused(tmp_path):
+    import OpenEXR
+
+    OpenEXR.File({}, {"R": np.zeros((2, 2), np.float32)}).write(str(tmp_path / "plain.exr"))
+    with pytest.raises(FrameFileError, match="not a Ground Truth EXR"):
+        load_frame(tmp_path / "plain.exr")
+
+
+def test_failed_write_leaves_neither_file_nor_temporary(tmp_path):
+    target = tmp_path / "sub" / "x.bin"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+    assert list((tmp_path / "sub").iterdir()) == []
+
+
+def test_meta_accumulates_frames(tmp_path):
+    update_meta(tmp_path, {"engine": "CYCLES"}, [3])
+    meta = update_meta(tmp_path, {"engine": "CYCLES"}, [1, 3])
+    assert meta["frames_written"] == [1, 3]
+    assert read_meta(tmp_path)["frames_written"] == [1, 3]
+    assert read_meta(tmp_path)["schema_version"] == 1
+
+
+def read_png(data: bytes):
+    """Decode the PNGs our writer makes (filter 0, 8 bit) following the PNG spec."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, []
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        assert struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])[0] == zlib.crc32(kind + body)
+        chunks.append((kind, body))
+        pos += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", chunks[0][1][:10])
+    channels = {0: 1, 2: 3, 6: 4}[colour]
+    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    rows = np.frombuffer(raw, np.uint8).reshape(height, 1 + width * channels)
+    assert depth == 8 and not rows[:, 0].any()
+    text = dict(body.decode("latin-1").split("\0") for kind, body in chunks if kind == b"tEXt")
+    return rows[:, 1:].reshape(height, width, channels), text
+
+
+def test_png_writer_keeps_pixels_and_text(tmp_path):
+    import io
+
+    image = np.random.default_rng(1).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    stream = io.BytesIO()
+    write_png(stream, image, {"depth_near_m": "1.5"})
+    pixels, text = read_png(stream.getvalue())
+    np.testing.assert_array_equal(pixels, image)
+    assert text == {"depth_near_m": "1.5"}
