@@ -50,14 +50,15 @@ def crop_window(params: CameraParams) -> tuple[int, int, int, int]:
     """The rendered pixel window ``(x0, y0, width, height)``, y0 counted from the top.
 
     Without a border crop this is the whole picture. With one it follows Blender's
-    render window: ``int(border * size)`` on each side, y measured from the bottom.
+    render window: ``int(border * size)`` on each side, y measured from the bottom,
+    computed in float32 as Blender does (0.7 × 120 is 84 there, 83.99… in float64).
     """
     width, height = full_size(params)
     if params.border is None:
         return 0, 0, width, height
-    min_x, max_x, min_y, max_y = params.border
-    x0, x1 = int(min_x * width), int(max_x * width)
-    y0_bottom, y1_bottom = int(min_y * height), int(max_y * height)
+    min_x, max_x, min_y, max_y = (np.float32(b) for b in params.border)
+    x0, x1 = int(min_x * np.float32(width)), int(max_x * np.float32(width))
+    y0_bottom, y1_bottom = int(min_y * np.float32(height)), int(max_y * np.float32(height))
     return x0, height - y1_bottom, x1 - x0, y1_bottom - y0_bottom
 
 

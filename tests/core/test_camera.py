@@ -67,6 +67,12 @@ def test_border_crop_moves_the_principal_point_into_the_window():
     assert (K[0, 2], K[1, 2]) == (959.5 - 480, 539.5)
 
 
+def test_border_window_is_computed_in_float32_like_blender():
+    # float64: 0.7 * 120 = 83.99999..., truncated to 83; Blender's float32 product is exactly 84.
+    p = params(resolution_x=160, resolution_y=120, border=(0.3, 0.8, 0.1, 0.7))
+    assert crop_window(p) == (48, 36, 80, 72)
+
+
 def test_pose_of_a_camera_looking_down_from_above():
     # A Blender camera with no rotation looks along world -Z with +Y up in the picture.
     m = np.eye(4)

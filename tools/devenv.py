@@ -1,0 +1,33 @@
+"""Blender as a user has it, for the demo and the integration tests: a throwaway user
+folder, and the extension built from this checkout and installed from its zip."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import build  # tools/build.py: tools/ is on sys.path for the demo and the tests
+
+ADDON_MODULE = "bl_ext.user_default.ground_truth"
+
+
+def import_bpy():
+    """Import ``bpy`` with ``BLENDER_USER_RESOURCES`` in a new temporary folder, so that
+    nothing of the developer's own Blender set-up leaks in or out."""
+    if "bpy" not in sys.modules:
+        os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="gt_blender_user_")
+    import bpy
+
+    return bpy
+
+
+def install_extension(dist_dir: Path) -> Path:
+    """Build the extension zip into ``dist_dir``, install and enable it; return the zip."""
+    bpy = import_bpy()
+    zip_path = build.build(dist_dir)
+    bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default", enable_on_install=True)
+    if ADDON_MODULE not in bpy.context.preferences.addons:
+        raise RuntimeError(f"{zip_path.name} installed but {ADDON_MODULE} is not enabled")
+    return zip_path
