@@ -145,3 +145,13 @@ def test_extension_carries_its_openexr_wheel(addon):
 
     user = Path(os.environ["BLENDER_USER_RESOURCES"])
     assert list(user.glob("extensions/.local/lib/python3.*/site-packages/OpenEXR*"))
+
+
+def test_setup_passes_names_what_eevee_cannot_give(simple, capfd):
+    engines = bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items.keys()
+    simple.render.engine = "BLENDER_EEVEE_NEXT" if "BLENDER_EEVEE_NEXT" in engines else "BLENDER_EEVEE"
+    assert bpy.ops.render.gt_setup_passes() == {"FINISHED"}
+    reported = capfd.readouterr().out
+    assert "cannot give: object_index, material_index, boxes" in reported
+    layer = bpy.context.view_layer
+    assert layer.use_pass_z and layer.use_pass_normal and layer.use_pass_vector and layer.use_pass_emit
