@@ -7,16 +7,22 @@ The sub-packages are imported inside ``register()`` so that the bpy-free parts
 
 
 def register() -> None:
-    from . import operators, panels, properties
+    from . import cli, operators, panels, properties
+    from .pipeline import handlers
 
     properties.register()
     operators.register()
     panels.register()
+    handlers.register()
+    cli.register()
 
 
 def unregister() -> None:
-    from . import operators, panels, properties
+    from . import cli, operators, panels, properties
+    from .pipeline import handlers
 
+    cli.unregister()
+    handlers.unregister()
     panels.unregister()
     operators.unregister()
     properties.unregister()

@@ -156,19 +156,32 @@ def contact_sheet(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
     return sheet
 
 
+# Preview folder → the array it pictures.
+PREVIEW_SOURCES = {
+    "depth": "depth",
+    "normal": "normal",
+    "flow_forward": "flow_forward",
+    "flow_backward": "flow_backward",
+    "object_index": "object_index",
+    "material_index": "material_index",
+    "emission": "emission",
+}
+
+
+def preview_keys(array_keys) -> list[str]:
+    """The ``preview/<key>/`` folders that a frame with these arrays gets."""
+    return [key for key, source in PREVIEW_SOURCES.items() if source in array_keys]
+
+
 def previews(arrays: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
     """Every preview the given SPEC arrays allow, keyed by the ``preview/<key>/`` folder."""
-    out: dict[str, tuple[np.ndarray, dict[str, str]]] = {}
-    if "depth" in arrays:
-        out["depth"] = depth_preview(arrays["depth"])
-    if "normal" in arrays:
-        out["normal"] = (normal_preview(arrays["normal"]), {})
-    for key in ("flow_forward", "flow_backward"):
-        if key in arrays:
-            out[key] = flow_preview(arrays[key])
-    for key in ("object_index", "material_index"):
-        if key in arrays:
-            out[key] = (mask_preview(arrays[key]), {})
-    if "emission" in arrays:
-        out["emission"] = (emission_preview(arrays["emission"]), {})
-    return out
+    makers = {
+        "depth": depth_preview,
+        "normal": lambda a: (normal_preview(a), {}),
+        "flow_forward": flow_preview,
+        "flow_backward": flow_preview,
+        "object_index": lambda a: (mask_preview(a), {}),
+        "material_index": lambda a: (mask_preview(a), {}),
+        "emission": lambda a: (emission_preview(a), {}),
+    }
+    return {key: makers[key](arrays[PREVIEW_SOURCES[key]]) for key in preview_keys(arrays)}

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+import socket
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+_HOST = socket.gethostname().replace(".", "_") or "host"
+_STALE_AFTER_S = 3600.0
+
 
 def temporary_name(path: Path) -> Path:
-    """A hidden sibling of ``path`` that is unique to this process."""
-    return path.with_name(f".{path.name}.{os.getpid()}.part")
+    """A hidden sibling of ``path`` naming this host and process: ``.<name>.<host>.<pid>.part``."""
+    return path.with_name(f".{path.name}.{_HOST}.{os.getpid()}.part")
 
 
 @contextmanager
@@ -28,3 +34,37 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale(tmp: Path) -> bool:
+    """Whether a temporary file was left by a process that is gone.
+
+    Ours from this host: when its process no longer runs (checked on POSIX only). From
+    another host sharing the folder, or on Windows: when untouched for an hour.
+    """
+    host, _, pid = tmp.name.removesuffix(".part").rpartition(".")
+    host = host.rpartition(".")[2]
+    if host == _HOST and pid.isdigit() and sys.platform != "win32":
+        return not _process_alive(int(pid))
+    return time.time() - tmp.stat().st_mtime > _STALE_AFTER_S
+
+
+def remove_stale_temporaries(root: Path) -> int:
+    """Delete the temporary files that killed runs left under ``root``; return how many."""
+    removed = 0
+    if root.is_dir():
+        for tmp in root.rglob(".*.part"):
+            if is_stale(tmp):
+                tmp.unlink(missing_ok=True)
+                removed += 1
+    return removed

@@ -1,10 +1,26 @@
-"""Where each output of a frame goes inside the output folder (see SPEC.md)."""
+"""Where each output of a frame goes inside the output folder (see SPEC.md), and which
+frames there are complete."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.previews import preview_keys
+
 META_NAME = "meta.json"
+_FRAME_FILE = re.compile(r"^(-?\d+)\.(png|npz|exr)$")
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Which files a frame gets besides ``rgb/``."""
+
+    npz: bool = True
+    exr: bool = False
+    previews: bool = True
 
 
 def frame_stem(frame: int) -> str:
@@ -26,3 +42,33 @@ def exr_path(root: Path, frame: int) -> Path:
 
 def preview_path(root: Path, key: str, frame: int) -> Path:
     return root / "preview" / key / f"{frame_stem(frame)}.png"
+
+
+def expected_files(root: Path, frame: int, array_keys: Iterable[str], options: OutputOptions) -> list[Path]:
+    """Every file a complete frame has, for a frame with these arrays and options."""
+    files = [rgb_path(root, frame)]
+    if options.previews:
+        files += [preview_path(root, key, frame) for key in preview_keys(set(array_keys))]
+    if options.exr:
+        files.append(exr_path(root, frame))
+    if options.npz:
+        files.append(npz_path(root, frame))
+    return files
+
+
+def frames_on_disk(root: Path) -> set[int]:
+    """Frame numbers that have at least one file in the folder's ``rgb/``, ``npz/`` or ``exr/``."""
+    frames = set()
+    for folder in ("rgb", "npz", "exr"):
+        if (root / folder).is_dir():
+            for path in (root / folder).iterdir():
+                match = _FRAME_FILE.match(path.name)
+                if match:
+                    frames.add(int(match.group(1)))
+    return frames
+
+
+def complete_frames(root: Path, array_keys: Iterable[str], options: OutputOptions) -> list[int]:
+    """The frames in the folder that have every file ``expected_files`` lists, sorted."""
+    keys = set(array_keys)
+    return sorted(f for f in frames_on_disk(root) if all(p.exists() for p in expected_files(root, f, keys, options)))

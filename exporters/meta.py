@@ -1,8 +1,17 @@
-"""``meta.json``: what a whole output folder holds, updated atomically frame by frame."""
+"""``meta.json``: what a whole output folder holds, rewritten atomically after every frame.
+
+Its ``frames_written`` lists the frames that are complete on disk, not what one run
+remembers, so runs that share a folder (split across machines, or resumed) all leave
+the same, true list.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +32,16 @@ CONVENTIONS = {
     "boxes": "[x_min, y_min, x_max, y_max] inclusive pixels per pass index, with visible pixel counts",
 }
 
+_LOCK_NAME = ".meta.lock"
+_LOCK_STALE_S = 60.0
+
+# Scene-wide facts that every run writing into one folder must share.
+_MUST_MATCH = ("resolution", "modalities", "camera")
+
+
+class MetaMismatchError(ValueError):
+    """The folder holds an export of something else; the message says what differs."""
+
 
 def read_meta(root: Path) -> dict[str, Any] | None:
     """The folder's ``meta.json``, or ``None`` where there is none yet."""
@@ -33,16 +52,68 @@ def read_meta(root: Path) -> dict[str, Any] | None:
         return json.load(stream)
 
 
-def update_meta(root: Path, scene: dict[str, Any], frames: list[int]) -> dict[str, Any]:
-    """Write ``meta.json`` for ``scene``, adding ``frames`` to the frames already listed.
+def check_same_export(root: Path, scene: dict[str, Any]) -> None:
+    """Raise :class:`MetaMismatchError` when ``root`` already holds an export whose scene-wide
+    facts (resolution, modalities, camera) differ from ``scene``."""
+    previous = read_meta(root)
+    if previous is None:
+        return
+    for key in _MUST_MATCH:
+        if key in previous and previous[key] != scene[key]:
+            raise MetaMismatchError(f"the folder holds another export ({key} {previous[key]} there, {scene[key]} here)")
 
-    ``scene`` holds what describes the run (versions, engine, resolution, objects...);
-    it replaces the previous description, while ``frames_written`` accumulates.
+
+def flow_reaching_outside(frames: list[int]) -> dict[str, list[int]]:
+    """Frames whose forward (backward) flow points at a frame that is not exported.
+
+    Flow always measures motion to the scene's frame t+1 (t-1); at the ends of an
+    exported range, or between every-k-th frames, that frame has no files here.
     """
-    previous = read_meta(root) or {}
-    written = sorted(set(previous.get("frames_written", [])) | set(frames))
-    meta = {"schema_version": SCHEMA_VERSION, **scene, "conventions": CONVENTIONS, "frames_written": written}
+    written = set(frames)
+    return {
+        "forward": [f for f in frames if f + 1 not in written],
+        "backward": [f for f in frames if f - 1 not in written],
+    }
+
+
+def write_meta(root: Path, scene: dict[str, Any], frames_written: list[int]) -> dict[str, Any]:
+    """Write ``meta.json`` for ``scene`` with the complete frames ``frames_written``."""
+    frames = sorted(frames_written)
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        **scene,
+        "conventions": CONVENTIONS,
+        "frames_written": frames,
+        "flow_reaches_outside_export": flow_reaching_outside(frames),
+    }
     with atomic_path(root / META_NAME) as tmp, open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(meta, stream, indent=2, sort_keys=False)
+        json.dump(meta, stream, indent=2)
         stream.write("\n")
     return meta
+
+
+@contextmanager
+def meta_lock(root: Path, timeout: float = 120.0) -> Iterator[None]:
+    """Hold the folder's lock file while reading the frames on disk and writing
+    ``meta.json``, so that runs sharing the folder update it one at a time and the last
+    one lists every frame. A lock older than a minute is a killed run's and is broken."""
+    lock = root / _LOCK_NAME
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            break
+        except FileExistsError:
+            try:
+                if time.time() - lock.stat().st_mtime > _LOCK_STALE_S:
+                    lock.unlink(missing_ok=True)
+                    continue
+            except FileNotFoundError:
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{lock} is held by another run") from None
+            time.sleep(0.05)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +10,7 @@ from ..core.png import write_png
 from ..core.previews import previews
 from .atomic import atomic_path
 from .frame_io import write_exr, write_npz
-from .layout import exr_path, npz_path, preview_path
-
-
-@dataclass(frozen=True)
-class OutputOptions:
-    """Which files a frame gets besides ``rgb/``."""
-
-    npz: bool = True
-    exr: bool = False
-    previews: bool = True
+from .layout import OutputOptions, exr_path, npz_path, preview_path
 
 
 def write_frame(root: Path, frame: int, arrays: dict[str, np.ndarray], options: OutputOptions) -> list[Path]:

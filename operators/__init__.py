@@ -1,8 +1,8 @@
 """The public operators (ids fixed by SPEC.md), split by area."""
 
-from . import compositor, passes, render
+from . import animation, compositor, passes, render
 
-modules = (passes, compositor, render)
+modules = (passes, compositor, render, animation)
 
 
 def register() -> None:

@@ -7,6 +7,7 @@ import bpy
 from .. import compat
 from ..compositor import wiring
 from ..core.modalities import MODALITIES, unsupported_modalities
+from ..operators import animation
 from ..pipeline.checks import blocking_problems, notices
 
 
@@ -36,6 +37,30 @@ class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
         column = layout.column()
         column.scale_y = 1.5
         column.operator("render.gt_render_frame", icon="RENDER_STILL")
+        column.operator("render.gt_render_animation", icon="RENDER_ANIMATION")
+        if animation.running is not None:
+            progress = animation.running
+            layout.progress(factor=progress.finished / max(progress.total, 1), text=progress.describe())
+            layout.label(text="Esc stops after the current frame", icon="INFO")
+        layout.prop(settings, "auto_export")
+
+
+class VIEW3D_PT_gt_range(GroundTruthPanel, bpy.types.Panel):
+    bl_label = "Animation Range"
+    bl_parent_id = "VIEW3D_PT_gt_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        settings = context.scene.ground_truth
+        column = layout.column(align=True)
+        column.prop(settings, "frame_start")
+        column.prop(settings, "frame_end")
+        start = settings.frame_start or context.scene.frame_start
+        end = settings.frame_end or context.scene.frame_end
+        layout.label(text=f"Frames {start}–{end}; 0 uses the scene's range. Complete frames are skipped.")
 
 
 class VIEW3D_PT_gt_modalities(GroundTruthPanel, bpy.types.Panel):
@@ -78,5 +103,5 @@ class VIEW3D_PT_gt_setup(GroundTruthPanel, bpy.types.Panel):
         layout.label(text="Nodes wired" if wired else "Nodes not wired (export wires them while it runs)")
 
 
-classes = (VIEW3D_PT_gt_main, VIEW3D_PT_gt_modalities, VIEW3D_PT_gt_formats, VIEW3D_PT_gt_setup)
+classes = (VIEW3D_PT_gt_main, VIEW3D_PT_gt_modalities, VIEW3D_PT_gt_formats, VIEW3D_PT_gt_range, VIEW3D_PT_gt_setup)
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,13 +1,22 @@
-"""Render the current frame and export its ground truth: the one code path behind the
-panel's button, the operators and headless runs."""
+"""Render frames and export their ground truth: the one code path behind the panel's
+button, the animation export, export on F12 and the command line.
+
+An :class:`Exporter` is one run: the scene and settings are checked once, the scene
+state the passes need is set for the run (and undone after it), and then each frame is
+``before_render()`` → a render → ``after_render()``. Who renders differs (a blocking
+``render.render()``, Blender's own render job, or an F12 render seen through handlers);
+the export does not.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import bpy
 import numpy as np
@@ -16,10 +25,10 @@ from ..core.boxes import boxes_from_mask
 from ..core.camera import intrinsics, output_size, world_to_camera
 from ..core.convert import frame_arrays
 from ..core.modalities import MODALITY_BY_KEY, passes_for, unsupported_modalities
-from ..exporters.atomic import atomic_path
-from ..exporters.layout import rgb_path
-from ..exporters.meta import update_meta
-from ..exporters.writer import OutputOptions, write_frame
+from ..exporters.atomic import atomic_path, remove_stale_temporaries
+from ..exporters.layout import OutputOptions, complete_frames, expected_files, rgb_path
+from ..exporters.meta import MetaMismatchError, check_same_export, meta_lock, write_meta
+from ..exporters.writer import write_frame
 from ..properties import GroundTruthSettings, wanted_modalities
 from . import scene_info
 from .checks import blocking_problems, output_root
@@ -27,6 +36,8 @@ from .session import ExportSession
 
 log = logging.getLogger(__name__)
 _MANIFEST = Path(__file__).resolve().parents[1] / "blender_manifest.toml"
+_FIXED_ARRAYS = ("K", "world_to_camera", "frame")
+_own_renders = 0
 
 
 class ExportError(Exception):
@@ -43,30 +54,40 @@ class FrameResult:
     missing: list[str] = field(default_factory=list)
 
 
+@contextmanager
+def own_render() -> Iterator[None]:
+    """Mark renders started by the export itself, so that the F12 handlers stay out."""
+    global _own_renders
+    _own_renders += 1
+    try:
+        yield
+    finally:
+        _own_renders -= 1
+
+
+def rendering_for_export() -> bool:
+    return _own_renders > 0
+
+
 def addon_version() -> str:
     with open(_MANIFEST, "rb") as stream:
         return tomllib.load(stream)["version"]
 
 
-def scene_meta(
-    scene: bpy.types.Scene, width: int, height: int, modalities: list[str], missing: list[str]
-) -> dict[str, Any]:
-    """The scene-wide part of ``meta.json``."""
+def _scene_meta(scene: bpy.types.Scene, size: tuple[int, int], modalities: list[str], missing: list[str]):
     objects = scene_info.objects_table(scene)
     materials = scene_info.materials_table(scene)
     return {
         "addon": {"id": "ground_truth", "version": addon_version()},
         "blender_version": bpy.app.version_string,
         "engine": scene.render.engine,
-        "resolution": [width, height],
+        "resolution": list(size),
         "fps": scene.render.fps / scene.render.fps_base,
         "scene_frame_range": [scene.frame_start, scene.frame_end],
         "camera": scene.camera.name,
         "modalities": modalities,
         "missing_modalities": missing,
-        "arrays": sorted(
-            {a for m in modalities for a in MODALITY_BY_KEY[m].arrays} | {"K", "world_to_camera", "frame"}
-        ),
+        "arrays": sorted({a for m in modalities for a in MODALITY_BY_KEY[m].arrays} | set(_FIXED_ARRAYS)),
         "objects": objects,
         "materials": materials,
         "object_index_names": scene_info.index_names(objects),
@@ -74,57 +95,173 @@ def scene_meta(
     }
 
 
-def _select(arrays: dict[str, np.ndarray], modalities: list[str]) -> dict[str, np.ndarray]:
-    keep = {"K", "world_to_camera", "frame"}
-    for key in modalities:
-        keep.update(MODALITY_BY_KEY[key].arrays)
-    if "boxes" in modalities:
-        arrays.update(boxes_from_mask(arrays["object_index"]))
-    return {key: value for key, value in arrays.items() if key in keep}
+class Exporter:
+    """One export run over any number of frames (see the module's docstring)."""
+
+    def __init__(self, scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, settings: GroundTruthSettings):
+        problems = blocking_problems(scene, settings)
+        if problems:
+            raise ExportError(problems[0])
+        self.scene, self.view_layer = scene, view_layer
+        self.root = output_root(settings)
+        wanted = wanted_modalities(settings)
+        self.missing = unsupported_modalities(scene.render.engine, wanted)
+        self.modalities = [key for key in wanted if key not in self.missing]
+        self.options = OutputOptions(npz=settings.use_npz, exr=settings.use_exr, previews=settings.use_previews)
+        self.array_keys = {a for m in self.modalities for a in MODALITY_BY_KEY[m].arrays} | set(_FIXED_ARRAYS)
+        self.size = output_size(scene_info.camera_params(scene))
+        self.meta = _scene_meta(scene, self.size, self.modalities, self.missing)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            check_same_export(self.root, self.meta)
+        except OSError as error:
+            raise ExportError(f"Cannot create the Output Folder '{self.root}': {error.strerror}") from error
+        except MetaMismatchError as error:
+            raise ExportError(f"Output Folder '{self.root}': {error}; choose another folder") from error
+        self.session = ExportSession(scene, view_layer, passes_for(self.modalities), flow="flow" in self.modalities)
+        self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def __enter__(self) -> Exporter:
+        self.session.__enter__()
+        remove_stale_temporaries(self.root)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.session.__exit__(*exc)
+
+    def is_complete(self, frame: int) -> bool:
+        """Whether every file of ``frame`` is already in the output folder."""
+        return all(path.exists() for path in expected_files(self.root, frame, self.array_keys, self.options))
+
+    def before_render(self) -> None:
+        """Note the frame and its camera (K, pose) before the render moves anything."""
+        scene = self.scene
+        params = scene_info.camera_params(scene)
+        pose = world_to_camera(scene_info.camera_matrix_world(scene))
+        self._pending = (scene.frame_current, intrinsics(params), pose)
+
+    def render(self) -> None:
+        """Render the current frame, blocking."""
+        with own_render():
+            bpy.ops.render.render()
+
+    def after_render(self) -> FrameResult:
+        """Read the passes the render left, convert them and write the frame's files."""
+        if self._pending is None:
+            raise ExportError("after_render() without before_render()")
+        frame, K, pose = self._pending
+        self._pending = None
+        root = self.root
+        try:
+            raw = self.session.take_passes()
+            with atomic_path(rgb_path(root, frame)) as tmp:
+                self.session.save_rgb(tmp)
+            height, width = raw["depth"].shape
+            if (width, height) != self.size:
+                expected = "×".join(map(str, self.size))
+                raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
+            arrays = frame_arrays(raw, K, pose, frame)
+            if "boxes" in self.modalities:
+                arrays.update(boxes_from_mask(arrays["object_index"]))
+            arrays = {key: value for key, value in arrays.items() if key in self.array_keys}
+            files = [rgb_path(root, frame), *write_frame(root, frame, arrays, self.options)]
+            with meta_lock(root):
+                write_meta(root, self.meta, complete_frames(root, self.array_keys, self.options))
+        except OSError as error:  # TimeoutError (a held meta lock) included
+            raise ExportError(f"Writing frame {frame} failed: {error}") from error
+        except RuntimeError as error:
+            raise ExportError(f"Frame {frame}: {error}") from error
+        log.info("exported frame %d to %s", frame, root)
+        return FrameResult(frame, root, files, self.missing)
 
 
 def export_frame(scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, settings: GroundTruthSettings) -> FrameResult:
-    """Render ``scene.frame_current`` and write its ground truth into the output folder.
+    """Render ``scene.frame_current`` and write its ground truth (overwriting it)."""
+    with Exporter(scene, view_layer, settings) as exporter:
+        exporter.before_render()
+        exporter.render()
+        return exporter.after_render()
 
-    Raises :class:`ExportError` with a message for the user when the scene or the
-    settings do not allow the export, or when writing fails.
-    """
-    problems = blocking_problems(scene, settings)
-    if problems:
-        raise ExportError(problems[0])
-    root = output_root(settings)
+
+def animation_frames(scene: bpy.types.Scene, settings: GroundTruthSettings) -> list[int]:
+    """The frames of the animation export: the settings' range, else the scene's."""
+    start = settings.frame_start or scene.frame_start
+    end = settings.frame_end or scene.frame_end
+    return list(range(start, end + 1, max(1, scene.frame_step)))
+
+
+@dataclass
+class Progress:
+    """Where a run is: shown by the panel, the status bar and the command line."""
+
+    total: int
+    done: int = 0
+    skipped: int = 0
+    frame: int | None = None
+    started: float = field(default_factory=time.perf_counter)
+    seconds_per_frame: float | None = None
+
+    def step(self, frame: int, seconds: float | None) -> None:
+        """Count ``frame`` as finished; ``seconds`` is its time, ``None`` if skipped."""
+        self.frame = frame
+        if seconds is None:
+            self.skipped += 1
+        else:
+            self.done += 1
+            rendered = self.done
+            previous = self.seconds_per_frame or seconds
+            self.seconds_per_frame = previous + (seconds - previous) / min(rendered, 10)
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.skipped
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.seconds_per_frame is None:
+            return None
+        return (self.total - self.finished) * self.seconds_per_frame
+
+    def describe(self) -> str:
+        """``Frame 12 · 5 of 40 · 2.1 s/frame · 1:13 left`` (what is known so far)."""
+        parts = [f"{self.finished} of {self.total}"]
+        if self.frame is not None:
+            parts.insert(0, f"Frame {self.frame}")
+        if self.seconds_per_frame is not None:
+            left = int(self.seconds_left)
+            parts += [f"{self.seconds_per_frame:.1f} s/frame", f"{left // 60}:{left % 60:02d} left"]
+        if self.skipped:
+            parts.append(f"{self.skipped} already done")
+        return " · ".join(parts)
+
+
+def export_frames(
+    scene: bpy.types.Scene,
+    view_layer: bpy.types.ViewLayer,
+    settings: GroundTruthSettings,
+    frames: list[int],
+    overwrite: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Progress:
+    """Render and export ``frames`` one after the other, blocking; the scene's current
+    frame is restored afterwards. Frames that are complete on disk are skipped unless
+    ``overwrite``. Raises :class:`ExportError`; frames finished before stay complete."""
+    progress = Progress(total=len(frames))
+    current = scene.frame_current
     try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ExportError(f"Cannot create the Output Folder '{root}': {error.strerror}") from error
-
-    wanted = wanted_modalities(settings)
-    missing = unsupported_modalities(scene.render.engine, wanted)
-    modalities = [key for key in wanted if key not in missing]
-    frame = scene.frame_current
-    params = scene_info.camera_params(scene)
-    K = intrinsics(params)
-    pose = world_to_camera(scene_info.camera_matrix_world(scene))
-    width, height = output_size(params)
-
-    result = FrameResult(frame, root, missing=missing)
-    try:
-        with ExportSession(scene, view_layer, passes_for(modalities), flow="flow" in modalities) as session:
-            bpy.ops.render.render()
-            raw = session.take_passes()
-            with atomic_path(rgb_path(root, frame)) as tmp:
-                session.save_rgb(tmp)
-        if raw["depth"].shape != (height, width):
-            raise ExportError(
-                f"Rendered {raw['depth'].shape[1]}×{raw['depth'].shape[0]} pixels, expected {width}×{height}"
-            )
-        arrays = _select(frame_arrays(raw, K, pose, frame), modalities)
-        options = OutputOptions(npz=settings.use_npz, exr=settings.use_exr, previews=settings.use_previews)
-        result.files = [rgb_path(root, frame), *write_frame(root, frame, arrays, options)]
-        update_meta(root, scene_meta(scene, width, height, modalities, missing), [frame])
-    except OSError as error:
-        raise ExportError(f"Writing frame {frame} failed: {error}") from error
-    except RuntimeError as error:
-        raise ExportError(f"Frame {frame}: {error}") from error
-    log.info("exported frame %d to %s", frame, root)
-    return result
+        with Exporter(scene, view_layer, settings) as exporter:
+            for frame in frames:
+                if not overwrite and exporter.is_complete(frame):
+                    progress.step(frame, None)
+                else:
+                    started = time.perf_counter()
+                    scene.frame_set(frame)
+                    exporter.before_render()
+                    exporter.render()
+                    exporter.after_render()
+                    progress.step(frame, time.perf_counter() - started)
+                if on_progress:
+                    on_progress(progress)
+    finally:
+        scene.frame_set(current)
+    return progress

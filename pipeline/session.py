@@ -73,7 +73,6 @@ class ExportSession:
         old_directory = compat.file_output_directory(file_output)
         compat.set_file_output_directory(file_output, str(self.raw_dir))
         changes.push(lambda: compat.set_file_output_directory(file_output, old_directory))
-        compat.set_still_png(changes, scene.render.image_settings, alpha=scene.render.film_transparent)
 
     def _tear_down(self) -> None:
         try:
@@ -93,8 +92,17 @@ class ExportSession:
             files[0].unlink()
 
     def save_rgb(self, path: Path) -> None:
-        """Save the last render (after compositing, in the scene's view transform) as PNG."""
+        """Save the last render (after compositing, in the scene's view transform) as PNG.
+
+        The scene's image format is PNG only while saving, so that a user's own render
+        output (F12 with export on) keeps its format.
+        """
         result = next((img for img in bpy.data.images if img.type == "RENDER_RESULT"), None)
         if result is None:
             raise RuntimeError("no Render Result to save")
-        result.save_render(str(path), scene=self.scene)
+        changes = SceneChanges()
+        try:
+            compat.set_still_png(changes, self.scene.render.image_settings, alpha=self.scene.render.film_transparent)
+            result.save_render(str(path), scene=self.scene)
+        finally:
+            changes.restore()

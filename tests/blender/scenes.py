@@ -84,6 +84,30 @@ def add_sun(scene):
     sun.rotation_euler = (0.6, 0.2, 0.3)
 
 
+def _keyframe(obj, frame, location, rotation_deg):
+    obj.location = location
+    obj.rotation_euler = [math.radians(a) for a in rotation_deg]
+    obj.keyframe_insert("location", frame=frame)
+    obj.keyframe_insert("rotation_euler", frame=frame)
+
+
+def build_moving_scene(scene, frames=3):
+    """Frames 1..``frames``: a camera that dollies right and pans, a box that slides and
+    spins, an icosphere that rises towards the camera, over a static ground plane."""
+    scene.frame_start, scene.frame_end = 1, frames
+    cam = add_camera(scene, (0, -9, 3), (74, 0, 0), lens=35.0)
+    add_mesh(scene, "Ground", "plane", (0, 0, -1), scale=12, pass_index=1, material_index=1)
+    box = add_mesh(scene, "Box", "cube", (0, 0, 0), pass_index=2, material_index=2)
+    ico = add_mesh(scene, "Ico", "ico", (2, 1, 0.5), scale=1.3, pass_index=3, material_index=3)
+    add_sun(scene)
+    for frame in range(1, frames + 1):
+        t = frame - 2  # the motion is centred on frame 2
+        _keyframe(cam, frame, (0.3 * t + 0.02 * t * t, -9, 3), (74, 0, 2.2 * t))
+        _keyframe(box, frame, (0.45 * t, 0, 0), (0, 0, 12 + 9 * t))
+        _keyframe(ico, frame, (2, -0.45 * t, 0.5 + 0.25 * t), (0, 0, 0))
+    scene.frame_set(1)
+
+
 def effective_size(scene):
     pct = scene.render.resolution_percentage / 100
     return int(scene.render.resolution_x * pct), int(scene.render.resolution_y * pct)

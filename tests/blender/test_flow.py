@@ -1,39 +1,15 @@
 """Forward/backward flow of a moving camera and moving objects against projected geometry."""
 
-import math
-
 import bpy
 import numpy as np
 import pytest
 import scenes
 
 
-def keyframe(obj, frame, location, rotation_deg):
-    obj.location = location
-    obj.rotation_euler = [math.radians(a) for a in rotation_deg]
-    obj.keyframe_insert("location", frame=frame)
-    obj.keyframe_insert("rotation_euler", frame=frame)
-
-
 @pytest.fixture(scope="module")
 def moving(addon, tmp_path_factory):
     scene = scenes.new_scene(tmp_path_factory.mktemp("flow") / "out")
-    scene.frame_start, scene.frame_end = 1, 3
-    cam = scenes.add_camera(scene, (0, -9, 3), (74, 0, 0), lens=35.0)
-    scenes.add_mesh(scene, "Ground", "plane", (0, 0, -1), scale=12, pass_index=1)
-    box = scenes.add_mesh(scene, "Box", "cube", (0, 0, 0), pass_index=2)
-    ico = scenes.add_mesh(scene, "Ico", "ico", (2, 1, 0.5), scale=1.3, pass_index=3)
-    # Camera: dollies right and pans; box: slides and spins; ico: rises towards the camera.
-    for frame, (cx, yaw), (bx, spin), (iy, iz) in zip(
-        (1, 2, 3),
-        ((-0.3, -2.0), (0.0, 0.0), (0.35, 2.5)),
-        ((-0.4, 0), (0, 12), (0.5, 20)),
-        ((0.4, 0.3), (0.0, 0.5), (-0.5, 0.8)),
-        strict=True,
-    ):
-        keyframe(cam, frame, (cx, -9, 3), (74, 0, yaw))
-        keyframe(box, frame, (bx, 0, 0), (0, 0, spin))
-        keyframe(ico, frame, (2, iy, iz), (0, 0, 0))
+    scenes.build_moving_scene(scene)
     scene.render.use_motion_blur = True  # the export must turn it off, then restore it
     scene.frame_set(2)
     assert bpy.ops.render.gt_render_frame() == {"FINISHED"}

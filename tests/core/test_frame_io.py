@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from ground_truth.core.boxes import boxes_from_mask
 from ground_truth.core.png import write_png
-from ground_truth.exporters.atomic import atomic_path
+from ground_truth.exporters.atomic import atomic_path, remove_stale_temporaries, temporary_name
 from ground_truth.exporters.frame_io import FrameFileError, load_frame, write_exr, write_npz
-from ground_truth.exporters.meta import read_meta, update_meta
+from ground_truth.exporters.meta import MetaMismatchError, check_same_export, read_meta, write_meta
 
 
 @pytest.fixture
@@ -99,12 +99,22 @@ def test_failed_write_leaves_neither_file_nor_temporary(tmp_path):
     assert list((tmp_path / "sub").iterdir()) == []
 
 
-def test_meta_accumulates_frames(tmp_path):
-    update_meta(tmp_path, {"engine": "CYCLES"}, [3])
-    meta = update_meta(tmp_path, {"engine": "CYCLES"}, [1, 3])
-    assert meta["frames_written"] == [1, 3]
-    assert read_meta(tmp_path)["frames_written"] == [1, 3]
-    assert read_meta(tmp_path)["schema_version"] == 1
+def test_meta_lists_frames_and_where_flow_leaves_the_export(tmp_path):
+    write_meta(tmp_path, {"engine": "CYCLES"}, [5, 1, 2, 3])
+    meta = read_meta(tmp_path)
+    assert meta["frames_written"] == [1, 2, 3, 5]
+    assert meta["schema_version"] == 1
+    # 3 → 4 and 5 → 6 are not exported, nor 0 ← 1 and 4 ← 5.
+    assert meta["flow_reaches_outside_export"] == {"forward": [3, 5], "backward": [1, 5]}
+
+
+def test_a_folder_of_another_export_is_refused(tmp_path):
+    scene = {"resolution": [160, 120], "modalities": ["depth"], "camera": "Camera"}
+    check_same_export(tmp_path, scene)  # empty folder
+    write_meta(tmp_path, scene, [1])
+    check_same_export(tmp_path, dict(scene))
+    with pytest.raises(MetaMismatchError, match=r"resolution \[160, 120\] there, \[320, 240\] here"):
+        check_same_export(tmp_path, {**scene, "resolution": [320, 240]})
 
 
 def read_png(data: bytes):
@@ -135,3 +145,38 @@ def test_png_writer_keeps_pixels_and_text(tmp_path):
     pixels, text = read_png(stream.getvalue())
     np.testing.assert_array_equal(pixels, image)
     assert text == {"depth_near_m": "1.5"}
+
+
+def test_stale_temporaries_of_dead_processes_go_and_live_ones_stay(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    mine = temporary_name(tmp_path / "npz" / "000001.npz")
+    mine.parent.mkdir()
+    mine.write_bytes(b"in flight")
+    left = mine.with_name(mine.name.replace(f".{os.getpid()}.", f".{dead_pid}."))
+    left.write_bytes(b"half")
+    foreign = tmp_path / "npz" / ".000003.npz.otherhost.12.part"
+    foreign.write_bytes(b"another machine, still writing")
+    assert remove_stale_temporaries(tmp_path) == 1
+    assert mine.exists() and foreign.exists() and not left.exists()
+
+
+def test_meta_lock_waits_for_the_holder_and_breaks_a_dead_one(tmp_path):
+    import os
+    import time
+
+    from ground_truth.exporters.meta import meta_lock
+
+    with meta_lock(tmp_path), pytest.raises(TimeoutError), meta_lock(tmp_path, timeout=0.2):
+        pass
+    lock = tmp_path / ".meta.lock"
+    lock.touch()
+    old = time.time() - 120
+    os.utime(lock, (old, old))  # left by a killed run
+    with meta_lock(tmp_path, timeout=0.2):
+        assert lock.exists()
+    assert not lock.exists()

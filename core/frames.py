@@ -1,0 +1,23 @@
+"""Frame lists from the command line: ``1-240``, ``1-240:4`` (every 4th), ``1,5,9``."""
+
+from __future__ import annotations
+
+
+def parse_frames(spec: str) -> list[int]:
+    """Frames of a comma-separated list of ``N``, ``A-B`` and ``A-B:K`` items, in order,
+    without repeats. Negative frames are written with a leading minus (``-5--1``)."""
+    frames: list[int] = []
+    for item in spec.split(","):
+        item = item.strip()
+        body, _, step_text = item.partition(":")
+        try:
+            step = int(step_text) if step_text else 1
+            start_text, dash, end_text = body[1:].partition("-")
+            start = int(body[0] + start_text) if body else None
+            end = int(end_text) if dash else start
+        except (ValueError, IndexError):
+            raise ValueError(f"bad frame range {item!r} (want N, A-B or A-B:K)") from None
+        if start is None or step < 1 or end < start:
+            raise ValueError(f"bad frame range {item!r} (want N, A-B or A-B:K with A <= B and K >= 1)")
+        frames.extend(f for f in range(start, end + 1, step) if f not in frames)
+    return frames

@@ -1,0 +1,136 @@
+"""``render.gt_render_animation``: the frame range, rendered and exported, resumable."""
+
+from __future__ import annotations
+
+import time
+
+import bpy
+from bpy.props import BoolProperty
+
+from ..pipeline import handlers
+from ..pipeline.checks import blocking_problems
+from ..pipeline.export import Exporter, ExportError, Progress, animation_frames, export_frames, own_render
+
+# The run in progress in this Blender session (the panel shows it), or None.
+running: Progress | None = None
+
+
+def _redraw(context) -> None:
+    for area in context.screen.areas if context.screen else ():
+        if area.type == "VIEW_3D":
+            area.tag_redraw()
+
+
+class RENDER_OT_gt_render_animation(bpy.types.Operator):
+    """Render the frame range and export ground truth for every frame; frames already complete are skipped"""
+
+    bl_idname = "render.gt_render_animation"
+    bl_label = "Render Ground Truth Animation"
+    bl_options = {"REGISTER"}
+
+    overwrite: BoolProperty(
+        name="Overwrite", description="Also render frames whose files are all there already", default=False
+    )
+
+    @classmethod
+    def poll(cls, context):
+        if running is not None:
+            cls.poll_message_set("An animation export is running")
+            return False
+        problems = blocking_problems(context.scene, context.scene.ground_truth)
+        if problems:
+            cls.poll_message_set(problems[0])
+            return False
+        return True
+
+    def execute(self, context):
+        """Blocking: scripts, headless runs, and the command line."""
+        scene = context.scene
+        frames = animation_frames(scene, scene.ground_truth)
+        try:
+            progress = export_frames(scene, context.view_layer, scene.ground_truth, frames, self.overwrite)
+        except ExportError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Exported {progress.done} frames; {progress.skipped} were complete already")
+        return {"FINISHED"}
+
+    # In the UI: each frame is Blender's own render job, so the window stays live; a
+    # timer moves on when the job ends. Esc stops after the frame being rendered.
+    def invoke(self, context, event):
+        global running
+        scene = context.scene
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        try:
+            self._exporter = Exporter(scene, context.view_layer, scene.ground_truth).__enter__()
+        except ExportError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        self._frames = animation_frames(scene, scene.ground_truth)
+        self._queue = list(self._frames)
+        self._start_frame = scene.frame_current
+        self._rendering = False
+        self._stop = False
+        self._own = own_render()
+        self._own.__enter__()
+        running = Progress(total=len(self._frames))
+        context.window_manager.progress_begin(0, len(self._frames))
+        self._timer = context.window_manager.event_timer_add(0.25, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC" and event.value == "PRESS":
+            self._stop = True
+            self.report({"INFO"}, "Stopping after this frame")
+        if event.type != "TIMER" or bpy.app.is_job_running("RENDER"):
+            return {"PASS_THROUGH"}
+        if self._rendering:
+            self._rendering = False
+            if handlers.last_render_cancelled:
+                return self._finish(context, "Render cancelled")
+            try:
+                self._exporter.after_render()
+            except ExportError as error:
+                return self._finish(context, str(error), error=True)
+            running.step(context.scene.frame_current, time.perf_counter() - self._started)
+        while self._queue and not self.overwrite and self._exporter.is_complete(self._queue[0]):
+            running.step(self._queue.pop(0), None)
+        self._show(context)
+        if self._stop or not self._queue:
+            return self._finish(context, "Stopped" if self._stop else None)
+        context.scene.frame_set(self._queue.pop(0))
+        self._exporter.before_render()
+        self._started = time.perf_counter()
+        self._rendering = True
+        bpy.ops.render.render("INVOKE_DEFAULT")
+        return {"PASS_THROUGH"}
+
+    def _show(self, context) -> None:
+        text = f"Ground Truth: {running.describe()}"
+        context.window_manager.progress_update(running.finished)
+        if context.workspace:
+            context.workspace.status_text_set(text)
+        _redraw(context)
+
+    def _finish(self, context, message: str | None, error: bool = False):
+        global running
+        done, skipped = running.done, running.skipped
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        if context.workspace:
+            context.workspace.status_text_set(None)
+        self._own.__exit__(None, None, None)
+        self._exporter.__exit__(None, None, None)
+        context.scene.frame_set(self._start_frame)
+        running = None
+        _redraw(context)
+        summary = f"Exported {done} frames; {skipped} were complete already"
+        self.report({"ERROR"} if error else {"INFO"}, f"{message}. {summary}" if message else summary)
+        return {"CANCELLED"} if message else {"FINISHED"}
+
+
+classes = (RENDER_OT_gt_render_animation,)
+register, unregister = bpy.utils.register_classes_factory(classes)

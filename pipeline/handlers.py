@@ -1,0 +1,108 @@
+"""Export on F12 / Ctrl+F12: render handlers that wrap an ordinary render in an export
+run when ``scene.ground_truth.auto_export`` is on.
+
+render_init opens an :class:`Exporter` (passes, our File Output), render_pre notes the
+frame's camera, render_post (the compositor's files exist by then) exports the frame,
+and render_complete / render_cancel restore the scene. Renders started by the export
+itself are left alone. The handlers are added on register and removed on unregister,
+never twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import bpy
+from bpy.app.handlers import persistent
+
+from .export import Exporter, ExportError, rendering_for_export
+
+log = logging.getLogger(__name__)
+_run: Exporter | None = None
+last_render_cancelled = False  # read by the animation export between its frames
+
+
+def _say(message: str) -> None:
+    """Render handlers cannot report to the UI: print (the console) and log."""
+    print(f"Ground Truth: {message}")
+    log.warning(message)
+
+
+def _view_layer(scene: bpy.types.Scene) -> bpy.types.ViewLayer:
+    layer = bpy.context.view_layer
+    return layer if layer is not None and layer.name in scene.view_layers else scene.view_layers[0]
+
+
+@persistent
+def on_render_init(scene, *_):
+    global _run, last_render_cancelled
+    last_render_cancelled = False
+    if _run is not None or rendering_for_export() or not scene.ground_truth.auto_export:
+        return
+    try:
+        _run = Exporter(scene, _view_layer(scene), scene.ground_truth).__enter__()
+    except ExportError as error:
+        _say(f"not exporting this render: {error}")
+
+
+@persistent
+def on_render_pre(scene, *_):
+    if _run is not None:
+        _run.before_render()
+
+
+@persistent
+def on_render_post(scene, *_):
+    if _run is None:
+        return
+    try:
+        result = _run.after_render()
+    except ExportError as error:
+        _say(str(error))
+    else:
+        _say(f"frame {result.frame} exported to {result.root}")
+
+
+@persistent
+def on_render_complete(scene, *_):
+    global _run
+    if _run is not None:
+        run, _run = _run, None
+        run.__exit__(None, None, None)
+
+
+@persistent
+def on_render_cancel(scene, *_):
+    global last_render_cancelled
+    last_render_cancelled = True
+    on_render_complete(scene)
+
+
+_HANDLERS = {
+    "render_init": on_render_init,
+    "render_pre": on_render_pre,
+    "render_post": on_render_post,
+    "render_complete": on_render_complete,
+    "render_cancel": on_render_cancel,
+}
+
+
+def _remove_ours(handlers: list) -> None:
+    # By name and module, so that a reloaded add-on also removes its older functions.
+    for function in list(handlers):
+        if getattr(function, "__module__", None) == __name__ and function.__name__ in {
+            f.__name__ for f in _HANDLERS.values()
+        }:
+            handlers.remove(function)
+
+
+def register() -> None:
+    for name, function in _HANDLERS.items():
+        handlers = getattr(bpy.app.handlers, name)
+        _remove_ours(handlers)
+        handlers.append(function)
+
+
+def unregister() -> None:
+    for name in _HANDLERS:
+        _remove_ours(getattr(bpy.app.handlers, name))

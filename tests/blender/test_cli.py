@@ -1,0 +1,132 @@
+"""The command line, as a farm runs it: a separate process on a saved .blend, killed for
+real in the middle, resumed, split across processes sharing one folder."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+import scenes
+
+FRAMES = 6
+
+
+@pytest.fixture(scope="module")
+def farm(addon, tmp_path_factory):
+    """The shipped zip unpacked as a package, a saved moving scene, and a runner."""
+    root = tmp_path_factory.mktemp("farm")
+    with zipfile.ZipFile(addon) as archive:
+        archive.extractall(root / "packages" / "ground_truth")
+    scene = scenes.new_scene(root / "unused")
+    scenes.build_moving_scene(scene, FRAMES)
+    blend = root / "moving.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    env = {**os.environ, "PYTHONPATH": str(root / "packages")}
+
+    def start(*args):
+        return subprocess.Popen(
+            [sys.executable, "-m", "ground_truth.cli", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(*args):
+        process = start(*args)
+        out, err = process.communicate(timeout=600)
+        return process.returncode, out, err
+
+    return blend, start, run
+
+
+def visible_files(folder: Path):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def assert_every_file_whole(folder: Path):
+    """Every file at a final name is complete: NPZs load, PNGs end with IEND, meta parses."""
+    for path in folder.rglob("*"):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if path.suffix == ".npz":
+            with np.load(path) as data:
+                data["depth"]
+        elif path.suffix == ".png":
+            assert path.read_bytes()[-8:-4] == b"IEND", path
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+
+
+def test_uninterrupted_run_and_its_progress(farm, tmp_path):
+    blend, _, run = farm
+    code, out, err = run("render", "--blend", str(blend), "--out", str(tmp_path / "a"), "--frames", "1-3")
+    assert code == 0, err
+    assert "3 frames exported, 0 complete already" in out
+    lines = [line for line in err.splitlines() if line.startswith("[")]
+    assert len(lines) == 3 and "3 of 3" in lines[-1] and "s/frame" in lines[-1]
+    meta = json.loads((tmp_path / "a" / "meta.json").read_text())
+    assert meta["frames_written"] == [1, 2, 3]
+
+
+def test_killed_run_resumes_to_the_same_files(farm, tmp_path):
+    blend, start, run = farm
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    code, _, err = run("render", "--blend", str(blend), "--out", str(whole))
+    assert code == 0, err
+
+    process = start("render", "--blend", str(blend), "--out", str(killed))
+    deadline = time.monotonic() + 300
+    while not (killed / "npz" / "000002.npz").exists():
+        assert process.poll() is None and time.monotonic() < deadline
+        assert_every_file_whole(killed) if killed.exists() else None
+        time.sleep(0.02)
+    time.sleep(0.3)  # into frame 3
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert_every_file_whole(killed)
+    done_before = json.loads((killed / "meta.json").read_text())["frames_written"]
+    assert 2 <= len(done_before) < FRAMES
+
+    code, out, err = run("render", "--blend", str(blend), "--out", str(killed))
+    assert code == 0, err
+    assert f"{FRAMES - len(done_before)} frames exported, {len(done_before)} complete already" in out
+    assert visible_files(killed) == visible_files(whole)
+    assert not [p for p in killed.rglob(".*") if p.is_file()]  # no temporaries, no lock
+    for name in visible_files(whole):
+        if name.endswith(".npz"):
+            a, b = np.load(whole / name), np.load(killed / name)
+            for key in a.files:
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-6, err_msg=f"{name} {key}")
+    assert json.loads((killed / "meta.json").read_text()) == json.loads((whole / "meta.json").read_text())
+
+
+def test_split_runs_in_parallel_merge_into_one_folder(farm, tmp_path):
+    blend, start, _ = farm
+    shared = tmp_path / "shared"
+    runs = [start("render", "--blend", str(blend), "--out", str(shared), "--frames", f"{k}-{FRAMES}:2") for k in (1, 2)]
+    for process in runs:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err
+    meta = json.loads((shared / "meta.json").read_text())
+    assert meta["frames_written"] == list(range(1, FRAMES + 1))
+    assert meta["flow_reaches_outside_export"] == {"forward": [FRAMES], "backward": [1]}
+
+
+def test_failures_are_one_line_with_a_status(farm, tmp_path):
+    blend, _, run = farm
+    code, _, err = run("render", "--blend", str(blend), "--out", str(tmp_path), "--frames", "9-2")
+    assert code == 2 and err.strip().count("\n") == 0 and "bad frame range '9-2'" in err
+    code, _, err = run("render", "--blend", str(blend), "--out", str(tmp_path), "--modalities", "depth,sparkle")
+    assert code == 2 and "unknown modality sparkle" in err
+    (tmp_path / "file").write_text("x")
+    code, _, err = run("render", "--blend", str(blend), "--out", str(tmp_path / "file"))
+    assert code == 1 and err.strip().count("\n") == 0
+    assert err.startswith("ground_truth: error: Output Folder") and "is a file" in err

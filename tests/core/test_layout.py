@@ -1,0 +1,37 @@
+"""Which files make a frame complete, and finding complete frames on disk."""
+
+from ground_truth.core.modalities import MODALITY_BY_KEY
+from ground_truth.exporters.layout import OutputOptions, complete_frames, expected_files
+
+
+def keys(*modalities):
+    return {a for m in modalities for a in MODALITY_BY_KEY[m].arrays} | {"K", "world_to_camera", "frame"}
+
+
+def test_expected_files_follow_modalities_and_formats(tmp_path):
+    names = {
+        str(p.relative_to(tmp_path))
+        for p in expected_files(
+            tmp_path, 7, keys("depth", "flow", "boxes"), OutputOptions(npz=True, exr=True, previews=True)
+        )
+    }
+    assert names == {
+        "rgb/000007.png",
+        "npz/000007.npz",
+        "exr/000007.exr",
+        "preview/depth/000007.png",
+        "preview/flow_forward/000007.png",
+        "preview/flow_backward/000007.png",
+    }
+    bare = expected_files(tmp_path, -3, keys("depth"), OutputOptions(npz=True, exr=False, previews=False))
+    assert [str(p.relative_to(tmp_path)) for p in bare] == ["rgb/-00003.png", "npz/-00003.npz"]
+
+
+def test_complete_frames_need_every_file(tmp_path):
+    options = OutputOptions(npz=True, exr=False, previews=True)
+    for frame in (1, 2, 3):
+        for path in expected_files(tmp_path, frame, keys("depth"), options):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"x")
+    (tmp_path / "preview" / "depth" / "000002.png").unlink()
+    assert complete_frames(tmp_path, keys("depth"), options) == [1, 3]
