@@ -132,12 +132,22 @@ def unregister() -> None:
 
 
 def main() -> None:
-    """``python -m ground_truth.cli``: the add-on registered into the bpy module, then :func:`run`."""
-    if not hasattr(bpy.types.Scene, "ground_truth"):
-        from . import register as register_addon
+    """``python -m ground_truth.cli``: the add-on registered into the bpy module, then :func:`run`.
 
+    What it registers it unregisters before exiting (bpy 4.2 crashes at exit otherwise).
+    """
+    from . import register as register_addon
+    from . import unregister as unregister_addon
+
+    registered_here = not hasattr(bpy.types.Scene, "ground_truth")
+    if registered_here:
         register_addon()
-    sys.exit(run(sys.argv[1:]))
+    try:
+        status = run(sys.argv[1:])
+    finally:
+        if registered_here:
+            unregister_addon()
+    sys.exit(status)
 
 
 if __name__ == "__main__":

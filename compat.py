@@ -11,6 +11,10 @@ import bpy
 
 BLENDER_5 = bpy.app.version >= (5, 0, 0)
 
+# 4.2's File Output node writes the Vector pass with X, Y, Z only; forward flow needs W.
+# There the Vector pass is read from the Render Result saved as multilayer EXR instead.
+FILE_OUTPUT_KEEPS_VECTOR_W = bpy.app.version >= (4, 5, 0)
+
 # Render Layers output socket per pass (our pass names are the keys).
 RENDER_LAYER_SOCKETS = {
     "depth": "Depth",
@@ -78,19 +82,13 @@ def configure_file_output(node: bpy.types.Node) -> None:
         node.file_name = "raw_"
 
 
-def file_output_directory(node: bpy.types.Node) -> str:
-    """Where a File Output node configured by :func:`configure_file_output` writes."""
-    if BLENDER_5:
-        return node.directory
-    return node.base_path.rsplit("/", 1)[0]
+# The File Output node's path property, and the value that makes it write
+# ``raw_<frame>.exr`` files into a folder.
+FILE_OUTPUT_PATH = "directory" if BLENDER_5 else "base_path"
 
 
-def set_file_output_directory(node: bpy.types.Node, directory: str) -> None:
-    """Point the node's files (``raw_<frame>.exr``) into ``directory``."""
-    if BLENDER_5:
-        node.directory = directory
-    else:
-        node.base_path = directory.rstrip("/\\") + "/raw_"
+def file_output_path(directory: str) -> str:
+    return directory if BLENDER_5 else directory.rstrip("/\\") + "/raw_"
 
 
 def file_output_items(node: bpy.types.Node) -> list[str]:
@@ -115,6 +113,14 @@ def remove_file_output_item(node: bpy.types.Node, name: str) -> None:
         node.file_output_items.remove(node.file_output_items[name])
     else:
         node.layer_slots.remove(node.inputs[name])
+
+
+def set_multilayer_exr(changes, image_settings: bpy.types.ImageFormatSettings) -> None:
+    """Through ``changes`` (undoable), make the scene's image settings float32 multilayer EXR."""
+    if BLENDER_5:
+        changes.set(image_settings, "media_type", "MULTI_LAYER_IMAGE")
+    changes.set(image_settings, "file_format", "OPEN_EXR_MULTILAYER")
+    changes.set(image_settings, "color_depth", "32")
 
 
 def set_still_png(changes, image_settings: bpy.types.ImageFormatSettings, alpha: bool) -> None:

@@ -70,9 +70,7 @@ class ExportSession:
             changes.push(lambda: wiring.wire(scene, self.view_layer, before))
         file_output = wiring.our_nodes(compat.compositor_tree(scene))["file_output"]
         changes.set(file_output, "mute", False)
-        old_directory = compat.file_output_directory(file_output)
-        compat.set_file_output_directory(file_output, str(self.raw_dir))
-        changes.push(lambda: compat.set_file_output_directory(file_output, old_directory))
+        changes.set(file_output, compat.FILE_OUTPUT_PATH, compat.file_output_path(str(self.raw_dir)))
 
     def _tear_down(self) -> None:
         try:
@@ -87,9 +85,33 @@ class ExportSession:
         if len(files) != 1:
             raise RuntimeError(f"the compositor wrote {len(files)} EXR files for one frame instead of one")
         try:
-            return read_raw_passes(files[0])
+            passes = read_raw_passes(files[0])
         finally:
             files[0].unlink()
+        if "vector" in self.passes and not compat.FILE_OUTPUT_KEEPS_VECTOR_W:
+            passes["vector"] = self._render_result_layer("Vector")
+        return passes
+
+    def _render_result_layer(self, name: str) -> np.ndarray:
+        """One pass of the view layer, from the Render Result saved as multilayer EXR."""
+        path = self.raw_dir / "render_result.exr"
+        changes = SceneChanges()
+        try:
+            compat.set_multilayer_exr(changes, self.scene.render.image_settings)
+            self._render_result().save_render(str(path), scene=self.scene)
+        finally:
+            changes.restore()
+        try:
+            return read_raw_passes(path)[f"{self.view_layer.name}.{name}"]
+        finally:
+            path.unlink()
+
+    @staticmethod
+    def _render_result() -> bpy.types.Image:
+        result = next((img for img in bpy.data.images if img.type == "RENDER_RESULT"), None)
+        if result is None:
+            raise RuntimeError("no Render Result to save")
+        return result
 
     def save_rgb(self, path: Path) -> None:
         """Save the last render (after compositing, in the scene's view transform) as PNG.
@@ -97,12 +119,9 @@ class ExportSession:
         The scene's image format is PNG only while saving, so that a user's own render
         output (F12 with export on) keeps its format.
         """
-        result = next((img for img in bpy.data.images if img.type == "RENDER_RESULT"), None)
-        if result is None:
-            raise RuntimeError("no Render Result to save")
         changes = SceneChanges()
         try:
             compat.set_still_png(changes, self.scene.render.image_settings, alpha=self.scene.render.film_transparent)
-            result.save_render(str(path), scene=self.scene)
+            self._render_result().save_render(str(path), scene=self.scene)
         finally:
             changes.restore()

@@ -75,6 +75,7 @@ def main() -> None:
         )
     with open(out / "contact_sheet.png", "wb") as stream:
         png.write_png(stream, previews.contact_sheet(rows))
+    devenv.disable_extension()
     print(f"demo: {len(frames)} frames in {root}\ndemo: contact sheet {out / 'contact_sheet.png'}")
 
 

@@ -23,6 +23,13 @@ def import_bpy():
     return bpy
 
 
+def disable_extension() -> None:
+    """Disable the extension again (bpy 4.2 crashes at exit with its handlers registered)."""
+    import addon_utils
+
+    addon_utils.disable(ADDON_MODULE)
+
+
 def install_extension(dist_dir: Path) -> Path:
     """Build the extension zip into ``dist_dir``, install and enable it; return the zip."""
     bpy = import_bpy()

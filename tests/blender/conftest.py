@@ -19,7 +19,8 @@ import scenes  # noqa: E402
 @pytest.fixture(scope="session")
 def addon(tmp_path_factory):
     """The extension, built and installed as a user would; yields the zip path."""
-    return devenv.install_extension(tmp_path_factory.mktemp("dist"))
+    yield devenv.install_extension(tmp_path_factory.mktemp("dist"))
+    devenv.disable_extension()
 
 
 @pytest.fixture
