@@ -7,6 +7,17 @@ The sub-packages are imported inside ``register()`` so that the bpy-free parts
 
 
 def register() -> None:
+    import bpy
+
+    from .core.support import support_message
+    from .pipeline.export import addon_version
+
+    usable, message = support_message(bpy.app.version, addon_version())
+    if not usable:
+        raise RuntimeError(message)  # Blender shows it where enabling failed
+    if message:
+        print(f"Warning: {message}")
+
     from . import cli, operators, panels, properties
     from .pipeline import handlers
 
