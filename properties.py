@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from .compat import PATH_OPTIONS
 from .core.modalities import MODALITIES, MODALITY_BY_KEY
@@ -12,6 +12,13 @@ from .core.modalities import MODALITIES, MODALITY_BY_KEY
 def _modality_switch(key: str) -> BoolProperty:
     modality = MODALITY_BY_KEY[key]
     return BoolProperty(name=modality.label, description=modality.description, default=True)
+
+
+class GroundTruthCategory(bpy.types.PropertyGroup):
+    """A COCO category name for an object pass index."""
+
+    pass_index: IntProperty(name="Pass Index", min=1, description="Object pass index this category names")
+    name: StringProperty(name="Name", description="Category name in coco.json")
 
 
 class GroundTruthSettings(bpy.types.PropertyGroup):
@@ -42,7 +49,32 @@ class GroundTruthSettings(bpy.types.PropertyGroup):
         description="preview/<key>/<frame>.png: 8-bit pictures of depth, normals, flow and masks",
         default=True,
     )
-    use_coco: BoolProperty(name="COCO", description="coco.json with instance masks of every frame", default=False)
+    use_coco: BoolProperty(
+        name="COCO",
+        description="coco.json: one annotation per visible object pass index per frame, RLE masks and boxes",
+        default=False,
+    )
+    categories: CollectionProperty(type=GroundTruthCategory, name="COCO Categories")
+    use_flo: BoolProperty(
+        name="Middlebury .flo", description="flo/forward|backward/<frame>.flo: float32 flow, pixels", default=False
+    )
+    use_kitti_flow: BoolProperty(
+        name="KITTI Flow PNG",
+        description="kitti_flow/forward|backward/<frame>.png: 16-bit, u·64+2^15, v·64+2^15, valid bit",
+        default=False,
+    )
+    use_depth_png16: BoolProperty(
+        name="Depth 16-bit PNG",
+        description="depth_png16/<frame>.png: round(depth × scale), 0 = no depth",
+        default=False,
+    )
+    depth_png16_scale: FloatProperty(
+        name="Depth Scale",
+        description="Values per metre in the 16-bit depth PNG (1000: millimetres, up to 65.5 m; 256: KITTI)",
+        default=1000.0,
+        min=1.0,
+        max=100000.0,
+    )
     auto_export: BoolProperty(
         name="Export on Render",
         description="Also export ground truth when rendering with F12 / Ctrl+F12",
@@ -61,7 +93,14 @@ def wanted_modalities(settings: GroundTruthSettings) -> list[str]:
     return [m.key for m in MODALITIES if getattr(settings, f"use_{m.key}")]
 
 
-classes = (GroundTruthSettings,)
+def category_names(settings: GroundTruthSettings, index_names: dict[str, list[str]]) -> dict[int, str]:
+    """COCO names per pass index: the user's table first, else the objects' names."""
+    names = {int(index): " / ".join(objects) for index, objects in index_names.items()}
+    names.update({c.pass_index: c.name for c in settings.categories if c.name.strip()})
+    return names
+
+
+classes = (GroundTruthCategory, GroundTruthSettings)
 _register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
 

@@ -1,4 +1,4 @@
-"""A small PNG writer (8-bit grey, RGB or RGBA) on numpy arrays, without Blender."""
+"""A small PNG writer (8- or 16-bit grey, RGB or RGBA) on numpy arrays, without Blender."""
 
 from __future__ import annotations
 
@@ -16,19 +16,22 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def write_png(stream: BinaryIO, image: np.ndarray, text: dict[str, str] | None = None) -> None:
-    """Write an 8-bit (H, W) or (H, W, 1|3|4) uint8 image, row 0 at the top.
+    """Write a uint8 or uint16 (H, W) or (H, W, 1|3|4) image, row 0 at the top.
 
     ``text`` becomes PNG ``tEXt`` entries (for example a preview's value range).
     """
     image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise TypeError(f"write_png wants uint8, got {image.dtype}")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"write_png wants uint8 or uint16, got {image.dtype}")
     if image.ndim == 2:
         image = image[..., None]
     height, width, channels = image.shape
-    header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
-    rows = np.zeros((height, 1 + width * channels), dtype=np.uint8)  # filter byte 0 per row
-    rows[:, 1:] = image.reshape(height, width * channels)
+    depth = 8 * image.dtype.itemsize
+    header = struct.pack(">IIBBBBB", width, height, depth, _COLOUR_TYPES[channels], 0, 0, 0)
+    samples = image.astype(">u2") if depth == 16 else image  # PNG is big-endian
+    row_bytes = width * channels * image.dtype.itemsize
+    rows = np.zeros((height, 1 + row_bytes), dtype=np.uint8)  # filter byte 0 per row
+    rows[:, 1:] = np.ascontiguousarray(samples).view(np.uint8).reshape(height, row_bytes)
     stream.write(b"\x89PNG\r\n\x1a\n")
     stream.write(_chunk(b"IHDR", header))
     for key, value in (text or {}).items():

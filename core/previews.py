@@ -84,15 +84,17 @@ _WHEEL = _middlebury_wheel()
 def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     """Flow in the Middlebury colour coding: hue = direction, saturation = magnitude.
 
-    Magnitudes are scaled by the frame's largest finite one (in the PNG text as
-    ``flow_max_px``); undefined (NaN) flow is black.
+    Magnitudes are scaled by the frame's largest finite one, but by no less than 1 px so
+    that motion well under a pixel (a still frame) stays white instead of amplified
+    noise. The PNG text states both (``flow_max_px``, ``flow_scale_px``); undefined (NaN)
+    flow is black.
     """
     valid = np.all(np.isfinite(flow), axis=-1)
     u = np.where(valid, flow[..., 0], 0.0)
     v = np.where(valid, flow[..., 1], 0.0)
     radius = np.hypot(u, v)
     max_radius = float(radius.max()) if valid.any() else 0.0
-    scale = max_radius if max_radius > 0 else 1.0
+    scale = max(max_radius, 1.0)
     radius = radius / scale
     angle = np.arctan2(-v, -u) / np.pi
     position = (angle + 1.0) / 2.0 * (len(_WHEEL) - 1)
@@ -104,7 +106,7 @@ def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     colour = np.where(inside[..., None], 1 - radius[..., None] * (1 - colour), colour * 0.75)
     rgb = _to_uint8(colour)
     rgb[~valid] = 0
-    return rgb, {"flow_max_px": f"{max_radius:.6g}"}
+    return rgb, {"flow_max_px": f"{max_radius:.6g}", "flow_scale_px": f"{scale:.6g}"}
 
 
 def mask_colours(indices: np.ndarray) -> np.ndarray:

@@ -21,6 +21,14 @@ class OutputOptions:
     npz: bool = True
     exr: bool = False
     previews: bool = True
+    flo: bool = False  # Middlebury .flo, forward and backward
+    kitti_flow: bool = False  # KITTI 16-bit flow PNG, forward and backward
+    depth_png16: bool = False  # 16-bit depth PNG, depth_png16_scale values per metre
+    depth_png16_scale: float = 1000.0
+    coco: bool = False  # the frame's COCO record, merged into coco.json after a run
+
+
+FLOW_DIRECTIONS = {"forward": "flow_forward", "backward": "flow_backward"}
 
 
 def frame_stem(frame: int) -> str:
@@ -44,11 +52,39 @@ def preview_path(root: Path, key: str, frame: int) -> Path:
     return root / "preview" / key / f"{frame_stem(frame)}.png"
 
 
+def flo_path(root: Path, direction: str, frame: int) -> Path:
+    return root / "flo" / direction / f"{frame_stem(frame)}.flo"
+
+
+def kitti_flow_path(root: Path, direction: str, frame: int) -> Path:
+    return root / "kitti_flow" / direction / f"{frame_stem(frame)}.png"
+
+
+def depth_png16_path(root: Path, frame: int) -> Path:
+    return root / "depth_png16" / f"{frame_stem(frame)}.png"
+
+
+def coco_record_path(root: Path, frame: int) -> Path:
+    """The frame's part of ``coco.json`` (hidden: coco.json is what users read)."""
+    return root / ".coco" / f"{frame_stem(frame)}.json"
+
+
 def expected_files(root: Path, frame: int, array_keys: Iterable[str], options: OutputOptions) -> list[Path]:
-    """Every file a complete frame has, for a frame with these arrays and options."""
+    """Every file a complete frame has, for a frame with these arrays and options, in
+    the order the writer writes them (the NPZ, the frame's record, last)."""
+    keys = set(array_keys)
     files = [rgb_path(root, frame)]
     if options.previews:
-        files += [preview_path(root, key, frame) for key in preview_keys(set(array_keys))]
+        files += [preview_path(root, key, frame) for key in preview_keys(keys)]
+    for direction, key in FLOW_DIRECTIONS.items():
+        if key in keys and options.flo:
+            files.append(flo_path(root, direction, frame))
+        if key in keys and options.kitti_flow:
+            files.append(kitti_flow_path(root, direction, frame))
+    if "depth" in keys and options.depth_png16:
+        files.append(depth_png16_path(root, frame))
+    if "object_index" in keys and options.coco:
+        files.append(coco_record_path(root, frame))
     if options.exr:
         files.append(exr_path(root, frame))
     if options.npz:

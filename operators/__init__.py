@@ -1,8 +1,8 @@
 """The public operators (ids fixed by SPEC.md), split by area."""
 
-from . import animation, compositor, passes, render
+from . import animation, compositor, outputs, passes, render
 
-modules = (passes, compositor, render, animation)
+modules = (passes, compositor, render, animation, outputs)
 
 
 def register() -> None:

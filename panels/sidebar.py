@@ -82,10 +82,41 @@ class VIEW3D_PT_gt_formats(GroundTruthPanel, bpy.types.Panel):
     bl_parent_id = "VIEW3D_PT_gt_main"
 
     def draw(self, context):
+        layout = self.layout
         settings = context.scene.ground_truth
-        column = self.layout.column(heading="Write")
+        column = layout.column(heading="Write")
         for name in ("use_npz", "use_exr", "use_previews"):
             column.prop(settings, name)
+        column = layout.column(heading="Also")
+        column.prop(settings, "use_flo")
+        column.prop(settings, "use_kitti_flow")
+        column.prop(settings, "use_depth_png16")
+        row = column.row()
+        row.active = settings.use_depth_png16
+        row.prop(settings, "depth_png16_scale")
+        column.prop(settings, "use_coco")
+        layout.operator("image.gt_open_contact_sheet", icon="IMAGE_DATA")
+
+
+class VIEW3D_PT_gt_coco(GroundTruthPanel, bpy.types.Panel):
+    bl_label = "COCO Categories"
+    bl_parent_id = "VIEW3D_PT_gt_formats"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and context.scene.ground_truth.use_coco
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.ground_truth
+        for i, category in enumerate(settings.categories):
+            row = layout.row(align=True)
+            row.prop(category, "pass_index", text="")
+            row.prop(category, "name", text="")
+            row.operator("scene.gt_remove_category", text="", icon="X").index = i
+        layout.operator("scene.gt_fill_categories", icon="ADD")
+        layout.label(text="Unnamed pass indices take their objects' names")
 
 
 class VIEW3D_PT_gt_setup(GroundTruthPanel, bpy.types.Panel):
@@ -103,5 +134,12 @@ class VIEW3D_PT_gt_setup(GroundTruthPanel, bpy.types.Panel):
         layout.label(text="Nodes wired" if wired else "Nodes not wired (export wires them while it runs)")
 
 
-classes = (VIEW3D_PT_gt_main, VIEW3D_PT_gt_modalities, VIEW3D_PT_gt_formats, VIEW3D_PT_gt_range, VIEW3D_PT_gt_setup)
+classes = (
+    VIEW3D_PT_gt_main,
+    VIEW3D_PT_gt_modalities,
+    VIEW3D_PT_gt_formats,
+    VIEW3D_PT_gt_coco,
+    VIEW3D_PT_gt_range,
+    VIEW3D_PT_gt_setup,
+)
 register, unregister = bpy.utils.register_classes_factory(classes)

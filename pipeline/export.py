@@ -25,13 +25,16 @@ from ..core.boxes import boxes_from_mask
 from ..core.camera import intrinsics, output_size, world_to_camera
 from ..core.convert import frame_arrays
 from ..core.modalities import MODALITY_BY_KEY, passes_for, unsupported_modalities
+from ..core.previews import preview_keys
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
+from ..exporters.coco_file import write_coco
 from ..exporters.layout import OutputOptions, complete_frames, expected_files, rgb_path
 from ..exporters.meta import MetaMismatchError, check_same_export, meta_lock, write_meta
 from ..exporters.writer import write_frame
-from ..properties import GroundTruthSettings, wanted_modalities
+from ..properties import GroundTruthSettings, category_names, wanted_modalities
 from . import scene_info
 from .checks import blocking_problems, output_root
+from .contact import write_contact_sheet
 from .session import ExportSession
 
 log = logging.getLogger(__name__)
@@ -107,10 +110,22 @@ class Exporter:
         wanted = wanted_modalities(settings)
         self.missing = unsupported_modalities(scene.render.engine, wanted)
         self.modalities = [key for key in wanted if key not in self.missing]
-        self.options = OutputOptions(npz=settings.use_npz, exr=settings.use_exr, previews=settings.use_previews)
+        self.options = OutputOptions(
+            npz=settings.use_npz,
+            exr=settings.use_exr,
+            previews=settings.use_previews,
+            flo=settings.use_flo,
+            kitti_flow=settings.use_kitti_flow,
+            depth_png16=settings.use_depth_png16,
+            depth_png16_scale=settings.depth_png16_scale,
+            coco=settings.use_coco,
+        )
         self.array_keys = {a for m in self.modalities for a in MODALITY_BY_KEY[m].arrays} | set(_FIXED_ARRAYS)
         self.size = output_size(scene_info.camera_params(scene))
         self.meta = _scene_meta(scene, self.size, self.modalities, self.missing)
+        if self.options.depth_png16:
+            self.meta["depth_png16_scale_per_metre"] = self.options.depth_png16_scale
+        self.categories = category_names(settings, self.meta["object_index_names"])
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             check_same_export(self.root, self.meta)
@@ -126,8 +141,25 @@ class Exporter:
         remove_stale_temporaries(self.root)
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.session.__exit__(*exc)
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            self.session.__exit__(exc_type, exc, traceback)
+        finally:
+            self._finish_run(raise_errors=exc_type is None)
+
+    def _finish_run(self, raise_errors: bool) -> None:
+        """What covers the whole folder: coco.json and the contact sheet (also after an
+        error or an interruption, for the frames that are complete)."""
+        try:
+            frames = complete_frames(self.root, self.array_keys, self.options)
+            if self.options.coco and "object_index" in self.array_keys:
+                write_coco(self.root, frames, self.categories)
+            if self.options.previews:
+                write_contact_sheet(self.root, frames, preview_keys(self.array_keys))
+        except (OSError, RuntimeError, ValueError) as error:
+            if raise_errors:
+                raise ExportError(f"Finishing {self.root} failed: {error}") from error
+            log.error("could not finish %s: %s", self.root, error)  # the run's own error comes first
 
     def is_complete(self, frame: int) -> bool:
         """Whether every file of ``frame`` is already in the output folder."""

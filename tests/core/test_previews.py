@@ -28,7 +28,17 @@ def test_flow_wheel_directions_follow_the_middlebury_coding():
     assert down[1] > 180 and down[2] < 40
     assert (still == 255).all()
     assert not unknown.any()
-    assert text == {"flow_max_px": "1"}
+    assert text == {"flow_max_px": "1", "flow_scale_px": "1"}
+
+
+def test_sub_pixel_flow_stays_pale_instead_of_amplified():
+    rng = np.random.default_rng(0)
+    still = rng.normal(scale=1e-4, size=(8, 8, 2)).astype(np.float32)
+    rgb, text = flow_preview(still)
+    assert rgb.min() >= 254  # white: no motion to speak of
+    assert text["flow_scale_px"] == "1"
+    moving = still * 1e5  # the same directions, tens of pixels
+    assert flow_preview(moving)[0].min() < 100
 
 
 def test_mask_preview_gives_each_index_its_own_colour():

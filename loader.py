@@ -1,0 +1,35 @@
+"""Read exported ground truth back, without Blender (numpy and OpenEXR only).
+
+    from ground_truth.loader import load_frame, iter_frames
+
+    frame = load_frame("run/npz/000001.npz")        # or .exr: the same dict of arrays
+    for arrays in iter_frames("run"):               # every complete frame of a folder
+        ...
+
+Errors on truncated, empty or foreign files raise :class:`FrameFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .exporters.frame_io import FrameFileError, load_frame
+from .exporters.layout import exr_path, npz_path
+from .exporters.meta import read_meta
+
+__all__ = ["FrameFileError", "iter_frames", "load_frame", "read_meta"]
+
+
+def iter_frames(root: str | Path) -> Iterator[dict[str, np.ndarray]]:
+    """The frames ``meta.json`` lists as written, in order, each from its NPZ (or its EXR
+    where the folder has no NPZ)."""
+    root = Path(root)
+    meta = read_meta(root)
+    if meta is None:
+        raise FrameFileError(f"{root}: no meta.json (not a Ground Truth output folder)")
+    for frame in meta["frames_written"]:
+        path = npz_path(root, frame)
+        yield load_frame(path if path.exists() else exr_path(root, frame))

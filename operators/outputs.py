@@ -1,0 +1,77 @@
+"""Operators around the outputs: the contact sheet and the COCO category names."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..pipeline.checks import output_root
+from ..pipeline.contact import CONTACT_SHEET_NAME
+
+
+class IMAGE_OT_gt_open_contact_sheet(bpy.types.Operator):
+    """Open the output folder's contact sheet (frames × RGB and previews) in an Image Editor"""
+
+    bl_idname = "image.gt_open_contact_sheet"
+    bl_label = "Open Contact Sheet"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        if not (output_root(context.scene.ground_truth) / CONTACT_SHEET_NAME).is_file():
+            cls.poll_message_set("No contact sheet yet: export with Previews on")
+            return False
+        return True
+
+    def execute(self, context):
+        path = output_root(context.scene.ground_truth) / CONTACT_SHEET_NAME
+        image = bpy.data.images.load(str(path), check_existing=True)
+        image.reload()  # the sheet is rewritten after every run
+        editors = [a for a in context.screen.areas if a.type == "IMAGE_EDITOR"] if context.screen else []
+        if not editors and context.window is not None and not bpy.app.background:
+            bpy.ops.wm.window_new()
+            area = bpy.context.window.screen.areas[0]
+            area.type = "IMAGE_EDITOR"
+            editors = [area]
+        for area in editors[:1]:
+            area.spaces.active.image = image
+        self.report({"INFO"}, f"Contact sheet: {path}")
+        return {"FINISHED"}
+
+
+class SCENE_OT_gt_fill_categories(bpy.types.Operator):
+    """Add a COCO category row for every object pass index in the scene that has none, named after its objects"""
+
+    bl_idname = "scene.gt_fill_categories"
+    bl_label = "Fill From Objects"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        settings = context.scene.ground_truth
+        named = {c.pass_index for c in settings.categories}
+        objects: dict[int, list[str]] = {}
+        for obj in sorted(context.scene.objects, key=lambda o: o.name):
+            if obj.pass_index and obj.pass_index not in named:
+                objects.setdefault(obj.pass_index, []).append(obj.name)
+        for index in sorted(objects):
+            row = settings.categories.add()
+            row.pass_index, row.name = index, " / ".join(objects[index])
+        self.report({"INFO"}, f"Added {len(objects)} categories")
+        return {"FINISHED"}
+
+
+class SCENE_OT_gt_remove_category(bpy.types.Operator):
+    """Remove this COCO category row"""
+
+    bl_idname = "scene.gt_remove_category"
+    bl_label = "Remove Category"
+    bl_options = {"REGISTER", "UNDO", "INTERNAL"}
+
+    index: bpy.props.IntProperty()
+
+    def execute(self, context):
+        context.scene.ground_truth.categories.remove(self.index)
+        return {"FINISHED"}
+
+
+classes = (IMAGE_OT_gt_open_contact_sheet, SCENE_OT_gt_fill_categories, SCENE_OT_gt_remove_category)
+register, unregister = bpy.utils.register_classes_factory(classes)

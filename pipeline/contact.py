@@ -1,0 +1,50 @@
+"""The run's contact sheet: a few frames × (RGB and every preview), one PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from ..core.png import write_png
+from ..core.previews import contact_sheet
+from ..exporters.atomic import atomic_path
+from ..exporters.layout import preview_path, rgb_path
+
+CONTACT_SHEET_NAME = "contact_sheet.png"
+
+
+def load_png(path: Path) -> np.ndarray:
+    """An 8-bit PNG through Blender's image loader: (H, W, 3) uint8, row 0 on top."""
+    image = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        width, height = image.size
+        pixels = np.empty(width * height * image.channels, np.float32)
+        image.pixels.foreach_get(pixels)
+    finally:
+        bpy.data.images.remove(image)
+    rgb = pixels.reshape(height, width, -1)[::-1, :, :3]  # Blender's buffers start at the bottom
+    return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+def write_contact_sheet(root: Path, frames: list[int], preview_keys: list[str], rows: int = 4) -> Path | None:
+    """Up to ``rows`` frames spread over ``frames``, each a row of RGB then the previews.
+
+    Returns the sheet's path, or None when there is nothing to show.
+    """
+    if not frames:
+        return None
+    count = min(rows, len(frames))
+    picks = [frames[round(i * (len(frames) - 1) / max(count - 1, 1))] for i in range(count)]
+    grid = [
+        [load_png(rgb_path(root, f)), *(load_png(preview_path(root, key, f)) for key in preview_keys)] for f in picks
+    ]
+    path = root / CONTACT_SHEET_NAME
+    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
+        write_png(
+            stream,
+            contact_sheet(grid),
+            {"frames": " ".join(map(str, picks)), "columns": "rgb " + " ".join(preview_keys)},
+        )
+    return path

@@ -1,0 +1,117 @@
+"""Every output format of a real export, read back by independent readers."""
+
+import json
+import sys
+from pathlib import Path
+
+import bpy
+import numpy as np
+import png
+import pytest
+import scenes
+from pycocotools.coco import COCO
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import conftest  # noqa: F401  (the add-on's source as ground_truth, for its bpy-free loader)
+from ground_truth.loader import iter_frames, load_frame
+
+FRAMES = (1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def run(addon, tmp_path_factory):
+    root = tmp_path_factory.mktemp("outputs") / "out"
+    scene = scenes.new_scene(root)
+    scenes.build_moving_scene(scene, len(FRAMES))
+    settings = scene.ground_truth
+    settings.use_exr = settings.use_flo = settings.use_kitti_flow = settings.use_depth_png16 = True
+    settings.use_coco = True
+    settings.depth_png16_scale = 1000.0
+    category = settings.categories.add()
+    category.pass_index, category.name = 2, "box"
+    assert bpy.ops.render.gt_render_animation() == {"FINISHED"}
+    return scene, root, {f: dict(np.load(root / "npz" / f"{f:06d}.npz")) for f in FRAMES}
+
+
+def read_png(path):
+    width, height, rows, info = png.Reader(filename=str(path)).read()
+    return np.array([np.asarray(row) for row in rows]).reshape(height, width, -1), info
+
+
+def test_exr_and_loader_give_the_npz_arrays_bit_for_bit(run):
+    _, root, arrays = run
+    for frame in FRAMES:
+        exr = load_frame(root / "exr" / f"{frame:06d}.exr")
+        assert sorted(exr) == sorted(arrays[frame])
+        for key, value in arrays[frame].items():
+            np.testing.assert_array_equal(exr[key], value, err_msg=key)
+    loaded = list(iter_frames(root))
+    assert [int(a["frame"]) for a in loaded] == list(FRAMES)
+
+
+def test_coco_masks_are_the_exported_masks(run):
+    _, root, arrays = run
+    coco = COCO(str(root / "coco.json"))
+    names = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
+    assert names == {1: "Ground", 2: "box", 3: "Ico"}
+    assert sorted(coco.getImgIds()) == list(FRAMES)
+    for frame in FRAMES:
+        image = coco.loadImgs([frame])[0]
+        assert (root / image["file_name"]).is_file()
+        mask = arrays[frame]["object_index"]
+        assert (image["height"], image["width"]) == mask.shape
+        annotations = coco.loadAnns(coco.getAnnIds(imgIds=[frame]))
+        assert sorted(a["category_id"] for a in annotations) == sorted(set(np.unique(mask)) - {0})
+        for annotation in annotations:
+            expected = mask == annotation["category_id"]
+            np.testing.assert_array_equal(coco.annToMask(annotation).astype(bool), expected)
+            assert annotation["area"] == expected.sum()
+
+
+def test_flo_files_hold_the_flow(run):
+    _, root, arrays = run
+    for direction in ("forward", "backward"):
+        data = (root / "flo" / direction / "000002.flo").read_bytes()
+        assert np.frombuffer(data[:4], "<f4")[0] == 202021.25
+        width, height = np.frombuffer(data[4:12], "<i4")
+        uv = np.frombuffer(data[12:], "<f4").reshape(height, width, 2)
+        flow = arrays[2][f"flow_{direction}"]
+        defined = np.isfinite(flow)
+        np.testing.assert_array_equal(uv[defined], flow[defined])
+        assert (np.abs(uv[~defined]) > 1e9).all()
+
+
+def test_kitti_flow_and_depth_png16_within_their_precision(run):
+    _, root, arrays = run
+    for direction in ("forward", "backward"):
+        rgb, info = read_png(root / "kitti_flow" / direction / "000002.png")
+        assert info["bitdepth"] == 16
+        flow = arrays[2][f"flow_{direction}"]
+        valid = rgb[..., 2] == 1
+        np.testing.assert_array_equal(valid, np.isfinite(flow).all(-1))
+        decoded = (rgb[..., :2].astype(np.float64) - 2**15) / 64
+        assert np.abs(decoded[valid] - flow[valid]).max() <= 1 / 128 + 1e-6
+    grey, info = read_png(root / "depth_png16" / "000002.png")
+    depth = arrays[2]["depth"]
+    finite = np.isfinite(depth)
+    assert info["bitdepth"] == 16 and (grey[..., 0][~finite] == 0).all()
+    assert np.abs(grey[..., 0][finite] / 1000.0 - depth[finite]).max() <= 0.0005 + 1e-6
+    assert json.loads((root / "meta.json").read_text())["depth_png16_scale_per_metre"] == 1000.0
+
+
+def test_contact_sheet_tiles_are_the_previews(run):
+    _, root, _ = run
+    sheet, _ = read_png(root / "contact_sheet.png")
+    keys = ["depth", "normal", "flow_forward", "flow_backward", "object_index", "material_index", "emission"]
+    assert sheet.shape == (4 + 3 * (120 + 4), 4 + (1 + len(keys)) * (160 + 4), 3)
+    for row, frame in enumerate(FRAMES):
+        for column, key in enumerate(keys, start=1):
+            preview, _ = read_png(root / "preview" / key / f"{frame:06d}.png")
+            y, x = 4 + row * 124, 4 + column * 164
+            np.testing.assert_array_equal(sheet[y : y + 120, x : x + 160], preview, err_msg=f"{frame} {key}")
+
+
+def test_open_contact_sheet_loads_it(run):
+    _, root, _ = run
+    assert bpy.ops.image.gt_open_contact_sheet() == {"FINISHED"}
+    assert any(Path(bpy.path.abspath(i.filepath)) == root / "contact_sheet.png" for i in bpy.data.images)

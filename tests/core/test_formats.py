@@ -1,0 +1,123 @@
+"""Community formats read back by independent readers: pycocotools for COCO, pypng for
+16-bit PNGs, and the Middlebury definition for .flo."""
+
+import io
+import json
+
+import numpy as np
+import png
+import pytest
+from ground_truth.core.coco import frame_annotations, merge
+from ground_truth.core.formats import depth_png16, kitti_flow, write_flo
+from ground_truth.core.png import write_png
+from pycocotools import mask as mask_api
+from pycocotools.coco import COCO
+
+
+def read_png16(data: bytes) -> np.ndarray:
+    width, height, rows, info = png.Reader(bytes=data).read()
+    assert info["bitdepth"] == 16
+    return np.array([np.asarray(row) for row in rows], np.uint16).reshape(height, width, -1)
+
+
+def random_flow(rng, h=7, w=9):
+    flow = rng.normal(scale=40, size=(h, w, 2)).astype(np.float32)
+    flow[0, 0] = np.nan
+    return flow
+
+
+def test_flo_follows_the_middlebury_definition():
+    flow = random_flow(np.random.default_rng(1))
+    stream = io.BytesIO()
+    write_flo(stream, flow)
+    data = stream.getvalue()
+    # The published layout: float32 202021.25, int32 width, int32 height, then u v u v ...
+    tag = np.frombuffer(data[:4], "<f4")[0]
+    width, height = np.frombuffer(data[4:12], "<i4")
+    assert tag == 202021.25 and (width, height) == (9, 7)
+    uv = np.frombuffer(data[12:], "<f4").reshape(height, width, 2)
+    assert len(data) == 12 + 7 * 9 * 2 * 4
+    unknown = np.abs(uv) > 1e9  # Middlebury's UNKNOWN_FLOW_THRESH
+    np.testing.assert_array_equal(unknown.any(-1), np.isnan(flow).any(-1))
+    np.testing.assert_array_equal(uv[~unknown], flow[~np.isnan(flow)])
+
+
+def test_kitti_flow_png_round_trip_within_1_64_px():
+    flow = random_flow(np.random.default_rng(2))
+    flow[1, 1] = (700.0, 0.0)  # beyond what 16 bits hold: invalid, not clipped
+    stream = io.BytesIO()
+    write_png(stream, kitti_flow(flow))
+    rgb = read_png16(stream.getvalue()).astype(np.float64)
+    valid = rgb[..., 2] == 1
+    decoded = (rgb[..., :2] - 2**15) / 64.0
+    assert not valid[0, 0] and not valid[1, 1]
+    expected = np.isfinite(flow).all(-1)
+    expected[1, 1] = False
+    np.testing.assert_array_equal(valid, expected)
+    assert np.abs(decoded[valid] - flow[valid]).max() <= 1 / 128 + 1e-6
+
+
+def test_depth_png16_scale_and_invalid():
+    depth = np.array([[0.5, 1.2344, np.inf], [70.0, 3.0, 0.0]], np.float32)
+    stream = io.BytesIO()
+    write_png(stream, depth_png16(depth, 1000.0))
+    values = read_png16(stream.getvalue())[..., 0]
+    np.testing.assert_array_equal(values, [[500, 1234, 0], [0, 3000, 0]])  # 70 m > 65.535 m: unknown
+
+
+def masks(rng, h=31, w=23):
+    mask = np.zeros((h, w), np.int32)
+    mask[3:17, 2:9] = 4
+    mask[10:30, 7:20] = 9  # overlaps 4
+    mask[0, :] = 2  # touches the edges
+    mask[:, -1] = 2
+    mask[rng.random((h, w)) < 0.05] = 7  # scattered pixels
+    return mask
+
+
+def test_coco_rle_decodes_to_exactly_the_masks_with_pycocotools(tmp_path):
+    rng = np.random.default_rng(3)
+    frames = {1: masks(rng), 2: masks(rng), 3: np.zeros((31, 23), np.int32)}
+    records = [
+        {
+            "image": {"id": f, "file_name": f"rgb/{f:06d}.png", "width": 23, "height": 31},
+            "annotations": frame_annotations(m),
+        }
+        for f, m in frames.items()
+    ]
+    document = merge(records, {4: "crate", 9: "monkey"})
+    (tmp_path / "coco.json").write_text(json.dumps(document))
+    coco = COCO(str(tmp_path / "coco.json"))
+    assert {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())} == {
+        2: "pass_index_2",
+        4: "crate",
+        7: "pass_index_7",
+        9: "monkey",
+    }
+    for frame, mask in frames.items():
+        annotations = coco.loadAnns(coco.getAnnIds(imgIds=[frame]))
+        assert sorted(a["category_id"] for a in annotations) == sorted(set(np.unique(mask)) - {0})
+        for annotation in annotations:
+            expected = mask == annotation["category_id"]
+            np.testing.assert_array_equal(coco.annToMask(annotation).astype(bool), expected)
+            rle = coco.annToRLE(annotation)
+            assert mask_api.area(rle) == annotation["area"] == expected.sum()
+            np.testing.assert_allclose(mask_api.toBbox(rle), annotation["bbox"])
+            assert annotation["iscrowd"] == 0
+
+
+def test_coco_rle_string_matches_pycocotools_encoding():
+    rng = np.random.default_rng(5)
+    mask = masks(rng)
+    for annotation in frame_annotations(mask):
+        theirs = mask_api.encode(np.asfortranarray(mask == annotation["category_id"]).astype(np.uint8))
+        assert annotation["segmentation"]["counts"] == theirs["counts"].decode()
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_coco_rle_of_uniform_masks(value):
+    mask = np.full((4, 5), value)
+    theirs = mask_api.encode(np.asfortranarray(mask).astype(np.uint8))["counts"].decode()
+    from ground_truth.core.coco import compress_counts, rle_counts
+
+    assert compress_counts(rle_counts(mask)) == theirs
