@@ -18,7 +18,7 @@ BLENDER_TO_OPENCV = np.diag([1.0, -1.0, -1.0])
 
 @dataclass(frozen=True)
 class CameraParams:
-    """What the projection of a perspective camera depends on (Blender's names).
+    """What the projection of a camera depends on (Blender's names).
 
     ``lens`` and the sensor sizes are in millimetres; ``resolution_x``/``_y`` are the
     full-size render resolution before ``resolution_percentage``; ``border`` is
@@ -38,6 +38,8 @@ class CameraParams:
     pixel_aspect_x: float = 1.0
     pixel_aspect_y: float = 1.0
     border: tuple[float, float, float, float] | None = None
+    projection: str = "PERSP"  # or 'ORTHO'
+    ortho_scale: float = 1.0  # metres across the fitted side (ORTHO)
 
 
 def full_size(params: CameraParams) -> tuple[int, int]:
@@ -75,6 +77,10 @@ def intrinsics(params: CameraParams) -> np.ndarray:
     width (horizontal fit) or height (vertical fit); AUTO fits the larger side of the
     picture (pixel aspect included) to ``sensor_width``. Lens shift moves the principal
     point by ``shift × (fitted side in pixels)``; non-square pixels make ``fy != fx``.
+
+    Perspective: ``[u, v, 1] ∝ K @ [x, y, z]`` (camera coordinates, divide by z).
+    Orthographic: ``[u, v, 1] = K @ [x, y, 1]`` (x, y in metres, no division): ``fx`` is
+    pixels per metre, ``ortho_scale`` metres spanning the fitted side.
     """
     width, height = full_size(params)
     asp_x, asp_y = params.pixel_aspect_x, params.pixel_aspect_y
@@ -90,7 +96,12 @@ def intrinsics(params: CameraParams) -> np.ndarray:
     else:
         raise ValueError(f"unknown sensor fit {fit!r}")
     view_factor = width if fit == "HORIZONTAL" else ycor * height
-    fx = params.lens * view_factor / sensor
+    if params.projection == "ORTHO":
+        fx = view_factor / params.ortho_scale
+    elif params.projection == "PERSP":
+        fx = params.lens * view_factor / sensor
+    else:
+        raise ValueError(f"no pinhole or affine intrinsics for a {params.projection!r} camera")
     fy = fx / ycor
     cx = width / 2.0 - 0.5 - params.shift_x * view_factor
     cy = height / 2.0 - 0.5 + params.shift_y * view_factor / ycor

@@ -36,7 +36,7 @@ _LOCK_NAME = ".meta.lock"
 _LOCK_STALE_S = 60.0
 
 # Scene-wide facts that every run writing into one folder must share.
-_MUST_MATCH = ("resolution", "modalities", "camera")
+_MUST_MATCH = ("resolution", "modalities", "camera", "projection")
 
 
 class MetaMismatchError(ValueError):

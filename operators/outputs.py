@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..pipeline.checks import output_root
+from ..pipeline.checks import output_root, unindexed_objects
 from ..pipeline.contact import CONTACT_SHEET_NAME
 
 
@@ -73,5 +73,34 @@ class SCENE_OT_gt_remove_category(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (IMAGE_OT_gt_open_contact_sheet, SCENE_OT_gt_fill_categories, SCENE_OT_gt_remove_category)
+class OBJECT_OT_gt_assign_pass_indices(bpy.types.Operator):
+    """Give every renderable object at pass index 0 its own unused pass index (indices you set stay)"""
+
+    bl_idname = "object.gt_assign_pass_indices"
+    bl_label = "Assign Pass Indices"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        if not unindexed_objects(context.scene):
+            cls.poll_message_set("Every object already has a pass index")
+            return False
+        return True
+
+    def execute(self, context):
+        used = {o.pass_index for o in bpy.data.objects}
+        candidates = (i for i in range(1, 2**31) if i not in used)
+        objects = sorted(unindexed_objects(context.scene), key=lambda o: o.name)
+        for obj, index in zip(objects, candidates, strict=False):
+            obj.pass_index = index
+        self.report({"INFO"}, f"Gave {len(objects)} objects their own pass index")
+        return {"FINISHED"}
+
+
+classes = (
+    IMAGE_OT_gt_open_contact_sheet,
+    SCENE_OT_gt_fill_categories,
+    SCENE_OT_gt_remove_category,
+    OBJECT_OT_gt_assign_pass_indices,
+)
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..pipeline.checks import blocking_problems
+from ..pipeline.checks import blocking_problems, notices
 from ..pipeline.export import ExportError, export_frame
 
 
@@ -30,9 +30,8 @@ class RENDER_OT_gt_render_frame(bpy.types.Operator):
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         message = f"Frame {result.frame}: {len(result.files)} files in {result.root}"
-        if result.missing:
-            message += f" (the engine cannot give: {', '.join(result.missing)})"
-        self.report({"WARNING"} if result.missing else {"INFO"}, message)
+        warnings = notices(context.scene, context.scene.ground_truth)  # what the engine cannot give, too
+        self.report({"WARNING"} if warnings else {"INFO"}, "; ".join([message, *warnings]))
         return {"FINISHED"}
 
 

@@ -34,6 +34,8 @@ class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
             layout.label(text=problem, icon="ERROR")
         for notice in notices(scene, settings):
             layout.label(text=notice, icon="INFO")
+        if bpy.ops.object.gt_assign_pass_indices.poll():
+            layout.operator("object.gt_assign_pass_indices", icon="LINENUMBERS_ON")
         column = layout.column()
         column.scale_y = 1.5
         column.operator("render.gt_render_frame", icon="RENDER_STILL")

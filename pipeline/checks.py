@@ -22,9 +22,10 @@ def blocking_problems(scene: bpy.types.Scene, settings: GroundTruthSettings) -> 
         problems.append("The scene has no active camera: add one or set Scene > Camera")
     elif scene.camera.type != "CAMERA":
         problems.append(f"The scene camera '{scene.camera.name}' is not a camera object")
-    elif scene.camera.data.type != "PERSP":
-        kind = {"ORTHO": "orthographic", "PANO": "panoramic"}.get(scene.camera.data.type, scene.camera.data.type)
-        problems.append(f"Camera '{scene.camera.name}' is {kind}: only perspective cameras are supported")
+    elif scene.camera.data.type not in ("PERSP", "ORTHO"):
+        problems.append(
+            f"Camera '{scene.camera.name}' is panoramic: only perspective and orthographic cameras are supported"
+        )
     family = engine_family(scene.render.engine)
     if family == "WORKBENCH":
         problems.append(
@@ -45,9 +46,26 @@ def blocking_problems(scene: bpy.types.Scene, settings: GroundTruthSettings) -> 
     return problems
 
 
+# Object types that render surfaces (and so can show up in the object-index mask).
+RENDERABLE = {"MESH", "CURVE", "CURVES", "SURFACE", "META", "FONT", "POINTCLOUD", "VOLUME"}
+
+
+def unindexed_objects(scene: bpy.types.Scene) -> list[bpy.types.Object]:
+    """Renderable objects left at pass index 0: they read as background in the masks."""
+    return [o for o in scene.objects if o.type in RENDERABLE and o.pass_index == 0]
+
+
 def notices(scene: bpy.types.Scene, settings: GroundTruthSettings) -> list[str]:
     """Things that do not stop the export but change what it writes."""
     out = []
+    if settings.use_object_index or settings.use_boxes or settings.use_coco:
+        unindexed = unindexed_objects(scene)
+        if unindexed:
+            out.append(f"{len(unindexed)} objects have pass index 0 and count as background in masks")
+    layers = [layer for layer in scene.view_layers if layer.use]
+    if len(layers) > 1:
+        active = bpy.context.view_layer.name if bpy.context.view_layer else layers[0].name
+        out.append(f"{len(layers)} view layers render; the masks and passes come from '{active}' (the active one)")
     missing = unsupported_modalities(scene.render.engine, wanted_modalities(settings))
     if missing and engine_family(scene.render.engine) in SUPPORTED_FAMILIES:
         out.append(f"{scene.render.engine.replace('BLENDER_', '').title()} cannot give: {', '.join(missing)}")

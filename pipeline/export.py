@@ -77,17 +77,19 @@ def addon_version() -> str:
         return tomllib.load(stream)["version"]
 
 
-def _scene_meta(scene: bpy.types.Scene, size: tuple[int, int], modalities: list[str], missing: list[str]):
+def _scene_meta(scene, view_layer, size: tuple[int, int], modalities: list[str], missing: list[str]):
     objects = scene_info.objects_table(scene)
     materials = scene_info.materials_table(scene)
     return {
         "addon": {"id": "ground_truth", "version": addon_version()},
         "blender_version": bpy.app.version_string,
         "engine": scene.render.engine,
+        "view_layer": view_layer.name,
         "resolution": list(size),
         "fps": scene.render.fps / scene.render.fps_base,
         "scene_frame_range": [scene.frame_start, scene.frame_end],
         "camera": scene.camera.name,
+        "projection": {"PERSP": "perspective", "ORTHO": "orthographic"}[scene.camera.data.type],
         "modalities": modalities,
         "missing_modalities": missing,
         "arrays": sorted({a for m in modalities for a in MODALITY_BY_KEY[m].arrays} | set(_FIXED_ARRAYS)),
@@ -122,7 +124,7 @@ class Exporter:
         )
         self.array_keys = {a for m in self.modalities for a in MODALITY_BY_KEY[m].arrays} | set(_FIXED_ARRAYS)
         self.size = output_size(scene_info.camera_params(scene))
-        self.meta = _scene_meta(scene, self.size, self.modalities, self.missing)
+        self.meta = _scene_meta(scene, view_layer, self.size, self.modalities, self.missing)
         if self.options.depth_png16:
             self.meta["depth_png16_scale_per_metre"] = self.options.depth_png16_scale
         self.categories = category_names(settings, self.meta["object_index_names"])

@@ -30,6 +30,8 @@ def camera_params(scene: bpy.types.Scene) -> CameraParams:
         pixel_aspect_x=render.pixel_aspect_x,
         pixel_aspect_y=render.pixel_aspect_y,
         border=border,
+        projection=cam.type,
+        ortho_scale=cam.ortho_scale,
     )
 
 

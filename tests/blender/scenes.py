@@ -118,14 +118,15 @@ def effective_size(scene):
 FILTER_REACH_PX = 1.5
 
 
-def cast_pixels(scene):
+def cast_pixels(scene, reach_px=FILTER_REACH_PX):
     """Ray casts on a half-pixel grid over the picture, summarised per pixel.
 
     Rays come from the camera's own view frame (``Camera.view_frame``, which holds
-    Blender's sensor fit, shift and aspect). Returns per pixel (row 0 = top), from the
+    Blender's sensor fit, shift, aspect and orthographic scale); orthographic rays are
+    parallel. Returns per pixel (row 0 = top), from the
     ray through the pixel centre: ``hit`` bool, ``object`` name ('' on background),
     ``depth`` (planar, metres), ``normal`` (world face normal), ``location`` (world);
-    and over the pixel filter's reach: ``interior`` (one face of one object everywhere,
+    and over the pixel filter's reach (``reach_px``): ``interior`` (one face of one object everywhere,
     so averaged passes are exact) and ``empty`` (no surface anywhere).
     """
     cam = scene.camera
@@ -137,10 +138,11 @@ def cast_pixels(scene):
     rotation = cam.matrix_world.to_3x3().normalized()
     origin = cam.matrix_world.translation.copy()
     forward = rotation @ Vector((0, 0, -1))
+    ortho = cam.data.type == "ORTHO"
     depsgraph = bpy.context.evaluated_depsgraph_get()
 
     # Grid point m sits at 0.5 * m pixels from the picture's left (top) edge.
-    reach = int(2 * FILTER_REACH_PX)
+    reach = round(2 * reach_px)
     us = 0.5 * np.arange(-reach + 1, 2 * width + reach)
     vs = 0.5 * np.arange(-reach + 1, 2 * height + reach)
     face_id = np.full((len(vs), len(us)), -1, np.int64)
@@ -149,8 +151,11 @@ def cast_pixels(scene):
         for c, u in enumerate(us):
             x = left + u / width * (right - left)
             y = top - v / height * (top - bottom)
-            direction = (rotation @ Vector((x, y, plane_z))).normalized()
-            hit, location, normal, face, obj, _ = scene.ray_cast(depsgraph, origin, direction)
+            if ortho:  # parallel rays from the view plane through the camera
+                start, direction = origin + rotation @ Vector((x, y, 0.0)), forward
+            else:
+                start, direction = origin, (rotation @ Vector((x, y, plane_z))).normalized()
+            hit, location, normal, face, obj, _ = scene.ray_cast(depsgraph, start, direction)
             if not hit:
                 continue
             if obj.name not in names:

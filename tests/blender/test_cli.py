@@ -130,3 +130,26 @@ def test_failures_are_one_line_with_a_status(farm, tmp_path):
     code, _, err = run("render", "--blend", str(blend), "--out", str(tmp_path / "file"))
     assert code == 1 and err.strip().count("\n") == 0
     assert err.startswith("ground_truth: error: Output Folder") and "is a file" in err
+
+
+def test_killed_at_random_moments_every_frame_ends_valid(farm, tmp_path):
+    import random
+
+    blend, start, run = farm
+    folder = tmp_path / "random"
+    rng = random.Random(7)
+    for _ in range(3):
+        process = start("render", "--blend", str(blend), "--out", str(folder))
+        time.sleep(rng.uniform(1.0, 4.0))  # bpy start-up takes about a second; frames a fraction
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if folder.exists():
+            assert_every_file_whole(folder)
+    code, _, err = run("render", "--blend", str(blend), "--out", str(folder))
+    assert code == 0, err
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["frames_written"] == list(range(1, FRAMES + 1))
+    for frame in meta["frames_written"]:
+        with np.load(folder / "npz" / f"{frame:06d}.npz") as arrays:
+            assert arrays["frame"] == frame and np.isfinite(arrays["depth"]).any()
+    assert not [p for p in folder.rglob(".*") if p.is_file()]

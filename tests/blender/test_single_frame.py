@@ -16,6 +16,7 @@ CAMERAS = {
         {"lens": 40.0, "sensor_fit": "VERTICAL", "sensor_height": 20.0, "shift_x": 0.08, "shift_y": -0.06},
     ),
     "portrait_auto_fit_shift": ((120, 160), 100, {"lens": 30.0, "shift_y": 0.1}),
+    "orthographic_shift": ((160, 120), 100, {"type": "ORTHO", "ortho_scale": 9.0, "shift_x": 0.05}),
 }
 
 
@@ -130,14 +131,17 @@ def test_intrinsics_and_pose_project_vertices_where_blender_does(exported):
     points, expected = [p for p, keep in zip(points, near, strict=True) if keep], expected[near]
     homogeneous = np.c_[np.array(points), np.ones(len(points))]
     camera = (arrays["world_to_camera"] @ homogeneous.T)[:3]
-    pixels = (arrays["K"] @ camera)[:2] / camera[2]
+    if scene.camera.data.type == "ORTHO":  # affine: K @ [x, y, 1], no division by z
+        pixels = (arrays["K"] @ np.vstack([camera[:2], np.ones(len(points))]))[:2]
+    else:
+        pixels = (arrays["K"] @ camera)[:2] / camera[2]
     np.testing.assert_allclose(pixels.T, expected, atol=1e-3)
     rotation = arrays["world_to_camera"][:3, :3]
     np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
 
 
 def test_files_and_meta(exported):
-    _, _, truth, out = exported
+    scene, _, truth, out = exported
     h, w = truth["hit"].shape
     with open(f"{out}/rgb/000001.png", "rb") as stream:
         header = stream.read(24)
@@ -147,6 +151,7 @@ def test_files_and_meta(exported):
     assert meta["frames_written"] == [1]
     assert meta["resolution"] == [w, h]
     assert meta["engine"] == "CYCLES" and meta["missing_modalities"] == []
+    assert meta["projection"] == ("orthographic" if scene.camera.data.type == "ORTHO" else "perspective")
     assert meta["object_index_names"] == {"1": ["Ground"], "2": ["Box"], "7": ["Lamp"]}
     assert meta["material_index_names"] == {"10": ["GroundMaterial"], "20": ["BoxMaterial"], "30": ["LampMaterial"]}
     for key in ("depth", "normal", "flow_forward", "flow_backward", "object_index", "material_index", "emission"):

@@ -67,6 +67,19 @@ def test_border_crop_moves_the_principal_point_into_the_window():
     assert (K[0, 2], K[1, 2]) == (959.5 - 480, 539.5)
 
 
+def test_orthographic_scale_spans_the_fitted_side():
+    K = intrinsics(params(projection="ORTHO", ortho_scale=8.0))
+    assert K[0, 0] == K[1, 1] == 1920 / 8.0  # pixels per metre
+    assert (K[0, 2], K[1, 2]) == (959.5, 539.5)
+    K = intrinsics(params(projection="ORTHO", ortho_scale=8.0, sensor_fit="VERTICAL"))
+    assert K[0, 0] == 1080 / 8.0
+
+
+def test_panoramic_cameras_have_no_intrinsics():
+    with pytest.raises(ValueError, match="PANO"):
+        intrinsics(params(projection="PANO"))
+
+
 def test_border_window_is_computed_in_float32_like_blender():
     # float64: 0.7 * 120 = 83.99999..., truncated to 83; Blender's float32 product is exactly 84.
     p = params(resolution_x=160, resolution_y=120, border=(0.3, 0.8, 0.1, 0.7))
