@@ -76,7 +76,7 @@ def configure_file_output(node: bpy.types.Node) -> None:
         fmt.media_type = "MULTI_LAYER_IMAGE"
     fmt.file_format = "OPEN_EXR_MULTILAYER"
     fmt.color_depth = "32"
-    fmt.exr_codec = "ZIP"
+    fmt.exr_codec = "NONE"  # a scratch file, read once: compressing it only costs time
     if BLENDER_5:
         fmt.use_exr_interleave = True  # one part, not one part per layer
         node.file_name = "raw_"
@@ -121,6 +121,7 @@ def set_multilayer_exr(changes, image_settings: bpy.types.ImageFormatSettings) -
         changes.set(image_settings, "media_type", "MULTI_LAYER_IMAGE")
     changes.set(image_settings, "file_format", "OPEN_EXR_MULTILAYER")
     changes.set(image_settings, "color_depth", "32")
+    changes.set(image_settings, "exr_codec", "NONE")
 
 
 def set_still_png(changes, image_settings: bpy.types.ImageFormatSettings, alpha: bool) -> None:

@@ -39,6 +39,13 @@ class GroundTruthSettings(bpy.types.PropertyGroup):
     use_emission: _modality_switch("emission")
     use_boxes: _modality_switch("boxes")
     use_npz: BoolProperty(name="NPZ", description="npz/<frame>.npz: every array of the frame, compressed", default=True)
+    npz_compression: IntProperty(
+        name="NPZ Compression",
+        description="zlib level of the NPZ: 0 = uncompressed (fastest, ~6× larger), 1 = fast, 9 = smallest",
+        default=1,
+        min=0,
+        max=9,
+    )
     use_exr: BoolProperty(
         name="EXR",
         description="exr/<frame>.exr: the same arrays as float32/UINT channels of one lossless EXR",

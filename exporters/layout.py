@@ -19,6 +19,7 @@ class OutputOptions:
     """Which files a frame gets besides ``rgb/``."""
 
     npz: bool = True
+    npz_level: int = 1  # zlib level of the NPZ, 0 = uncompressed
     exr: bool = False
     previews: bool = True
     flo: bool = False  # Middlebury .flo, forward and backward

@@ -69,6 +69,6 @@ def write_frame(root: Path, frame: int, arrays: dict[str, np.ndarray], options: 
         write_exr(exr_path(root, frame), arrays)
         written.append(exr_path(root, frame))
     if options.npz:
-        write_npz(npz_path(root, frame), arrays)
+        write_npz(npz_path(root, frame), arrays, options.npz_level)
         written.append(npz_path(root, frame))
     return written

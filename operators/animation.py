@@ -123,7 +123,10 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
         if context.workspace:
             context.workspace.status_text_set(None)
         self._own.__exit__(None, None, None)
-        self._exporter.__exit__(None, None, None)
+        try:
+            self._exporter.__exit__(None, None, None)  # waits for the last frames to be written
+        except ExportError as failure:
+            message, error = str(failure), True
         context.scene.frame_set(self._start_frame)
         running = None
         _redraw(context)

@@ -27,6 +27,7 @@ from ..core.convert import frame_arrays
 from ..core.modalities import MODALITY_BY_KEY, passes_for, unsupported_modalities
 from ..core.previews import preview_keys
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
+from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
 from ..exporters.layout import OutputOptions, complete_frames, expected_files, rgb_path
 from ..exporters.meta import MetaMismatchError, check_same_export, meta_lock, write_meta
@@ -114,6 +115,7 @@ class Exporter:
         self.modalities = [key for key in wanted if key not in self.missing]
         self.options = OutputOptions(
             npz=settings.use_npz,
+            npz_level=settings.npz_compression,
             exr=settings.use_exr,
             previews=settings.use_previews,
             flo=settings.use_flo,
@@ -141,11 +143,19 @@ class Exporter:
     def __enter__(self) -> Exporter:
         self.session.__enter__()
         remove_stale_temporaries(self.root)
+        self._writer = BackgroundWriter(depth=1)
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         try:
-            self.session.__exit__(exc_type, exc, traceback)
+            try:
+                self._writer.close()  # every frame handed over is written before anything else
+            except ExportError:
+                if exc_type is None:
+                    raise
+                log.exception("writing failed while the run was ending on another error")
+            finally:
+                self.session.__exit__(exc_type, exc, traceback)
         finally:
             self._finish_run(raise_errors=exc_type is None)
 
@@ -180,7 +190,9 @@ class Exporter:
             bpy.ops.render.render()
 
     def after_render(self) -> FrameResult:
-        """Read the passes the render left, convert them and write the frame's files."""
+        """Take what the render left (passes, RGB) and hand the frame to the background
+        writer, which converts and writes it while the next frame renders. A writing
+        error of an earlier frame is raised here (or when the run ends)."""
         if self._pending is None:
             raise ExportError("after_render() without before_render()")
         frame, K, pose = self._pending
@@ -190,23 +202,32 @@ class Exporter:
             raw = self.session.take_passes()
             with atomic_path(rgb_path(root, frame)) as tmp:
                 self.session.save_rgb(tmp)
-            height, width = raw["depth"].shape
-            if (width, height) != self.size:
-                expected = "×".join(map(str, self.size))
-                raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
+        except OSError as error:
+            self._writer.close()  # an earlier frame's write error is the first cause: raise it
+            raise ExportError(f"Writing frame {frame} failed: {error}") from error
+        except RuntimeError as error:
+            raise ExportError(f"Frame {frame}: {error}") from error
+        height, width = raw["depth"].shape
+        if (width, height) != self.size:
+            expected = "×".join(map(str, self.size))
+            raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
+        self._writer.submit(lambda: self._write(frame, raw, K, pose))
+        return FrameResult(frame, root, expected_files(root, frame, self.array_keys, self.options), self.missing)
+
+    def _write(self, frame: int, raw: dict[str, np.ndarray], K: np.ndarray, pose: np.ndarray) -> None:
+        """On the writer thread (no bpy here): convert, write the frame, update meta.json."""
+        root = self.root
+        try:
             arrays = frame_arrays(raw, K, pose, frame)
             if "boxes" in self.modalities:
                 arrays.update(boxes_from_mask(arrays["object_index"]))
             arrays = {key: value for key, value in arrays.items() if key in self.array_keys}
-            files = [rgb_path(root, frame), *write_frame(root, frame, arrays, self.options)]
+            write_frame(root, frame, arrays, self.options)
             with meta_lock(root):
                 write_meta(root, self.meta, complete_frames(root, self.array_keys, self.options))
         except OSError as error:  # TimeoutError (a held meta lock) included
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
-        except RuntimeError as error:
-            raise ExportError(f"Frame {frame}: {error}") from error
         log.info("exported frame %d to %s", frame, root)
-        return FrameResult(frame, root, files, self.missing)
 
 
 def export_frame(scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, settings: GroundTruthSettings) -> FrameResult:

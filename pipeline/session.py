@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,6 +25,30 @@ VIEW_LAYER_PASSES = {
     "material_index": "use_pass_material_index",
     "emission": "use_pass_emit",
 }
+
+
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _check_png(path: Path) -> None:
+    """Blender's ``save_render`` reports nothing when the disk is full: check the file."""
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(max(path.stat().st_size - len(_PNG_END), 0))
+            whole = stream.read() == _PNG_END
+    except FileNotFoundError:
+        whole = False
+    if not whole:
+        if shutil.disk_usage(path.parent).free < 1 << 20:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        raise OSError(errno.EIO, "Blender could not write the image", str(path))
+
+
+def _scratch_parent() -> str | None:
+    """A RAM folder for the compositor's scratch EXR where there is one (Linux), else the
+    system's temporary folder."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 class ExportSession:
@@ -50,7 +76,7 @@ class ExportSession:
 
     def _set_up(self) -> None:
         scene, changes = self.scene, self.changes
-        self.raw_dir = Path(tempfile.mkdtemp(prefix="ground_truth_raw_"))
+        self.raw_dir = Path(tempfile.mkdtemp(prefix="ground_truth_raw_", dir=_scratch_parent()))
         for name in self.passes:
             changes.set(self.view_layer, VIEW_LAYER_PASSES[name], True)
         if self.flow:
@@ -125,3 +151,4 @@ class ExportSession:
             self._render_result().save_render(str(path), scene=self.scene)
         finally:
             changes.restore()
+        _check_png(path)
