@@ -37,12 +37,11 @@ def unit_normals(normal: np.ndarray, background: np.ndarray) -> np.ndarray:
     Blender averages normals over the pixel's samples, so edge pixels come shorter than
     unit length; they are renormalised here.
     """
-    n = np.array(normal[..., :3], dtype=np.float32, copy=True)
-    length = np.linalg.norm(n, axis=-1)
+    n = np.ascontiguousarray(normal[..., :3], dtype=np.float32)
+    length = np.sqrt(np.einsum("...i,...i->...", n, n))
     valid = (length > 1e-12) & ~background
-    n[valid] /= length[valid, None]
-    n[~valid] = 0.0
-    return n
+    scale = np.divide(1.0, length, out=np.zeros_like(length), where=valid)
+    return n * scale[..., None]
 
 
 def normals_to_camera(normal_world: np.ndarray, world_to_camera: np.ndarray) -> np.ndarray:

@@ -139,6 +139,9 @@ class Exporter:
             raise ExportError(f"Output Folder '{self.root}': {error}; choose another folder") from error
         self.session = ExportSession(scene, view_layer, passes_for(self.modalities), flow="flow" in self.modalities)
         self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
+        # Per frame: (frame, seconds on the main thread after the render, seconds the
+        # writer spent converting and writing). Read by bench/.
+        self.timings: list[tuple[int, float, float]] = []
 
     def __enter__(self) -> Exporter:
         self.session.__enter__()
@@ -198,6 +201,7 @@ class Exporter:
         frame, K, pose = self._pending
         self._pending = None
         root = self.root
+        started = time.perf_counter()
         try:
             raw = self.session.take_passes()
             with atomic_path(rgb_path(root, frame)) as tmp:
@@ -211,12 +215,14 @@ class Exporter:
         if (width, height) != self.size:
             expected = "×".join(map(str, self.size))
             raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
-        self._writer.submit(lambda: self._write(frame, raw, K, pose))
+        handover = time.perf_counter() - started
+        self._writer.submit(lambda: self._write(frame, raw, K, pose, handover))
         return FrameResult(frame, root, expected_files(root, frame, self.array_keys, self.options), self.missing)
 
-    def _write(self, frame: int, raw: dict[str, np.ndarray], K: np.ndarray, pose: np.ndarray) -> None:
+    def _write(self, frame: int, raw: dict[str, np.ndarray], K: np.ndarray, pose: np.ndarray, handover: float) -> None:
         """On the writer thread (no bpy here): convert, write the frame, update meta.json."""
         root = self.root
+        started = time.perf_counter()
         try:
             arrays = frame_arrays(raw, K, pose, frame)
             if "boxes" in self.modalities:
@@ -227,6 +233,7 @@ class Exporter:
                 write_meta(root, self.meta, complete_frames(root, self.array_keys, self.options))
         except OSError as error:  # TimeoutError (a held meta lock) included
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
+        self.timings.append((frame, handover, time.perf_counter() - started))
         log.info("exported frame %d to %s", frame, root)
 
 

@@ -1,0 +1,114 @@
+"""The benchmark: prints a table of per-frame cost, export step, memory and bytes for the
+demo scene, and the ratios the performance targets are about.
+
+    bench/bench.sh [--runs 3] [--frames 12] [--width 640 --height 480 --samples 16]
+
+Each run renders A, B, C and D one after the other (so their ratios are measured side by
+side), each in a fresh process; then E at 1920×1080. Medians over the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = {
+    "A": "plain render, RGB only",
+    "B": "render with the passes on, no export",
+    "C": "full export (NPZ, previews, all modalities)",
+    "D": "pasted recipe (tolist + savez_compressed)",
+}
+
+
+def worker(config: str, out: Path, width: int, height: int, frames: int, samples: int) -> dict:
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "worker.py"),
+        config,
+        "--out",
+        str(out),
+        "--width",
+        str(width),
+        "--height",
+        str(height),
+        "--frames",
+        str(frames),
+        "--samples",
+        str(samples),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        sys.exit(f"bench: {config} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--samples", type=int, default=16)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="gt_bench_"))
+    runs = []
+    for run in range(args.runs):
+        results = {}
+        for config in "ABCD":
+            results[config] = worker(
+                config, work / f"{run}{config}", args.width, args.height, args.frames, args.samples
+            )
+            print(
+                f"bench: run {run + 1}/{args.runs} {config}: {results[config]['wall'] / args.frames:.2f} s/frame",
+                file=sys.stderr,
+                flush=True,
+            )
+        results["E"] = worker("E", work / f"{run}E", 1920, 1080, 3, 1)
+        runs.append(results)
+
+    def per_frame(config):
+        return [r[config]["wall"] / r[config]["frames"] for r in runs]
+
+    def export_step(config):
+        return [median(r[config]["export"]) for r in runs]
+
+    print(
+        f"\nDemo scene, {args.width}×{args.height}, {args.samples} samples, {args.frames} frames, Cycles CPU; "
+        f"median of {args.runs} runs\n"
+    )
+    print("| config | wall per frame | export step per frame | peak memory | bytes written |")
+    print("|---|---|---|---|---|")
+    for config, name in NAMES.items():
+        step = f"{median(export_step(config)):.3f} s" if "export" in runs[0][config] else "–"
+        rss = median(r[config]["peak_rss_mb"] for r in runs)
+        written = median(r[config]["bytes"] for r in runs) / 1e6
+        print(f"| {config}: {name} | {median(per_frame(config)):.2f} s | {step} | {rss:.0f} MB | {written:.1f} MB |")
+    c_over_b = [r["C"]["wall"] / r["B"]["wall"] for r in runs]
+    d_over_c = [median(r["D"]["export"]) / median(r["C"]["export"]) for r in runs]
+    e_step = [median(r["E"]["export"]) for r in runs]
+    e_floor = [median(r["E"]["floor"]) for r in runs]
+    e_ratio = [s / f for s, f in zip(e_step, e_floor, strict=True)]
+    print("\n| ratio (median of per-run ratios) | value | target |")
+    print("|---|---|---|")
+    print(f"| C / B wall time | {median(c_over_b):.3f} | ≤ 1.10 |")
+    print(f"| D export / C export | {median(d_over_c):.1f}× | ≥ 5× |")
+    print(
+        f"| 1920×1080 uncompressed export step / np.save floor | {median(e_ratio):.2f} "
+        f"({median(e_step):.3f} s / {median(e_floor):.3f} s) | ≤ 1.5 |"
+    )
+    print(f"\nper-run C/B: {', '.join(f'{v:.3f}' for v in c_over_b)}; results in {work}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""One benchmark configuration in a fresh process; prints one JSON line of results.
+
+    python bench/worker.py CONFIG --out DIR [--width 640 --height 480 --frames 12 --samples 16]
+
+A  plain animation render, RGB only
+B  the same with the ground-truth passes on, no export
+C  the full export (Exporter: NPZ, previews, every modality)
+D  the recipe users paste: File Output EXR per frame, channels read through
+   array.array(...).tolist(), np.savez_compressed per frame
+E  the export step alone, uncompressed NPZ, no previews, and the np.save floor of the
+   same arrays to the same disk
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import importlib
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import devenv  # noqa: E402
+
+PASS_FLAGS = (
+    "use_pass_z",
+    "use_pass_normal",
+    "use_pass_vector",
+    "use_pass_object_index",
+    "use_pass_material_index",
+    "use_pass_emit",
+)
+PASSES = ("depth", "normal", "vector", "object_index", "material_index", "emission")
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def animation_render(bpy, scene, out: Path) -> float:
+    scene.render.filepath = str(out / "rgb" / "")
+    scene.render.image_settings.file_format = "PNG"
+    started = time.perf_counter()
+    bpy.ops.render.render(animation=True)
+    return time.perf_counter() - started
+
+
+def recipe(bpy, scene, out: Path) -> tuple[float, list[float]]:
+    """What users paste: a File Output node and a per-frame handler that reads it pixel by pixel."""
+    import Imath
+    import OpenEXR
+
+    for flag in PASS_FLAGS:
+        setattr(bpy.context.view_layer, flag, True)
+    scene.render.use_motion_blur = False
+    compat = importlib.import_module(f"{devenv.ADDON_MODULE}.compat")
+    tree = compat.create_compositor_tree(scene)
+    layers = tree.nodes.new("CompositorNodeRLayers")
+    node = tree.nodes.new("CompositorNodeOutputFile")
+    compat.configure_file_output(node)
+    node.format.exr_codec = "ZIP"  # what a user's File Output writes by default
+    setattr(node, compat.FILE_OUTPUT_PATH, compat.file_output_path(str(out / "exr")))
+    for name in PASSES:
+        tree.links.new(layers.outputs[compat.RENDER_LAYER_SOCKETS[name]], compat.add_file_output_item(node, name))
+    export_seconds = []
+
+    def on_post(scene, *_):
+        started = time.perf_counter()
+        path = max((out / "exr").glob("*.exr"), key=lambda p: p.stat().st_mtime_ns)  # this frame's
+        exr = OpenEXR.InputFile(str(path))
+        window = exr.header()["dataWindow"]
+        width, height = window.max.x - window.min.x + 1, window.max.y - window.min.y + 1
+        arrays = {}
+        for name in exr.header()["channels"]:
+            values = array.array("f", exr.channel(name, Imath.PixelType(Imath.PixelType.FLOAT))).tolist()
+            arrays[name.replace(".", "_")] = np.array(values, dtype=np.float32).reshape(height, width)
+        (out / "npz").mkdir(exist_ok=True)
+        np.savez_compressed(out / "npz" / f"{scene.frame_current:06d}.npz", **arrays)
+        export_seconds.append(time.perf_counter() - started)
+
+    bpy.app.handlers.render_post.append(on_post)
+    wall = animation_render(bpy, scene, out)
+    bpy.app.handlers.render_post.remove(on_post)
+    return wall, export_seconds
+
+
+def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previews: bool):
+    exporter_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.export")
+    settings = scene.ground_truth
+    settings.output_dir = str(out)
+    settings.npz_compression = npz_level
+    settings.use_previews = previews
+    started = time.perf_counter()
+    with exporter_module.Exporter(scene, bpy.context.view_layer, settings) as exporter:
+        for frame in frames:
+            scene.frame_set(frame)
+            exporter.before_render()
+            exporter.render()
+            exporter.after_render()
+    return time.perf_counter() - started, exporter.timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("config", choices="ABCDE")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--samples", type=int, default=16)
+    args = parser.parse_args()
+    out = args.out.resolve()
+    bpy = devenv.import_bpy()
+    devenv.install_extension(out / "dist")
+    import demo_scene
+
+    scene = demo_scene.build_demo_scene(resolution=(args.width, args.height), samples=args.samples)
+    scene.frame_end = scene.frame_start + args.frames - 1
+    frames = list(range(scene.frame_start, scene.frame_end + 1))
+    data = out / "data"
+    result = {"config": args.config, "frames": len(frames)}
+    if args.config in "AB":
+        for flag in PASS_FLAGS:
+            setattr(bpy.context.view_layer, flag, args.config == "B")
+        result["wall"] = animation_render(bpy, scene, data)
+    elif args.config == "C":
+        result["wall"], timings = full_export(bpy, scene, data, frames, npz_level=1, previews=True)
+        result["export"] = [handover + write for _, handover, write in timings]
+    elif args.config == "D":
+        result["wall"], result["export"] = recipe(bpy, scene, data)
+    else:
+        result["wall"], timings = full_export(bpy, scene, data, frames, npz_level=0, previews=False)
+        result["export"] = [handover + write for _, handover, write in timings]
+        floor, floor_dir = [], out / "floor"
+        floor_dir.mkdir(exist_ok=True)
+        for frame in frames:
+            with np.load(data / "npz" / f"{frame:06d}.npz") as npz:
+                arrays = {key: npz[key] for key in npz.files}
+            started = time.perf_counter()
+            for key, value in arrays.items():
+                np.save(floor_dir / f"{frame}_{key}.npy", value)
+            floor.append(time.perf_counter() - started)
+        result["floor"] = floor
+    result["bytes"] = folder_bytes(data)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    devenv.disable_extension()
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
