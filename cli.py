@@ -121,7 +121,8 @@ def run(argv: list[str]) -> int:
 
 def register() -> None:
     global _handle
-    _handle = bpy.utils.register_cli_command(PROG, run)
+    if hasattr(bpy.utils, "register_cli_command"):  # Blender 4.2+
+        _handle = bpy.utils.register_cli_command(PROG, run)
 
 
 def unregister() -> None:

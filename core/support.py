@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-MINIMUM = (4, 2)
+import re
+from pathlib import Path
+
+_MANIFEST = Path(__file__).resolve().parents[1] / "blender_manifest.toml"
+
+MINIMUM = (3, 4)  # 3.4-4.1 install the package as a legacy add-on, 4.2+ as an extension
 # (major, minor) that tools/matrix.py runs the whole test suite on.
 TESTED = ((4, 2), (4, 5), (5, 0), (5, 1), (5, 2))
 
@@ -23,3 +28,11 @@ def support_message(version: tuple[int, ...], addon_version: str) -> tuple[bool,
             "check its arrays before relying on them"
         )
     return True, None
+
+
+def addon_version() -> str:
+    """The add-on's version, from the shipped ``blender_manifest.toml`` (read without
+    tomllib, which the Python of Blender 3.x lacks; Blender hides ``bl_info`` from
+    extensions, so that is no source at run time)."""
+    match = re.search(r'^version\s*=\s*"([^"]+)"', _MANIFEST.read_text(encoding="utf-8"), re.MULTILINE)
+    return match.group(1) if match else "unknown"

@@ -42,7 +42,10 @@ class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
         column.operator("render.gt_render_animation", icon="RENDER_ANIMATION")
         if animation.running is not None:
             progress = animation.running
-            layout.progress(factor=progress.finished / max(progress.total, 1), text=progress.describe())
+            if hasattr(layout, "progress"):  # Blender 4.0+
+                layout.progress(factor=progress.finished / max(progress.total, 1), text=progress.describe())
+            else:
+                layout.label(text=progress.describe(), icon="RENDER_ANIMATION")
             layout.label(text="Esc stops after the current frame", icon="INFO")
         layout.prop(settings, "auto_export")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from ..core.camera import intrinsics, output_size, world_to_camera
 from ..core.convert import frame_arrays
 from ..core.modalities import MODALITY_BY_KEY, passes_for, unsupported_modalities
 from ..core.previews import preview_keys
+from ..core.support import addon_version
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
@@ -39,7 +39,6 @@ from .contact import write_contact_sheet
 from .session import ExportSession
 
 log = logging.getLogger(__name__)
-_MANIFEST = Path(__file__).resolve().parents[1] / "blender_manifest.toml"
 _FIXED_ARRAYS = ("K", "world_to_camera", "frame")
 _own_renders = 0
 
@@ -71,11 +70,6 @@ def own_render() -> Iterator[None]:
 
 def rendering_for_export() -> bool:
     return _own_renders > 0
-
-
-def addon_version() -> str:
-    with open(_MANIFEST, "rb") as stream:
-        return tomllib.load(stream)["version"]
 
 
 def _scene_meta(scene, view_layer, size: tuple[int, int], modalities: list[str], missing: list[str]):

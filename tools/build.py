@@ -1,7 +1,11 @@
-"""Build the installable extension zip: fetch the bundled wheels, then let Blender's own
-extension builder pack the repository (tests and dev files excluded by the manifest).
+"""Build the installable zips: fetch the bundled wheels, then let Blender's own extension
+builder pack the repository (tests and dev files excluded by the manifest).
 
-    python tools/build.py [--output-dir dist]
+    python tools/build.py [--output-dir dist] [--legacy]
+
+``--legacy`` also makes ``ground_truth-<version>-legacy.zip`` for Blender 3.4–4.1, which
+install add-ons from a zip holding one ``ground_truth/`` folder: the same files plus
+OpenEXR wheels for Python 3.10 (OpenEXR 3.5 has none; 3.4.17 has the same API).
 
 Needs the ``bpy`` module in this Python (its bundled ``blender_ext.py`` does the build)
 and pip access to PyPI for the wheels the manifest lists (cached in ``wheels/``).
@@ -14,16 +18,31 @@ import importlib.util
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+LEGACY_OPENEXR = "3.4.17"  # the newest OpenEXR with wheels for Python 3.10
 
 
-def fetch_wheels() -> None:
-    """Download every wheel the manifest lists that ``wheels/`` does not hold yet."""
-    manifest = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
-    for entry in manifest.get("wheels", []):
-        wheel = (ROOT / entry).resolve()
+def _manifest() -> dict:
+    return tomllib.loads((ROOT / "blender_manifest.toml").read_text())
+
+
+def legacy_wheels() -> list[Path]:
+    """The Python 3.10 counterparts of the manifest's Python 3.11 wheels."""
+    out = []
+    for entry in _manifest().get("wheels", []):
+        name = Path(entry).name
+        if "-cp311-cp311-" in name:
+            name = name.replace("-cp311-cp311-", "-cp310-cp310-").replace(name.split("-")[1], LEGACY_OPENEXR, 1)
+            out.append(ROOT / "wheels" / name)
+    return out
+
+
+def fetch_wheels(wheels: list[Path]) -> None:
+    """Download every wheel in ``wheels`` that ``wheels/`` does not hold yet."""
+    for wheel in wheels:
         if wheel.exists():
             continue
         name, version, python, _abi, platform = wheel.stem.split("-")
@@ -64,8 +83,8 @@ def blender_ext_script() -> Path:
 
 
 def build(output_dir: Path) -> Path:
-    """Build the zip into ``output_dir`` and return its path."""
-    fetch_wheels()
+    """Build the extension zip into ``output_dir`` and return its path."""
+    fetch_wheels([(ROOT / entry).resolve() for entry in _manifest().get("wheels", [])])
     output_dir.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [
@@ -82,14 +101,33 @@ def build(output_dir: Path) -> Path:
     )
     if done.returncode:
         sys.exit(f"build: blender_ext.py failed:\n{done.stdout}{done.stderr}")
-    manifest = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
+    manifest = _manifest()
     return output_dir / f"{manifest['id']}-{manifest['version']}.zip"
+
+
+def build_legacy(extension_zip: Path) -> Path:
+    """The legacy add-on zip: the extension's files under ``ground_truth/``, plus the
+    Python 3.10 wheels."""
+    extra = legacy_wheels()
+    fetch_wheels(extra)
+    legacy = extension_zip.with_name(extension_zip.stem + "-legacy.zip")
+    with zipfile.ZipFile(extension_zip) as source, zipfile.ZipFile(legacy, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(f"ground_truth/{item.filename}", source.read(item))
+        for wheel in extra:
+            target.write(wheel, f"ground_truth/wheels/{wheel.name}")
+    return legacy
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, default=ROOT / "dist")
-    print(build(parser.parse_args().output_dir))
+    parser.add_argument("--legacy", action="store_true", help="also build the legacy add-on zip (Blender 3.4-4.1)")
+    args = parser.parse_args()
+    extension = build(args.output_dir)
+    print(extension)
+    if args.legacy:
+        print(build_legacy(extension))
 
 
 if __name__ == "__main__":

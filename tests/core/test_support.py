@@ -9,12 +9,24 @@ def test_tested_versions_pass_silently():
 
 
 def test_older_blender_is_refused_in_one_sentence():
-    usable, message = support_message((4, 1, 1), "0.1.0")
+    usable, message = support_message((3, 3, 1), "0.1.0")
     assert not usable
-    assert message == "Ground Truth 0.1.0 needs Blender 4.2 or newer; this is 4.1"
+    assert message == "Ground Truth 0.1.0 needs Blender 3.4 or newer; this is 3.3"
 
 
 def test_untested_versions_run_with_a_warning():
     usable, message = support_message((4, 4, 0), "0.1.0")
     assert usable and "4.4 is not tested" in message
     assert support_message((6, 0, 0), "0.1.0")[0]
+
+
+def test_bl_info_and_the_manifest_carry_the_same_version():
+    import tomllib
+    from pathlib import Path
+
+    import ground_truth
+    from ground_truth.core.support import addon_version
+
+    manifest = tomllib.loads((Path(ground_truth.__file__).parent / "blender_manifest.toml").read_text())
+    assert ".".join(map(str, ground_truth.bl_info["version"])) == manifest["version"] == addon_version()
+    assert manifest["name"] == ground_truth.bl_info["name"] == "Ground Truth"
