@@ -1,5 +1,6 @@
-"""The version matrix: the whole test suite on every supported Blender, then the same
-scene exported on each and compared with Blender 5.2 LTS.
+"""The version matrix: the whole test suite on every supported Blender, the same scene
+exported on each and compared with Blender 5.2 LTS, and the panel in a real Blender 3.4
+window (tests/gui, Debian's blender under Xvfb).
 
     tools/matrix.sh [--versions 4.2.23,5.2.3]
 
@@ -81,6 +82,16 @@ def main() -> None:
         )
         failed |= not (tests_ok and export_ok)
         print(f"matrix: bpy {version}: {rows[-1][2]}, export {rows[-1][4]}", flush=True)
+
+    # The panel in a real window: Debian's Blender 3.4 (legacy add-on) under Xvfb.
+    gui_ok, gui, seconds = run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/gui"],
+        work / "gui.log",
+        {**os.environ, "GT_GUI": "1"},
+    )
+    rows.append(["3.4 (Debian, GUI)", "3.11", gui or "no summary", f"{seconds:.0f} s", "–"])
+    failed |= not gui_ok
+    print(f"matrix: Blender 3.4 GUI: {rows[-1][2]}", flush=True)
 
     compared = [v for v in versions if v != REFERENCE and (work / v / "ground_truth" / "meta.json").exists()]
     if REFERENCE in versions and compared:
