@@ -13,7 +13,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import OpenEXR
 
 from .atomic import atomic_path
 
@@ -48,6 +47,8 @@ def _channels(key: str, array: np.ndarray) -> dict[str, np.ndarray]:
 
 def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write every image array as float32 / UINT channels of one lossless (ZIP) EXR."""
+    import OpenEXR  # only here and in the reader: some Blender builds must not load it
+
     channels: dict[str, np.ndarray] = {}
     for key, array in arrays.items():
         if array.ndim >= 2 and key not in _BOX_KEYS and key not in ("K", "world_to_camera"):
@@ -66,6 +67,8 @@ def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _read_exr(path: Path) -> dict[str, np.ndarray]:
+    import OpenEXR
+
     exr = OpenEXR.File(str(path), separate_channels=True)
     header = exr.header()
     missing = [key for key in ("K", "world_to_camera", "frame") if key not in header]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import OpenEXR
+
+from .exr_scanline import UnsupportedExrError, read_uncompressed
 
 # Component order of Blender's channel suffixes.
 _ORDER = {"V": 0, "X": 0, "Y": 1, "Z": 2, "W": 3, "R": 0, "G": 1, "B": 2, "A": 3}
@@ -19,14 +20,18 @@ def read_raw_passes(path: str | Path) -> dict[str, np.ndarray]:
     multi-part files (Blender 5 writes one part per layer) read alike. Rows come top row
     first, as the EXR stores them.
     """
-    exr = OpenEXR.File(str(path), separate_channels=True)
+    try:
+        channels = read_uncompressed(path)  # the scratch file: uncompressed, no OpenEXR needed
+    except UnsupportedExrError:
+        import OpenEXR
+
+        exr = OpenEXR.File(str(path), separate_channels=True)
+        channels = {name: channel.pixels for part in exr.parts for name, channel in part.channels.items()}
     layers: dict[str, list[tuple[int, np.ndarray]]] = {}
-    for part in exr.parts:
-        for name, channel in part.channels.items():
-            layer, _, component = name.rpartition(".")
-            if not layer or component not in _ORDER:
-                continue
-            layers.setdefault(layer, []).append((_ORDER[component], channel.pixels))
+    for name, pixels in channels.items():
+        layer, _, component = name.rpartition(".")
+        if layer and component in _ORDER:
+            layers.setdefault(layer, []).append((_ORDER[component], pixels))
     out = {}
     for layer, components in layers.items():
         components.sort(key=lambda item: item[0])

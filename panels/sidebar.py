@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import bpy
 
 from .. import compat
@@ -21,33 +23,40 @@ class GroundTruthPanel:
         return context.scene is not None
 
 
+def wrapped_label(layout, context, text: str, icon: str = "NONE") -> None:
+    """A message as several lines that fit the sidebar's width (labels do not wrap)."""
+    characters = max(20, int(context.region.width / (7 * context.preferences.view.ui_scale))) if context.region else 40
+    column = layout.column(align=True)
+    for i, line in enumerate(textwrap.wrap(text, characters)):
+        column.label(text=line, icon=icon if i == 0 else "BLANK1")
+
+
 class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
     bl_label = "Ground Truth"
 
     def draw(self, context):
         layout = self.layout
         scene, settings = context.scene, context.scene.ground_truth
-        layout.use_property_split = True
-        layout.use_property_decorate = False
-        layout.prop(settings, "output_dir")
+        layout.label(text="Output Folder")
+        layout.prop(settings, "output_dir", text="")
         for problem in blocking_problems(scene, settings):
-            layout.label(text=problem, icon="ERROR")
+            wrapped_label(layout, context, problem, icon="ERROR")
         for notice in notices(scene, settings):
-            layout.label(text=notice, icon="INFO")
+            wrapped_label(layout, context, notice, icon="INFO")
         if bpy.ops.object.gt_assign_pass_indices.poll():
             layout.operator("object.gt_assign_pass_indices", icon="LINENUMBERS_ON")
         column = layout.column()
         column.scale_y = 1.5
         column.operator("render.gt_render_frame", icon="RENDER_STILL")
-        column.operator("render.gt_render_animation", icon="RENDER_ANIMATION")
+        column.operator("render.gt_render_animation", text="Render Animation", icon="RENDER_ANIMATION")
         if animation.running is not None:
             progress = animation.running
             if hasattr(layout, "progress"):  # Blender 4.0+
                 layout.progress(factor=progress.finished / max(progress.total, 1), text=progress.describe())
             else:
-                layout.label(text=progress.describe(), icon="RENDER_ANIMATION")
-            layout.label(text="Esc stops after the current frame", icon="INFO")
-        layout.prop(settings, "auto_export")
+                wrapped_label(layout, context, progress.describe(), icon="RENDER_ANIMATION")
+            layout.label(text="Esc stops after this frame", icon="INFO")
+        layout.prop(settings, "auto_export", text="Export on F12 Render")
 
 
 class VIEW3D_PT_gt_range(GroundTruthPanel, bpy.types.Panel):

@@ -184,7 +184,11 @@ class Exporter:
     def render(self) -> None:
         """Render the current frame, blocking."""
         with own_render():
-            bpy.ops.render.render()
+            try:
+                bpy.ops.render.render()
+            except RuntimeError as error:  # Blender's own refusal, e.g. a build without the denoiser
+                message = str(error).removeprefix("Error: ").strip()
+                raise ExportError(f"Blender could not render frame {self.scene.frame_current}: {message}") from None
 
     def after_render(self) -> FrameResult:
         """Take what the render left (passes, RGB) and hand the frame to the background

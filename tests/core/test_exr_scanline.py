@@ -1,0 +1,47 @@
+"""The numpy EXR reader against files written by OpenEXR itself."""
+
+import numpy as np
+import OpenEXR
+import pytest
+from ground_truth.exporters.exr_scanline import UnsupportedExrError, read_uncompressed
+
+
+def write(path, channels, compression=OpenEXR.NO_COMPRESSION):
+    header = {"compression": compression, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(header, dict(channels)).write(str(path))  # it replaces the arrays it is given
+
+
+def test_channels_and_rows_match_openexr(tmp_path):
+    rng = np.random.default_rng(0)
+    channels = {
+        "ViewLayer.Depth.Z": rng.uniform(0, 1e10, (37, 53)).astype(np.float32),
+        "normal.X": rng.normal(size=(37, 53)).astype(np.float32),
+        "half.R": rng.normal(size=(37, 53)).astype(np.float16),
+        "Object Index.V": rng.integers(0, 2**32 - 1, (37, 53), dtype=np.uint32),
+    }
+    write(tmp_path / "a.exr", channels)
+    ours = read_uncompressed(tmp_path / "a.exr")
+    theirs = {
+        name: c.pixels for name, c in OpenEXR.File(str(tmp_path / "a.exr"), separate_channels=True).channels().items()
+    }
+    assert sorted(ours) == sorted(theirs) == sorted(channels)
+    for name, value in channels.items():
+        assert ours[name].dtype == value.dtype
+        np.testing.assert_array_equal(ours[name], value)
+        np.testing.assert_array_equal(ours[name], theirs[name])
+
+
+@pytest.mark.parametrize("compression", [OpenEXR.ZIP_COMPRESSION, OpenEXR.PIZ_COMPRESSION])
+def test_compressed_files_are_left_to_openexr(tmp_path, compression):
+    write(tmp_path / "z.exr", {"R": np.zeros((4, 4), np.float32)}, compression)
+    with pytest.raises(UnsupportedExrError, match="compressed"):
+        read_uncompressed(tmp_path / "z.exr")
+
+
+def test_foreign_and_short_files(tmp_path):
+    (tmp_path / "x.exr").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
+    with pytest.raises(UnsupportedExrError, match="not an EXR"):
+        read_uncompressed(tmp_path / "x.exr")
+    (tmp_path / "y.exr").write_bytes(b"v/1")
+    with pytest.raises(UnsupportedExrError, match="too short"):
+        read_uncompressed(tmp_path / "y.exr")

@@ -1,0 +1,165 @@
+"""Runs inside a real Blender window (``blender --python driver.py -- ZIP WORKDIR``).
+
+Installs the legacy add-on zip, opens the 3D Viewport sidebar and clicks its "Ground
+Truth" tab (xdotool), presses the panel's buttons in a user's order (Set Up Passes, Wire
+Compositor, Render Ground Truth, Render Animation), captures the screen at each step
+(ImageMagick's import), and
+writes what it saw to WORKDIR/result.json before quitting. Driven by timers, so the
+window draws between steps.
+"""
+
+import json
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+import bpy
+
+ZIP, WORK = Path(sys.argv[sys.argv.index("--") + 1]), Path(sys.argv[sys.argv.index("--") + 2])
+SHOTS = WORK / "screenshots"
+RESULT = {"steps": [], "errors": [], "panel_drawn": 0}
+BUTTONS = ("render.gt_setup_passes", "node.gt_wire_compositor", "render.gt_render_frame", "render.gt_render_animation")
+
+
+def view3d():
+    window = bpy.context.window_manager.windows[0]
+    area = next(a for a in window.screen.areas if a.type == "VIEW_3D")
+    region = next(r for r in area.regions if r.type == "UI")
+    return window, area, region
+
+
+def screenshot(name):
+    """The X screen as it is shown, taken from outside (Blender refuses its own screenshot
+    operator while it draws or renders)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["import", "-window", "root", str(SHOTS / f"{name}.png")], check=True)
+    RESULT["steps"].append(name)
+
+
+def operator(idname):
+    category, name = idname.split(".")
+    return getattr(getattr(bpy.ops, category), name)
+
+
+def press(idname, *args):
+    """Run a button's operator in the sidebar's context, as a click there would."""
+    window, area, region = view3d()
+    with bpy.context.temp_override(window=window, area=area, region=region):
+        return sorted(operator(idname)(*args))
+
+
+def button_states():
+    """Each button: enabled, or the reason its tooltip gives for being greyed out."""
+    window, area, region = view3d()
+    states = {}
+    with bpy.context.temp_override(window=window, area=area, region=region):
+        for idname in BUTTONS:
+            if operator(idname).poll():
+                states[idname] = "enabled"
+            else:
+                try:
+                    operator(idname)()
+                except RuntimeError as error:
+                    states[idname] = str(error)
+    return states
+
+
+def mark_drawn(panel, context):
+    RESULT["panel_drawn"] += 1
+
+
+def set_up():
+    bpy.context.preferences.view.render_display_type = "NONE"  # keep the UI; no render window
+    bpy.ops.preferences.addon_install(filepath=str(ZIP), overwrite=True)
+    bpy.ops.preferences.addon_enable(module="ground_truth")
+    bpy.types.VIEW3D_PT_gt_main.append(mark_drawn)  # counts the times our panel is drawn
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.samples = 4
+    scene.cycles.use_denoising = False  # Debian's Cycles is built without OpenImageDenoise
+    scene.render.resolution_x, scene.render.resolution_y = 160, 120
+    scene.frame_start, scene.frame_end = 1, 4
+    cube = bpy.data.objects["Cube"]
+    cube.pass_index = 1
+    for frame, x in ((1, -0.5), (4, 0.5)):
+        cube.location.x = x
+        cube.keyframe_insert("location", frame=frame)
+    scene.frame_set(1)
+    scene.ground_truth.output_dir = str(WORK / "out")
+    _, area, _ = view3d()
+    area.spaces.active.show_region_ui = True
+
+
+def tab_strip_points():
+    """Points down the sidebar's tab strip (its right edge), in X11 screen coordinates."""
+    window, _, region = view3d()
+    x = region.x + region.width - 10
+    top = window.height - (region.y + region.height)  # X11 counts from the top
+    return [(x, top + offset) for offset in range(10, region.height, 20)]
+
+
+def click(point):
+    subprocess.run(["xdotool", "mousemove", str(point[0]), str(point[1]), "click", "1"], check=True)
+
+
+def step_generator():
+    set_up()
+    yield 1.0
+    subprocess.run(["xdotool", "key", "Escape"], check=True)  # dismiss a first-run screen, as a user would
+    yield 0.5
+    for point in tab_strip_points():  # click down the tabs (Item, Tool, View, ...) until ours shows
+        RESULT["panel_drawn"] = 0
+        click(point)
+        yield 0.4
+        if RESULT["panel_drawn"]:
+            RESULT["tab_clicked_at"] = point
+            break
+    RESULT["tab_selected"] = RESULT["panel_drawn"] > 0
+    RESULT["buttons_before"] = button_states()
+    screenshot("01_panel")
+    RESULT["setup_passes"] = press("render.gt_setup_passes")
+    yield 0.5
+    screenshot("02_passes")
+    RESULT["wire"] = press("node.gt_wire_compositor")
+    yield 0.5
+    screenshot("03_wired")
+    RESULT["render_frame"] = press("render.gt_render_frame")
+    yield 1.5  # let the window redraw after the render before drawing it into a file
+    screenshot("04_frame")
+    RESULT["render_animation"] = press("render.gt_render_animation", "INVOKE_DEFAULT")
+    animation = sys.modules["ground_truth.operators.animation"]
+    seen_progress = False
+    for _ in range(600):
+        yield 0.2
+        if animation.running is not None and animation.running.finished >= 1 and not seen_progress:
+            yield 0.6  # let the panel settle into its new height, as the eye would see it
+            screenshot("05_progress")
+            seen_progress = True
+        if animation.running is None:
+            break
+    RESULT["progress_seen"] = seen_progress
+    RESULT["unfinished"] = animation.running is not None
+    yield 0.5
+    screenshot("06_done")
+    RESULT["buttons_after"] = button_states()
+    RESULT["files"] = sorted(str(p.relative_to(WORK / "out")) for p in (WORK / "out").rglob("*") if p.is_file())
+
+
+steps = step_generator()
+
+
+def tick():
+    try:
+        return next(steps)
+    except StopIteration:
+        pass
+    except Exception:
+        RESULT["errors"].append(traceback.format_exc())
+    if not RESULT.get("unfinished"):  # a stuck render job: no result, so the test tries again
+        (WORK / "result.json").write_text(json.dumps(RESULT, indent=2))
+    bpy.ops.wm.quit_blender()
+    return None
+
+
+bpy.app.timers.register(tick, first_interval=2.0)

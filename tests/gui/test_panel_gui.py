@@ -1,0 +1,157 @@
+"""The panel in a real Blender window: Debian's Blender 3.4 under Xvfb, with the add-on
+installed from its legacy zip, its buttons pressed in a user's order, screenshots at
+each step (kept in test_artifacts/gui/).
+
+Needs Debian's ``blender``, ``python3-numpy``, ``xvfb``, ``xdotool`` and ``imagemagick``
+packages; installs them when missing (as root, as CI runs). tools/matrix.sh runs this
+test (GT_GUI=1); the everyday run skips it.
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test_artifacts" / "gui"
+pytestmark = pytest.mark.skipif(not os.environ.get("GT_GUI"), reason="run by tools/matrix.sh (GT_GUI=1)")
+
+
+def ensure_packages():
+    tools = all(shutil.which(tool) for tool in ("blender", "xvfb-run", "xdotool", "import"))
+    if tools and Path("/usr/lib/python3/dist-packages/numpy").is_dir():
+        return
+    if os.geteuid() != 0:
+        pytest.fail("Debian's blender and xvfb are missing and this user cannot install them")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        [
+            "apt-get",
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "blender",
+            "python3-numpy",
+            "xvfb",
+            "xauth",
+            "xdotool",
+        ],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def gui_run(tmp_path_factory):
+    ensure_packages()
+    spec = importlib.util.spec_from_file_location("gt_build", ROOT / "tools" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    legacy_zip = build.build_legacy(build.build(tmp_path_factory.mktemp("dist")))
+    work = tmp_path_factory.mktemp("gui")
+    home = work / "blender_home"  # a clean user folder: preferences, installed add-ons
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "BLENDER_USER_CONFIG": str(home / "config"),
+        "BLENDER_USER_SCRIPTS": str(home / "scripts"),
+    }
+    command = [
+        "xvfb-run",
+        "-a",
+        "-s",
+        "-screen 0 1280x800x24",
+        "blender",
+        "--factory-startup",
+        "--python",
+        str(Path(__file__).with_name("driver.py")),
+        "--",
+        str(legacy_zip),
+        str(work),
+    ]
+    # Blender 3.4 under Xvfb's software OpenGL now and then crashes in its own drawing
+    # (seen in space_statusbar.py): up to three attempts; every assertion below holds
+    # for the attempt that finishes, and the attempts are recorded next to the pictures.
+    result_file = work / "result.json"
+    attempts, output = [], ""
+    for _ in range(3):
+        for folder in ("out", "screenshots", "blender_home"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+            attempts.append(done.returncode)
+            output = done.stdout[-3000:] + done.stderr[-3000:]
+        except subprocess.TimeoutExpired:
+            attempts.append("timeout")
+            continue
+        if result_file.exists():
+            break
+    assert result_file.exists(), f"Blender ended without a result in every attempt {attempts}:\n{output}"
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    if (work / "screenshots").is_dir():
+        shutil.copytree(work / "screenshots", ARTIFACTS)
+        (ARTIFACTS / "attempts.txt").write_text(f"Blender exit statuses of the attempts: {attempts}\n")
+    return json.loads(result_file.read_text()), work
+
+
+def test_no_errors_in_the_window(gui_run):
+    result, _ = gui_run
+    assert result["errors"] == []
+
+
+def test_the_tab_is_there_and_draws_the_panel(gui_run):
+    result, _ = gui_run
+    assert result["tab_selected"] is True  # our panel drew in the sidebar once its tab was chosen
+
+
+def test_no_button_is_greyed_out_without_a_reason(gui_run):
+    result, _ = gui_run
+    for states in (result["buttons_before"], result["buttons_after"]):
+        for idname, state in states.items():
+            assert state == "enabled" or ("poll()" in state and "context is incorrect" not in state), (idname, state)
+
+
+def test_every_button_works_and_the_files_appear(gui_run):
+    result, _ = gui_run
+    for key in ("setup_passes", "wire", "render_frame"):
+        assert result[key] == ["FINISHED"], key
+    assert result["render_animation"] == ["RUNNING_MODAL"]
+    assert result["progress_seen"] is True
+    files = set(result["files"])
+    for frame in (1, 2, 3, 4):
+        assert {f"npz/{frame:06d}.npz", f"rgb/{frame:06d}.png", f"preview/depth/{frame:06d}.png"} <= files
+    assert {"meta.json", "contact_sheet.png"} <= files
+
+
+def test_screenshots_of_every_step(gui_run):
+    result, work = gui_run
+    assert result["steps"] == ["01_panel", "02_passes", "03_wired", "04_frame", "05_progress", "06_done"]
+    for step in result["steps"]:
+        data = (work / "screenshots" / f"{step}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, step
+
+
+def test_the_arrays_are_right(gui_run):
+    """The legacy add-on in Blender 3.4 gives the same conventions: a cube in front of
+    the default camera, depth finite on it, flow defined there, K a pinhole."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import conftest  # noqa: F401  (the add-on's source as ground_truth)
+    from ground_truth.loader import load_frame
+
+    _, work = gui_run
+    arrays = load_frame(work / "out" / "npz" / "000002.npz")
+    on_cube = arrays["object_index"] == 1
+    assert on_cube.sum() > 500
+    assert np.isfinite(arrays["depth"][on_cube]).all() and np.isinf(arrays["depth"][~on_cube]).all()
+    assert np.isfinite(arrays["flow_forward"][on_cube]).all()
+    assert arrays["K"][0, 0] > 0 and arrays["K"][2, 2] == 1
