@@ -29,15 +29,10 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import devenv  # noqa: E402
 
-PASS_FLAGS = (
-    "use_pass_z",
-    "use_pass_normal",
-    "use_pass_vector",
-    "use_pass_object_index",
-    "use_pass_material_index",
-    "use_pass_emit",
-)
-PASSES = ("depth", "normal", "vector", "object_index", "material_index", "emission")
+
+def pass_flags() -> dict[str, str]:
+    """The add-on's own map of pass names to view-layer switches (once it is installed)."""
+    return importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.session").VIEW_LAYER_PASSES
 
 
 def folder_bytes(folder: Path) -> int:
@@ -57,7 +52,7 @@ def recipe(bpy, scene, out: Path) -> tuple[float, list[float]]:
     import Imath
     import OpenEXR
 
-    for flag in PASS_FLAGS:
+    for flag in pass_flags().values():
         setattr(bpy.context.view_layer, flag, True)
     scene.render.use_motion_blur = False
     compat = importlib.import_module(f"{devenv.ADDON_MODULE}.compat")
@@ -67,7 +62,7 @@ def recipe(bpy, scene, out: Path) -> tuple[float, list[float]]:
     compat.configure_file_output(node)
     node.format.exr_codec = "ZIP"  # what a user's File Output writes by default
     setattr(node, compat.FILE_OUTPUT_PATH, compat.file_output_path(str(out / "exr")))
-    for name in PASSES:
+    for name in pass_flags():
         tree.links.new(layers.outputs[compat.RENDER_LAYER_SOCKETS[name]], compat.add_file_output_item(node, name))
     export_seconds = []
 
@@ -127,7 +122,7 @@ def main() -> None:
     data = out / "data"
     result = {"config": args.config, "frames": len(frames)}
     if args.config in "AB":
-        for flag in PASS_FLAGS:
+        for flag in pass_flags().values():
             setattr(bpy.context.view_layer, flag, args.config == "B")
         result["wall"] = animation_render(bpy, scene, data)
     elif args.config == "C":

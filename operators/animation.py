@@ -8,7 +8,7 @@ import bpy
 from bpy.props import BoolProperty
 
 from ..pipeline import handlers
-from ..pipeline.checks import blocking_problems
+from ..pipeline.checks import poll_export
 from ..pipeline.export import Exporter, ExportError, Progress, animation_frames, export_frames, own_render
 
 # The run in progress in this Blender session (the panel shows it), or None.
@@ -37,11 +37,7 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
         if running is not None:
             cls.poll_message_set("An animation export is running")
             return False
-        problems = blocking_problems(context.scene, context.scene.ground_truth)
-        if problems:
-            cls.poll_message_set(problems[0])
-            return False
-        return True
+        return poll_export(cls, context)
 
     def execute(self, context):
         """Blocking: scripts, headless runs, and the command line."""

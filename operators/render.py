@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..pipeline.checks import blocking_problems, notices
+from ..pipeline.checks import notices, poll_export
 from ..pipeline.export import ExportError, export_frame
 
 
@@ -17,11 +17,7 @@ class RENDER_OT_gt_render_frame(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        problems = blocking_problems(context.scene, context.scene.ground_truth)
-        if problems:
-            cls.poll_message_set(problems[0])
-            return False
-        return True
+        return poll_export(cls, context)
 
     def execute(self, context):
         try:

@@ -75,3 +75,12 @@ def notices(scene: bpy.types.Scene, settings: GroundTruthSettings) -> list[str]:
     if settings.use_flow and scene.render.use_motion_blur:
         out.append("Motion blur is turned off while exporting (flow needs it off)")
     return out
+
+
+def poll_export(operator_class, context) -> bool:
+    """``poll()`` of the export operators: greyed out with the first blocking problem."""
+    problems = blocking_problems(context.scene, context.scene.ground_truth)
+    if problems:
+        operator_class.poll_message_set(problems[0])
+        return False
+    return True
