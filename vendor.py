@@ -31,10 +31,20 @@ def _platform_words() -> tuple[str, ...]:
 _usable: bool | None = None
 
 
+def system_openexr_in(maps: str) -> bool:
+    """Whether a process map (``/proc/<pid>/maps``) holds a distribution's OpenEXR library
+    (under /usr or /lib). Blender's own copies (the bpy wheel's ``bpy/lib``) live with
+    Blender and get on with the OpenEXR module; Debian's system library does not."""
+    for line in maps.splitlines():
+        path = line.split()[-1] if line.split() else ""
+        if "libOpenEXR" in path and path.startswith(("/usr/", "/lib")):
+            return True
+    return False
+
+
 def _system_openexr_loaded() -> bool:
-    """Whether this process already maps an OpenEXR shared library (Linux)."""
     try:
-        return "libOpenEXR" in Path("/proc/self/maps").read_text()
+        return system_openexr_in(Path("/proc/self/maps").read_text())
     except OSError:
         return False
 
