@@ -125,12 +125,14 @@ def test_eevee_exports_what_it_has_and_records_what_it_has_not(scene, capfd):
     assert "object_index" not in arrays.files and not (out(scene) / "coco.json").exists()
     hits = scenes.cast_pixels(scene)
     inside = hits["interior"]
-    # EEVEE's depth comes from its depth buffer: ~1e-3 relative (Cycles: ~1e-6), as documented.
+    # EEVEE's depth comes from its depth buffer, as the README says: median relative error
+    # 5e-4 (5.x) to 5e-3 (4.2's EEVEE Next), at most a few percent; Cycles' is ~1e-6.
     relative = np.abs(arrays["depth"][inside] - hits["depth"][inside]) / hits["depth"][inside]
-    assert relative.max() < 3e-3
+    assert np.median(relative) < 1e-2 and relative.max() < 5e-2
+    # EEVEE's motion vectors: median end-point error ~0.004 px on 5.x, ~0.04 px on 4.2 (README).
     for key, target in (("flow_forward", 3), ("flow_backward", 1)):
         error = np.linalg.norm(arrays[key][inside] - scenes.flow_truth(scene, 2, target, hits)[inside], axis=-1)
-        assert np.median(error) < 0.02, key
+        assert np.median(error) < 0.05, key
     cosine = np.sum(arrays["normal_world"][inside] * hits["normal"][inside], axis=-1)
     assert np.degrees(np.arccos(np.clip(cosine, -1, 1))).max() < 0.5
 
