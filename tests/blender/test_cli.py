@@ -51,6 +51,10 @@ def visible_files(folder: Path):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
+def frame_files(folder: Path, frame: int):
+    return [name for name in visible_files(folder) if f"{frame:06d}" in name]
+
+
 def assert_every_file_whole(folder: Path):
     """Every file at a final name is complete: NPZs load, PNGs end with IEND, meta parses."""
     for path in folder.rglob("*"):
@@ -84,15 +88,18 @@ def test_killed_run_resumes_to_the_same_files(farm, tmp_path):
 
     process = start("render", "--blend", str(blend), "--out", str(killed))
     deadline = time.monotonic() + 300
-    while not (killed / "npz" / "000001.npz").exists():  # the first frame is complete: kill now
+    while not (killed / "meta.json").exists():  # written once the first frame is complete: kill now
         assert process.poll() is None and time.monotonic() < deadline
         assert_every_file_whole(killed) if killed.exists() else None
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert_every_file_whole(killed)
-    done_before = json.loads((killed / "meta.json").read_text())["frames_written"]
+    on_disk = set(visible_files(killed))
+    done_before = [f for f in range(1, FRAMES + 1) if set(frame_files(whole, f)) <= on_disk]
     assert 1 <= len(done_before) < FRAMES
+    recorded = json.loads((killed / "meta.json").read_text())["frames_written"]
+    assert recorded and set(recorded) <= set(done_before)  # meta.json never lists an incomplete frame
 
     code, out, err = run("render", "--blend", str(blend), "--out", str(killed))
     assert code == 0, err
