@@ -87,24 +87,27 @@ def frame_arrays(
     ``material_index``, ``emission``) to float32 images with row 0 at the top, shape
     (H, W) or (H, W, C). Passes that are absent give no array. The background is taken
     from depth; without depth, nothing is masked as background.
+
+    ``raw`` is consumed: each pass leaves it once converted, so that a large frame holds
+    its passes and its arrays together only one pass at a time.
     """
     out: dict[str, np.ndarray] = {}
     if "depth" in raw:
-        out["depth"] = depth_from_z(raw["depth"])
+        out["depth"] = depth_from_z(raw.pop("depth"))
         background = background_from_depth(out["depth"])
     else:
         some = next(iter(raw.values()))
         background = np.zeros(some.shape[:2], dtype=bool)
     if "normal" in raw:
-        out["normal_world"] = unit_normals(raw["normal"], background)
+        out["normal_world"] = unit_normals(raw.pop("normal"), background)
         out["normal"] = normals_to_camera(out["normal_world"], world_to_camera)
     if "vector" in raw:
-        out["flow_forward"], out["flow_backward"] = flow_from_vector(raw["vector"], background)
+        out["flow_forward"], out["flow_backward"] = flow_from_vector(raw.pop("vector"), background)
     for key in ("object_index", "material_index"):
         if key in raw:
-            out[key] = index_mask(raw[key])
+            out[key] = index_mask(raw.pop(key))
     if "emission" in raw:
-        out["emission"] = np.ascontiguousarray(raw["emission"][..., :3], dtype=np.float32)
+        out["emission"] = np.ascontiguousarray(raw.pop("emission")[..., :3], dtype=np.float32)
     out["K"] = np.asarray(K, dtype=np.float64)
     out["world_to_camera"] = np.asarray(world_to_camera, dtype=np.float64)
     out["frame"] = np.int64(frame)

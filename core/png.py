@@ -28,13 +28,19 @@ def write_png(stream: BinaryIO, image: np.ndarray, text: dict[str, str] | None =
     height, width, channels = image.shape
     depth = 8 * image.dtype.itemsize
     header = struct.pack(">IIBBBBB", width, height, depth, _COLOUR_TYPES[channels], 0, 0, 0)
-    samples = image.astype(">u2") if depth == 16 else image  # PNG is big-endian
     row_bytes = width * channels * image.dtype.itemsize
-    rows = np.zeros((height, 1 + row_bytes), dtype=np.uint8)  # filter byte 0 per row
-    rows[:, 1:] = np.ascontiguousarray(samples).view(np.uint8).reshape(height, row_bytes)
     stream.write(b"\x89PNG\r\n\x1a\n")
     stream.write(_chunk(b"IHDR", header))
     for key, value in (text or {}).items():
         stream.write(_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
-    stream.write(_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)))
+    compressor = zlib.compressobj(6)
+    band = max(1, (4 << 20) // (1 + row_bytes))  # rows per step: a few MB, whatever the image's size
+    for y in range(0, height, band):
+        samples = image[y : y + band].astype(">u2" if depth == 16 else np.uint8)  # PNG is big-endian
+        rows = np.zeros((len(samples), 1 + row_bytes), dtype=np.uint8)  # filter byte 0 per row
+        rows[:, 1:] = samples.view(np.uint8).reshape(len(samples), row_bytes)
+        data = compressor.compress(rows)
+        if data:
+            stream.write(_chunk(b"IDAT", data))
+    stream.write(_chunk(b"IDAT", compressor.flush()))
     stream.write(_chunk(b"IEND", b""))

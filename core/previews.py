@@ -6,6 +6,8 @@ top) plus, where a picture hides a scale, the ``tEXt`` entries that state it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 # Viridis (perceptually uniform), as a degree-6 polynomial fit per channel.
@@ -22,8 +24,25 @@ _VIRIDIS = np.array(
 )
 
 
+# Pictures are made this many rows at a time: the float temporaries of an 8K frame's
+# colour maps would otherwise take gigabytes.
+BAND_ROWS = 256
+
+
 def _to_uint8(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def _in_bands(source: np.ndarray, colour) -> np.ndarray:
+    """(H, W, 3) uint8 made by ``colour(rows of source)`` over bands of rows."""
+    out = np.empty((*source.shape[:2], 3), np.uint8)
+    for y in range(0, source.shape[0], BAND_ROWS):
+        out[y : y + BAND_ROWS] = colour(source[y : y + BAND_ROWS])
+    return out
+
+
+def _bands(source: np.ndarray):
+    return (source[y : y + BAND_ROWS] for y in range(0, source.shape[0], BAND_ROWS))
 
 
 def viridis(t: np.ndarray) -> np.ndarray:
@@ -44,18 +63,27 @@ def depth_preview(depth: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     finite = np.isfinite(depth)
     if not finite.any():
         return np.zeros((*depth.shape, 3), np.uint8), {}
-    near, far = float(depth[finite].min()), float(depth[finite].max())
-    t = (far - np.where(finite, depth, far)) / max(far - near, 1e-12)
-    rgb = _to_uint8(viridis(t))
-    rgb[~finite] = 0
-    return rgb, {"depth_near_m": f"{near:.6g}", "depth_far_m": f"{far:.6g}"}
+    near = float(np.min(depth, where=finite, initial=np.inf))
+    far = float(np.max(depth, where=finite, initial=-np.inf))
+
+    def colour(rows: np.ndarray) -> np.ndarray:
+        seen = np.isfinite(rows)
+        rgb = _to_uint8(viridis((far - np.where(seen, rows, far)) / max(far - near, 1e-12)))
+        rgb[~seen] = 0
+        return rgb
+
+    return _in_bands(depth, colour), {"depth_near_m": f"{near:.6g}", "depth_far_m": f"{far:.6g}"}
 
 
 def normal_preview(normal: np.ndarray) -> np.ndarray:
     """Unit normals as RGB, ``(n + 1) / 2``; background (zero normal) black."""
-    rgb = _to_uint8((normal + 1.0) * 0.5)
-    rgb[~np.any(normal, axis=-1)] = 0
-    return rgb
+
+    def colour(rows: np.ndarray) -> np.ndarray:
+        rgb = _to_uint8((rows + 1.0) * 0.5)
+        rgb[~np.any(rows, axis=-1)] = 0
+        return rgb
+
+    return _in_bands(normal, colour)
 
 
 def _middlebury_wheel() -> np.ndarray:
@@ -89,24 +117,26 @@ def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     noise. The PNG text states both (``flow_max_px``, ``flow_scale_px``); undefined (NaN)
     flow is black.
     """
-    valid = np.all(np.isfinite(flow), axis=-1)
-    u = np.where(valid, flow[..., 0], 0.0)
-    v = np.where(valid, flow[..., 1], 0.0)
-    radius = np.hypot(u, v)
-    max_radius = float(radius.max()) if valid.any() else 0.0
+    max_radius = max((float(np.nanmax(np.hypot(r[..., 0], r[..., 1]), initial=0.0)) for r in _bands(flow)), default=0.0)
     scale = max(max_radius, 1.0)
-    radius = radius / scale
-    angle = np.arctan2(-v, -u) / np.pi
-    position = (angle + 1.0) / 2.0 * (len(_WHEEL) - 1)
-    k0 = np.floor(position).astype(int)
-    k1 = (k0 + 1) % len(_WHEEL)
-    f = (position - k0)[..., None]
-    colour = (1 - f) * _WHEEL[k0] + f * _WHEEL[k1]
-    inside = radius <= 1
-    colour = np.where(inside[..., None], 1 - radius[..., None] * (1 - colour), colour * 0.75)
-    rgb = _to_uint8(colour)
-    rgb[~valid] = 0
-    return rgb, {"flow_max_px": f"{max_radius:.6g}", "flow_scale_px": f"{scale:.6g}"}
+
+    def colour(rows: np.ndarray) -> np.ndarray:
+        valid = np.all(np.isfinite(rows), axis=-1)
+        u = np.where(valid, rows[..., 0], 0.0)
+        v = np.where(valid, rows[..., 1], 0.0)
+        radius = np.hypot(u, v) / scale
+        angle = np.arctan2(-v, -u) / np.pi
+        position = (angle + 1.0) / 2.0 * (len(_WHEEL) - 1)
+        k0 = np.floor(position).astype(int)
+        k1 = (k0 + 1) % len(_WHEEL)
+        f = (position - k0)[..., None]
+        wheel = (1 - f) * _WHEEL[k0] + f * _WHEEL[k1]
+        inside = radius <= 1
+        rgb = _to_uint8(np.where(inside[..., None], 1 - radius[..., None] * (1 - wheel), wheel * 0.75))
+        rgb[~valid] = 0
+        return rgb
+
+    return _in_bands(flow, colour), {"flow_max_px": f"{max_radius:.6g}", "flow_scale_px": f"{scale:.6g}"}
 
 
 def mask_colours(indices: np.ndarray) -> np.ndarray:
@@ -135,15 +165,30 @@ def mask_colours(indices: np.ndarray) -> np.ndarray:
 
 def mask_preview(mask: np.ndarray) -> np.ndarray:
     """An index mask in a distinct palette (one colour per index, background black)."""
-    values, inverse = np.unique(mask, return_inverse=True)
-    return mask_colours(values)[inverse.reshape(mask.shape)]
+    values = np.unique(mask)
+    colours = mask_colours(values)
+    return _in_bands(mask, lambda rows: colours[np.searchsorted(values, rows)])
 
 
 def emission_preview(emission: np.ndarray) -> np.ndarray:
     """Linear emission, clipped to [0, 1] and sRGB-encoded."""
-    linear = np.clip(emission, 0.0, 1.0)
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
-    return _to_uint8(srgb)
+
+    def colour(rows: np.ndarray) -> np.ndarray:
+        linear = np.clip(rows[..., :3], 0.0, 1.0)
+        return _to_uint8(np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055))
+
+    return _in_bands(emission, colour)
+
+
+def thumbnail(image: np.ndarray, max_side: int = 640) -> np.ndarray:
+    """An (H, W, 3) uint8 picture shrunk by a whole factor (box average) until neither
+    side exceeds ``max_side``; small pictures come back as they are."""
+    factor = -(-max(image.shape[:2]) // max_side)
+    if factor <= 1:
+        return image
+    height, width = image.shape[0] // factor, image.shape[1] // factor
+    blocks = image[: height * factor, : width * factor].reshape(height, factor, width, factor, -1)
+    return np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
 
 
 def contact_sheet(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
@@ -175,8 +220,9 @@ def preview_keys(array_keys) -> list[str]:
     return [key for key, source in PREVIEW_SOURCES.items() if source in array_keys]
 
 
-def previews(arrays: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
-    """Every preview the given SPEC arrays allow, keyed by the ``preview/<key>/`` folder."""
+def previews(arrays: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray, dict[str, str]]]:
+    """Every preview the given SPEC arrays allow as ``(preview/<key>/ folder, image, text)``,
+    made one at a time as the caller asks for them."""
     makers = {
         "depth": depth_preview,
         "normal": lambda a: (normal_preview(a), {}),
@@ -186,4 +232,5 @@ def previews(arrays: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, dict[
         "material_index": lambda a: (mask_preview(a), {}),
         "emission": lambda a: (emission_preview(a), {}),
     }
-    return {key: makers[key](arrays[PREVIEW_SOURCES[key]]) for key in preview_keys(arrays)}
+    for key in preview_keys(arrays):
+        yield key, *makers[key](arrays[PREVIEW_SOURCES[key]])

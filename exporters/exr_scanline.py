@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -41,10 +42,9 @@ def _channels(value: bytes) -> list[tuple[str, np.dtype]]:
     return channels
 
 
-def read_uncompressed(path: str | Path) -> dict[str, np.ndarray]:
-    """Every channel as a native-endian (H, W) array (float32, float16 or uint32), row 0
-    at the top. Raises :class:`UnsupportedExrError` for other kinds of EXR."""
-    data = Path(path).read_bytes()
+def _header(stream: BinaryIO) -> tuple[dict[str, tuple[str, bytes]], int]:
+    """The attributes and the offset just past them, reading as much as they need."""
+    data = stream.read(1 << 16)
     if len(data) < 8:
         raise UnsupportedExrError("too short for an EXR")
     magic, version = struct.unpack_from("<ii", data, 0)
@@ -52,33 +52,69 @@ def read_uncompressed(path: str | Path) -> dict[str, np.ndarray]:
         raise UnsupportedExrError("not an EXR file")
     if version & (_TILED | _DEEP | _MULTIPART):
         raise UnsupportedExrError("tiled, deep or multi-part")
-    attributes, at = {}, 8
-    while data[at] != 0:
-        name, at = _cstring(data, at)
-        kind, at = _cstring(data, at)
-        (size,) = struct.unpack_from("<i", data, at)
-        attributes[name] = (kind, data[at + 4 : at + 4 + size])
-        at += 4 + size
-    at += 1
-    if attributes.get("compression", ("", b"\x01"))[1][0] != 0:
-        raise UnsupportedExrError("compressed")
-    channels = _channels(attributes["channels"][1])
-    x_min, y_min, x_max, y_max = struct.unpack("<iiii", attributes["dataWindow"][1])
-    width, height = x_max - x_min + 1, y_max - y_min + 1
-    offsets = np.frombuffer(data, "<u8", count=height, offset=at).astype(np.int64)
-    row_bytes = sum(width * dtype.itemsize for _, dtype in channels)
-    buffer = np.frombuffer(data, np.uint8)
-    chunk = 8 + row_bytes
-    if np.all(np.diff(offsets) == chunk):  # the usual layout: one block after the other
-        blocks = buffer[offsets[0] : offsets[0] + height * chunk].reshape(height, chunk)
-    else:
-        blocks = np.stack([buffer[o : o + chunk] for o in offsets])
-    rows = np.ascontiguousarray(blocks[:, :4]).view("<i4")[:, 0] - y_min
-    order = np.argsort(rows, kind="stable")
-    out, start = {}, 8
-    for name, dtype in channels:
-        span = width * dtype.itemsize
-        plane = np.ascontiguousarray(blocks[order, start : start + span]).view(dtype).reshape(height, width)
-        out[name] = plane.astype(dtype.newbyteorder("="), copy=False)
-        start += span
+    while True:
+        try:
+            attributes, at = {}, 8
+            while data[at] != 0:
+                name, at = _cstring(data, at)
+                kind, at = _cstring(data, at)
+                (size,) = struct.unpack_from("<i", data, at)
+                if at + 4 + size > len(data):
+                    raise IndexError(at + 4 + size)
+                attributes[name] = (kind, data[at + 4 : at + 4 + size])
+                at += 4 + size
+            return attributes, at + 1
+        except (IndexError, ValueError, struct.error):  # the header goes on past what was read
+            more = stream.read(len(data))
+            if not more:
+                raise UnsupportedExrError("truncated header") from None
+            data += more
+
+
+def read_uncompressed(path: str | Path, band_bytes: int = 32 << 20) -> dict[str, np.ndarray]:
+    """Every channel as a native-endian (H, W) array (float32, float16 or uint32), row 0
+    at the top. Raises :class:`UnsupportedExrError` for other kinds of EXR.
+
+    Scanlines are read straight into the channel arrays, ``band_bytes`` at a time, so the
+    peak memory is the image plus one band (an 8K frame's passes are gigabytes).
+    """
+    with open(path, "rb") as stream:
+        attributes, at = _header(stream)
+        if attributes.get("compression", ("", b"\x01"))[1][0] != 0:
+            raise UnsupportedExrError("compressed")
+        channels = _channels(attributes["channels"][1])
+        x_min, y_min, x_max, y_max = struct.unpack("<iiii", attributes["dataWindow"][1])
+        width, height = x_max - x_min + 1, y_max - y_min + 1
+        stream.seek(at)
+        offsets = np.frombuffer(_read_exactly(stream, 8 * height), "<u8").astype(np.int64)
+        chunk = 8 + sum(width * dtype.itemsize for _, dtype in channels)
+        out = {name: np.empty((height, width), dtype.newbyteorder("=")) for name, dtype in channels}
+        contiguous = np.all(np.diff(offsets) == chunk)  # the usual layout: one block after the other
+        rows_per_band = max(1, band_bytes // chunk) if contiguous else 1
+        band = np.empty((rows_per_band, chunk), np.uint8)
+        for first in range(0, height, rows_per_band):
+            count = min(rows_per_band, height - first)
+            blocks = band[:count]
+            if contiguous:
+                stream.seek(offsets[0] + first * chunk)
+                if stream.readinto(memoryview(blocks).cast("B")) != blocks.nbytes:
+                    raise UnsupportedExrError("truncated")
+            else:
+                stream.seek(offsets[first])
+                blocks[0] = np.frombuffer(_read_exactly(stream, chunk), np.uint8)
+            rows = np.ascontiguousarray(blocks[:, :4]).view("<i4")[:, 0] - y_min
+            if rows.min() < 0 or rows.max() >= height:
+                raise UnsupportedExrError("a scanline outside the data window")
+            start = 8
+            for name, dtype in channels:
+                span = width * dtype.itemsize
+                out[name][rows] = blocks[:, start : start + span].view(dtype)
+                start += span
     return out
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise UnsupportedExrError("truncated")
+    return data

@@ -27,14 +27,20 @@ def read_raw_passes(path: str | Path) -> dict[str, np.ndarray]:
 
         exr = OpenEXR.File(str(path), separate_channels=True)
         channels = {name: channel.pixels for part in exr.parts for name, channel in part.channels.items()}
-    layers: dict[str, list[tuple[int, np.ndarray]]] = {}
-    for name, pixels in channels.items():
+    layers: dict[str, list[tuple[int, str]]] = {}
+    for name in channels:
         layer, _, component = name.rpartition(".")
         if layer and component in _ORDER:
-            layers.setdefault(layer, []).append((_ORDER[component], pixels))
+            layers.setdefault(layer, []).append((_ORDER[component], name))
     out = {}
     for layer, components in layers.items():
-        components.sort(key=lambda item: item[0])
-        images = [np.asarray(pixels, dtype=np.float32) for _, pixels in components]
-        out[layer] = images[0] if len(images) == 1 else np.stack(images, axis=-1)
+        components.sort()
+        if len(components) == 1:
+            out[layer] = np.asarray(channels.pop(components[0][1]), dtype=np.float32)
+            continue
+        first = channels[components[0][1]]
+        image = np.empty((*first.shape, len(components)), np.float32)
+        for c, (_, name) in enumerate(components):
+            image[..., c] = channels.pop(name)  # each channel freed once copied: one layer extra at most
+        out[layer] = image
     return out

@@ -40,7 +40,7 @@ def write_frame(root: Path, frame: int, arrays: dict[str, np.ndarray], options: 
     NPZ (the frame's record) comes last. Returns the paths written."""
     written: list[Path] = []
     if options.previews:
-        for key, (image, text) in previews(arrays).items():
+        for key, image, text in previews(arrays):
             written.append(_write(preview_path(root, key, frame), lambda s, i=image, t=text: write_png(s, i, t)))
     for direction, key in FLOW_DIRECTIONS.items():
         if key in arrays and options.flo:

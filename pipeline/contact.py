@@ -8,7 +8,7 @@ import bpy
 import numpy as np
 
 from ..core.png import write_png
-from ..core.previews import contact_sheet
+from ..core.previews import contact_sheet, thumbnail
 from ..exporters.atomic import atomic_path
 from ..exporters.layout import preview_path, rgb_path
 
@@ -37,9 +37,8 @@ def write_contact_sheet(root: Path, frames: list[int], preview_keys: list[str], 
         return None
     count = min(rows, len(frames))
     picks = [frames[round(i * (len(frames) - 1) / max(count - 1, 1))] for i in range(count)]
-    grid = [
-        [load_png(rgb_path(root, f)), *(load_png(preview_path(root, key, f)) for key in preview_keys)] for f in picks
-    ]
+    paths = [[rgb_path(root, f), *(preview_path(root, key, f) for key in preview_keys)] for f in picks]
+    grid = [[thumbnail(load_png(path)) for path in row] for row in paths]  # at most 640 px a side
     path = root / CONTACT_SHEET_NAME
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         write_png(

@@ -51,9 +51,11 @@ def test_frame_arrays_rotates_normals_into_camera_axes():
         "depth": np.full((1, 2), 5.0, np.float32),
         "normal": np.array([[[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]], np.float32),
     }
+    world = raw["normal"].copy()
     out = frame_arrays(raw, np.eye(3), pose, 7)
+    assert raw == {}  # consumed
     np.testing.assert_allclose(out["normal"][0, 0], [0, 0, -1])
     np.testing.assert_allclose(out["normal"][0, 1], [0, -1, 0])
-    np.testing.assert_allclose(out["normal_world"], raw["normal"])
+    np.testing.assert_allclose(out["normal_world"], world)
     assert out["frame"] == 7 and out["frame"].dtype == np.int64
     assert "flow_forward" not in out

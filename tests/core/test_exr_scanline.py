@@ -45,3 +45,33 @@ def test_foreign_and_short_files(tmp_path):
     (tmp_path / "y.exr").write_bytes(b"v/1")
     with pytest.raises(UnsupportedExrError, match="too short"):
         read_uncompressed(tmp_path / "y.exr")
+
+
+@pytest.mark.parametrize("line_order", ["INCREASING_Y", "DECREASING_Y"])
+def test_read_in_bands_of_any_size(tmp_path, line_order):
+    rng = np.random.default_rng(1)
+    channels = {
+        "a.X": rng.normal(size=(29, 11)).astype(np.float32),
+        "a.Y": rng.normal(size=(29, 11)).astype(np.float32),
+    }
+    header = {
+        "compression": OpenEXR.NO_COMPRESSION,
+        "type": OpenEXR.scanlineimage,
+        "lineOrder": getattr(OpenEXR, line_order),
+    }
+    OpenEXR.File(header, {k: v.copy() for k, v in channels.items()}).write(str(tmp_path / "b.exr"))
+    for band_bytes in (1, 3 * (8 + 2 * 11 * 4), 1 << 20):  # one row, three rows (29 is no multiple), all
+        ours = read_uncompressed(tmp_path / "b.exr", band_bytes=band_bytes)
+        for name, value in channels.items():
+            np.testing.assert_array_equal(ours[name], value)
+
+
+def test_truncated_file(tmp_path):
+    write(tmp_path / "t.exr", {"R": np.ones((40, 30), np.float32)})
+    data = (tmp_path / "t.exr").read_bytes()
+    (tmp_path / "t.exr").write_bytes(data[: len(data) - 100])
+    with pytest.raises(UnsupportedExrError, match="truncated"):
+        read_uncompressed(tmp_path / "t.exr")
+    (tmp_path / "t.exr").write_bytes(data[:40])
+    with pytest.raises(UnsupportedExrError, match="truncated"):
+        read_uncompressed(tmp_path / "t.exr")

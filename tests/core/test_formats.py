@@ -121,3 +121,14 @@ def test_coco_rle_of_uniform_masks(value):
     from ground_truth.core.coco import compress_counts, rle_counts
 
     assert compress_counts(rle_counts(mask)) == theirs
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_png_larger_than_one_compression_step_reads_back_exactly(dtype):
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, np.iinfo(dtype).max, (1201, 997, 3), dtype=dtype)  # several MB: several steps
+    stream = io.BytesIO()
+    write_png(stream, image, {"k": "v"})
+    width, height, rows, info = png.Reader(bytes=stream.getvalue()).read()
+    assert (width, height, info["bitdepth"]) == (997, 1201, 8 * image.itemsize)
+    np.testing.assert_array_equal(np.vstack(list(rows)).reshape(image.shape), image)

@@ -55,3 +55,44 @@ def test_contact_sheet_places_tiles_in_a_grid():
     assert sheet.shape == (1 + 2 * 3, 1 + 2 * 4, 3)
     assert (sheet[1:3, 1:4] == 10).all() and (sheet[1:3, 5:8] == 200).all()
     assert (sheet[4:6, 1:4] == 200).all()
+
+
+def test_pictures_made_in_bands_equal_pictures_made_whole(monkeypatch):
+    from ground_truth.core import previews as module
+
+    rng = np.random.default_rng(3)
+    shape = (61, 17)
+    depth = rng.uniform(1, 50, shape).astype(np.float32)
+    depth[:20] = np.inf  # background in the first band only; the far end in a later one
+    depth[60, 3] = 80.0
+    flow = rng.normal(0, 3, (*shape, 2)).astype(np.float32)
+    flow[5:9] = np.nan
+    flow[55, 1] = (40.0, -30.0)  # the largest motion sits in the last band and scales them all
+    arrays = {
+        "depth": depth,
+        "normal": rng.normal(size=(*shape, 3)).astype(np.float32),
+        "flow_forward": flow,
+        "object_index": rng.integers(0, 9, shape).astype(np.int32),
+        "emission": rng.uniform(0, 2, (*shape, 3)).astype(np.float32),
+    }
+    whole = {key: (image, text) for key, image, text in module.previews(arrays)}
+    monkeypatch.setattr(module, "BAND_ROWS", 7)
+    banded = {key: (image, text) for key, image, text in module.previews(arrays)}
+    assert sorted(whole) == ["depth", "emission", "flow_forward", "normal", "object_index"]
+    for key, (image, text) in whole.items():
+        np.testing.assert_array_equal(banded[key][0], image, err_msg=key)
+        assert banded[key][1] == text
+    assert whole["depth"][1] == {"depth_near_m": f"{depth[20:].min():.6g}", "depth_far_m": "80"}
+    assert whole["flow_forward"][1]["flow_max_px"] == "50"
+
+
+def test_thumbnails_average_whole_blocks_and_leave_small_pictures_alone():
+    from ground_truth.core.previews import thumbnail
+
+    small = np.zeros((480, 640, 3), np.uint8)
+    assert thumbnail(small) is small
+    big = np.zeros((1000, 2001, 3), np.uint8)  # 2001 / 640 → factor 4: 250 × 500, the last column dropped
+    big[:, ::3] = 255  # every third column: each 4×4 block holds one or two bright columns
+    tiny = thumbnail(big)
+    assert tiny.shape == (250, 500, 3)
+    assert set(np.unique(tiny)) == {64, 128}  # 1/4 and 2/4 of 255, rounded
