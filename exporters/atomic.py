@@ -23,7 +23,9 @@ def temporary_name(path: Path) -> Path:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path`` in one step.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed (or, where that fails too, left for the
+    next run's clean-up) and ``path`` is left as it was. An ``OSError`` about the
+    temporary file names ``path`` instead: that is the file the user knows.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,8 +33,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as error:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the folder went read-only, say
+            pass
+        if isinstance(error, OSError) and error.filename == str(tmp):
+            error.filename = str(path)
         raise
 
 

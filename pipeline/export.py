@@ -208,7 +208,7 @@ class Exporter:
             self._writer.close()  # an earlier frame's write error is the first cause: raise it
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
         except RuntimeError as error:
-            raise ExportError(f"Frame {frame}: {error}") from error
+            raise ExportError(f"Frame {frame}: {str(error).removeprefix('Error: ').strip()}") from error
         height, width = raw["depth"].shape
         if (width, height) != self.size:
             expected = "×".join(map(str, self.size))

@@ -148,7 +148,12 @@ class ExportSession:
         changes = SceneChanges()
         try:
             compat.set_still_png(changes, self.scene.render.image_settings, alpha=self.scene.render.film_transparent)
-            self._render_result().save_render(str(path), scene=self.scene)
+            try:
+                self._render_result().save_render(str(path), scene=self.scene)
+            except RuntimeError:
+                with open(path, "wb"):  # Blender does not say why; the system does (read-only, no space, …)
+                    pass
+                raise
         finally:
             changes.restore()
         _check_png(path)

@@ -159,3 +159,54 @@ def test_killed_at_random_moments_every_frame_ends_valid(farm, tmp_path):
         with np.load(folder / "npz" / f"{frame:06d}.npz") as arrays:
             assert arrays["frame"] == frame and np.isfinite(arrays["depth"]).any()
     assert not [p for p in folder.rglob(".*") if p.is_file()]
+
+
+@pytest.fixture
+def losable_folder(tmp_path):
+    """A folder bind-mounted on itself, so that its write permission can be taken away
+    mid-run for real (as a disk remounted read-only on errors does); needs root."""
+    folder = tmp_path / "losable"
+    folder.mkdir()
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
+        pytest.skip("bind mounts need root")
+
+    def make_read_only():
+        deadline = time.monotonic() + 30
+        # Refused (EBUSY) while a file there is open for writing: retry between two writes.
+        while subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode:
+            assert time.monotonic() < deadline, "could not remount read-only"
+            time.sleep(0.005)
+
+    yield folder, make_read_only
+    subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_write_permission_lost_mid_run_stops_with_the_reason_and_resume_finishes(farm, losable_folder, tmp_path):
+    blend, start, run = farm
+    folder, make_read_only = losable_folder
+    whole = tmp_path / "whole"
+    assert run("render", "--blend", str(blend), "--out", str(whole))[0] == 0
+    process = start("render", "--blend", str(blend), "--out", str(folder))
+    deadline = time.monotonic() + 300
+    while not (folder / "meta.json").exists():
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    make_read_only()
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("ground_truth: error: Writing frame ") and "Read-only file system" in last
+    assert str(folder) in last and ".part" not in last  # the file the user knows, not our temporary
+    assert_every_file_whole(folder)
+    recorded = json.loads((folder / "meta.json").read_text())["frames_written"]
+    on_disk = set(visible_files(folder))
+    done = [f for f in range(1, FRAMES + 1) if set(frame_files(whole, f)) <= on_disk]
+    assert 1 <= len(done) < FRAMES and set(recorded) <= set(done)
+
+    subprocess.run(["mount", "-o", "remount,bind,rw", str(folder)], check=True)  # permission back
+    code, out, err = run("render", "--blend", str(blend), "--out", str(folder))
+    assert code == 0, err
+    assert f"{FRAMES - len(done)} frames exported, {len(done)} complete already" in out
+    assert visible_files(folder) == visible_files(whole)
+    assert json.loads((folder / "meta.json").read_text()) == json.loads((whole / "meta.json").read_text())
+    assert not [p for p in folder.rglob(".*") if p.is_file()]  # no temporaries, no lock

@@ -99,6 +99,18 @@ def test_failed_write_leaves_neither_file_nor_temporary(tmp_path):
     assert list((tmp_path / "sub").iterdir()) == []
 
 
+def test_an_error_about_the_temporary_names_the_real_file(tmp_path):
+    target = tmp_path / "npz" / "000003.npz"
+    with pytest.raises(OSError) as caught, atomic_path(target) as tmp:
+        open(tmp.parent / "missing" / tmp.name, "wb")  # a write that fails the way open() does
+    assert caught.value.filename != str(target)  # not ours: left alone
+    with pytest.raises(IsADirectoryError) as caught, atomic_path(target) as tmp:
+        tmp.mkdir()
+        open(tmp, "wb")
+    assert caught.value.filename == str(target) and str(target) in str(caught.value)
+    assert not target.exists()
+
+
 def test_meta_lists_frames_and_where_flow_leaves_the_export(tmp_path):
     write_meta(tmp_path, {"engine": "CYCLES"}, [5, 1, 2, 3])
     meta = read_meta(tmp_path)
