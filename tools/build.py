@@ -30,13 +30,14 @@ def _manifest() -> dict:
 
 
 def legacy_wheels() -> list[Path]:
-    """The Python 3.10 counterparts of the manifest's Python 3.11 wheels."""
+    """The Python 3.10 counterparts of the manifest's Python 3.11 wheels, kept in
+    ``wheels/legacy/`` (which the manifest keeps out of the extension zip)."""
     out = []
     for entry in _manifest().get("wheels", []):
         name = Path(entry).name
         if "-cp311-cp311-" in name:
             name = name.replace("-cp311-cp311-", "-cp310-cp310-").replace(name.split("-")[1], LEGACY_OPENEXR, 1)
-            out.append(ROOT / "wheels" / name)
+            out.append(ROOT / "wheels" / "legacy" / name)
     return out
 
 
@@ -45,6 +46,7 @@ def fetch_wheels(wheels: list[Path]) -> None:
     for wheel in wheels:
         if wheel.exists():
             continue
+        wheel.parent.mkdir(parents=True, exist_ok=True)
         name, version, python, _abi, platform = wheel.stem.split("-")
         subprocess.run(
             [

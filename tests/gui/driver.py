@@ -3,14 +3,15 @@
 Installs the legacy add-on zip, opens the 3D Viewport sidebar and clicks its "Ground
 Truth" tab (xdotool), presses the panel's buttons in a user's order (Set Up Passes, Wire
 Compositor, Render Ground Truth, Render Animation), captures the screen at each step
-(ImageMagick's import), and
-writes what it saw to WORKDIR/result.json before quitting. Driven by timers, so the
+(ImageMagick's import), then undoes and redoes the operators with Ctrl+Z / Ctrl+Shift+Z,
+and writes what it saw to WORKDIR/result.json before quitting. Driven by timers, so the
 window draws between steps.
 """
 
 import json
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -103,6 +104,77 @@ def click(point):
     subprocess.run(["xdotool", "mousemove", str(point[0]), str(point[1]), "click", "1"], check=True)
 
 
+def keys_over_viewport(keys):
+    """Press ``keys`` (xdotool's names) with the mouse over the 3D Viewport, as a user would."""
+    window, area, _ = view3d()
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    x, y = region.x + region.width // 2, window.height - (region.y + region.height // 2)
+    subprocess.run(["xdotool", "mousemove", str(x), str(y), "key", keys], check=True)
+
+
+def scene_state():
+    """What our operators touch, read from Blender's own names (not the add-on's)."""
+    scene, layer = bpy.context.scene, bpy.context.view_layer
+    tree = scene.node_tree
+    flags = ("use_pass_z", "use_pass_normal", "use_pass_vector", "use_pass_object_index", "use_pass_material_index")
+    return {
+        "passes": {flag: getattr(layer, flag) for flag in (*flags, "use_pass_emit")},
+        "use_nodes": scene.use_nodes,
+        "nodes": sorted(node.name for node in tree.nodes) if tree else [],
+        "links": sorted(
+            f"{link.from_node.name}:{link.from_socket.identifier}>{link.to_node.name}:{link.to_socket.identifier}"
+            for link in tree.links
+        )
+        if tree
+        else [],
+        "motion_blur": scene.render.use_motion_blur,
+        "frame": scene.frame_current,
+        "pass_indices": {obj.name: obj.pass_index for obj in scene.objects if obj.type == "MESH"},
+    }
+
+
+def undo_round():
+    """Our operators, then Ctrl+Z and Ctrl+Shift+Z in the window: each step back gives
+    the scene exactly as it was, and the add-on keeps working on the restored scene."""
+    scene = bpy.context.scene
+    scene.render.use_motion_blur = True
+    for flag in ("use_pass_z", "use_pass_normal", "use_pass_vector"):
+        setattr(bpy.context.view_layer, flag, False)
+    cone = bpy.data.objects.new("UserCone", bpy.data.meshes.new("UserCone"))  # a user's object at index 0
+    scene.collection.objects.link(cone)
+    bpy.ops.ed.undo_push(message="the user's own changes")
+    states, results = [scene_state()], []
+    for idname in (
+        "node.gt_remove_compositor",
+        "render.gt_setup_passes",
+        "node.gt_wire_compositor",
+        "object.gt_assign_pass_indices",
+    ):
+        results.append(press(idname, "EXEC_DEFAULT", True))  # undo=True: the undo step a button's click pushes
+        yield 0.3
+        states.append(scene_state())
+    seen_back = []
+    for _ in range(len(states) - 1):
+        keys_over_viewport("ctrl+z")
+        yield 0.5
+        seen_back.append(scene_state())
+    seen_forward = []
+    for _ in range(len(states) - 1):
+        keys_over_viewport("ctrl+shift+z")
+        yield 0.5
+        seen_forward.append(scene_state())
+    results.append(press("render.gt_render_frame"))
+    yield 1.0
+    RESULT["undo"] = {
+        "states": states,
+        "back": seen_back,
+        "forward": seen_forward,
+        "operators": results,
+        "after_render": scene_state(),
+        "npz_age_s": time.time() - (WORK / "out" / "npz" / "000001.npz").stat().st_mtime,
+    }
+
+
 def step_generator():
     set_up()
     yield 1.0
@@ -144,6 +216,7 @@ def step_generator():
     screenshot("06_done")
     RESULT["buttons_after"] = button_states()
     RESULT["files"] = sorted(str(p.relative_to(WORK / "out")) for p in (WORK / "out").rglob("*") if p.is_file())
+    yield from undo_round()
 
 
 steps = step_generator()

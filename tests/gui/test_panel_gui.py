@@ -155,3 +155,21 @@ def test_the_arrays_are_right(gui_run):
     assert np.isfinite(arrays["depth"][on_cube]).all() and np.isinf(arrays["depth"][~on_cube]).all()
     assert np.isfinite(arrays["flow_forward"][on_cube]).all()
     assert arrays["K"][0, 0] > 0 and arrays["K"][2, 2] == 1
+
+
+def test_undo_and_redo_after_our_operators_give_each_earlier_scene_back(gui_run):
+    result, _ = gui_run
+    undo = result["undo"]
+    states = undo["states"]  # the user's scene, then after Remove, Set Up Passes, Wire, Assign
+    assert undo["operators"][:4] == [["FINISHED"]] * 4
+    assert states[0]["passes"]["use_pass_vector"] is False and states[0]["motion_blur"] is True
+    assert (
+        states[2]["passes"]["use_pass_vector"] is True and states[2]["motion_blur"] is True
+    )  # off only while exporting
+    assert states[1]["nodes"] != states[3]["nodes"]  # Remove and Wire changed the compositor
+    assert states[3]["pass_indices"]["UserCone"] == 0 and states[4]["pass_indices"]["UserCone"] > 0
+    assert len({json.dumps(state, sort_keys=True) for state in states}) == 5  # every operator changed something
+    assert undo["back"] == states[-2::-1]  # Ctrl+Z, step by step, to the user's own scene
+    assert undo["forward"] == states[1:]  # Ctrl+Shift+Z all the way again
+    assert undo["operators"][4] == ["FINISHED"] and undo["npz_age_s"] < 30  # still renders after undo
+    assert undo["after_render"] == states[-1]  # and leaves the scene as it found it
