@@ -1,12 +1,12 @@
-"""OpenEXR for the EXR output and loader, where it can be had.
+"""OpenEXR for the loader (reading EXR frames inside Blender), where it can be had.
 
 Blender 4.2+ installs the extension's bundled wheels itself. A legacy add-on has no such
 step, so on enable the wheel in ``wheels/`` that matches this Python and platform is
 unpacked once into ``_vendor/<tag>/`` next to this file and put on ``sys.path``.
 
 Some Blender builds (Debian's) link a system OpenEXR library; a second OpenEXR in the
-same process crashes Blender when used. There the module is not loaded at all, and the
-EXR output is refused with that reason (the data path needs no OpenEXR).
+same process crashes Blender when used. There the module is not loaded at all: the data
+path reads the compositor's EXR and writes the exported one with numpy and zlib alone.
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ def _platform_words() -> tuple[str, ...]:
     return ("macosx", "arm64" if machine == "arm64" else "x86_64")
 
 
-_usable: bool | None = None
-
-
 def system_openexr_in(maps: str) -> bool:
     """Whether a process map (``/proc/<pid>/maps``) holds a distribution's OpenEXR library
     (under /usr or /lib). Blender's own copies (the bpy wheel's ``bpy/lib``) live with
@@ -49,21 +46,11 @@ def _system_openexr_loaded() -> bool:
         return False
 
 
-def openexr_usable() -> bool:
-    """Whether the EXR output and loader can run inside this Blender."""
-    if _usable is None:
-        ensure_openexr()
-    return bool(_usable)
-
-
 def ensure_openexr() -> None:
     """Make ``import OpenEXR`` work where it is safe; raise ImportError saying which wheel
     is missing when no bundled one fits."""
-    global _usable
     if "OpenEXR" not in sys.modules and _system_openexr_loaded():
-        _usable = False
         return
-    _usable = True
     try:
         import OpenEXR
     except ImportError:

@@ -1,16 +1,19 @@
-"""Read uncompressed, single-part scanline EXR files with numpy alone.
+"""Scanline EXR files with numpy and zlib alone: read uncompressed ones, write ZIP ones.
 
 The compositor's scratch file is written uncompressed, so reading it needs no OpenEXR
 library: that is faster, and it keeps OpenEXR out of Blender builds that link a system
 OpenEXR of their own (Debian's), where a second copy in the process crashes Blender.
+The exported EXR is written here too, for the same reason and to write it 16 rows at a
+time (OpenEXR's Python API wants every channel whole, as a separate array).
 Layout (OpenEXR's file format): magic, version, attributes ``name\\0type\\0size value``
-ending with a null byte, one uint64 offset per scanline, then per scanline its y, its
-byte count, and each channel's row in the order of the channel list.
+ending with a null byte, one uint64 offset per scanline block, then per block its first
+y, its byte count, and per scanline each channel's row in the order of the channel list.
 """
 
 from __future__ import annotations
 
 import struct
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -118,3 +121,86 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
     if len(data) != size:
         raise UnsupportedExrError("truncated")
     return data
+
+
+# --- writing: ZIP-compressed scanline files -------------------------------------------
+
+_ZIP, _ZIP_LINES = 3, 16  # OpenEXR's ZIP_COMPRESSION packs 16 scanlines per block
+_TYPE_CODES = {np.dtype("<u4"): 0, np.dtype("<f2"): 1, np.dtype("<f4"): 2}
+
+
+def _attribute(name: str, kind: str, value: bytes) -> bytes:
+    return name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
+
+
+def header_value(value) -> tuple[str, bytes]:
+    """An extra header attribute's EXR type and bytes: ``int``, ``string``, or a float64
+    3×3 / 4×4 matrix (``m33d`` / ``m44d``)."""
+    if isinstance(value, str):
+        return "string", value.encode()
+    if isinstance(value, (int, np.integer)):
+        return "int", struct.pack("<i", int(value))
+    matrix = np.asarray(value, dtype="<f8")
+    if matrix.shape in ((3, 3), (4, 4)):
+        return f"m{matrix.shape[0]}{matrix.shape[0]}d", matrix.tobytes()
+    raise TypeError(f"no EXR attribute type for {value!r}")
+
+
+def _zip_block(raw: np.ndarray, level: int) -> bytes:
+    """OpenEXR's ZIP coding of one block: bytes split into even and odd halves, each
+    byte replaced by its difference to the previous one (+128), then zlib. A block that
+    would not shrink is stored as it is, which readers tell by its size."""
+    split = np.concatenate([raw[0::2], raw[1::2]])
+    split[1:] = np.diff(split) + np.uint8(128)  # uint8 arithmetic wraps, as the format wants
+    packed = zlib.compress(split, level)
+    return packed if len(packed) < raw.size else raw.tobytes()
+
+
+def write_zip(stream: BinaryIO, channels: dict[str, np.ndarray], extra: dict[str, object], level: int = 4) -> None:
+    """Write (H, W) channel images (float32, float16 or uint32; views are fine) as one
+    ZIP-compressed scanline EXR, row 0 at the top, with ``extra`` header attributes.
+    Works 16 rows at a time, so memory stays small whatever the image's size. ``stream``
+    must be seekable (the block offsets are written last)."""
+    names = sorted(channels)  # the file stores channels in name order
+    height, width = channels[names[0]].shape
+    dtypes = [np.dtype(channels[name].dtype).newbyteorder("<") for name in names]
+    if any(dtype not in _TYPE_CODES for dtype in dtypes) or any(channels[n].shape != (height, width) for n in names):
+        raise TypeError("EXR channels must be (H, W) float32, float16 or uint32 images of one size")
+    chlist = b"".join(
+        n.encode() + b"\0" + struct.pack("<iB3xii", _TYPE_CODES[d], 0, 1, 1) for n, d in zip(names, dtypes, strict=True)
+    )
+    window = struct.pack("<iiii", 0, 0, width - 1, height - 1)
+    attributes = [
+        _attribute("channels", "chlist", chlist + b"\0"),
+        _attribute("compression", "compression", bytes([_ZIP])),
+        _attribute("dataWindow", "box2i", window),
+        _attribute("displayWindow", "box2i", window),
+        _attribute("lineOrder", "lineOrder", b"\0"),
+        _attribute("pixelAspectRatio", "float", struct.pack("<f", 1.0)),
+        _attribute("screenWindowCenter", "v2f", struct.pack("<ff", 0.0, 0.0)),
+        _attribute("screenWindowWidth", "float", struct.pack("<f", 1.0)),
+        *(_attribute(name, *header_value(value)) for name, value in extra.items()),
+    ]
+    long_names = any(len(name) > 31 for name in [*names, *extra])
+    stream.write(struct.pack("<ii", _MAGIC, 2 | (_LONG_NAMES if long_names else 0)) + b"".join(attributes) + b"\0")
+    blocks = -(-height // _ZIP_LINES)
+    table = stream.tell()
+    stream.write(bytes(8 * blocks))
+    offsets = []
+    row_bytes = [width * dtype.itemsize for dtype in dtypes]
+    for first in range(0, height, _ZIP_LINES):
+        rows = min(_ZIP_LINES, height - first)
+        raw = np.empty((rows, sum(row_bytes)), np.uint8)
+        start = 0
+        for name, dtype, size in zip(names, dtypes, row_bytes, strict=True):
+            raw[:, start : start + size] = np.ascontiguousarray(channels[name][first : first + rows], dtype).view(
+                np.uint8
+            )
+            start += size
+        data = _zip_block(raw.reshape(-1), level)
+        offsets.append(stream.tell())
+        stream.write(struct.pack("<ii", first, len(data)) + data)
+    end = stream.tell()
+    stream.seek(table)
+    stream.write(np.asarray(offsets, "<u8").tobytes())
+    stream.seek(end)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
+from .exr_scanline import write_zip
 
 _COLOUR_KEYS = {"emission"}
 _BOX_KEYS = ("box_index", "boxes", "box_pixels")
@@ -38,32 +39,33 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray], level: int = 1) -> None
 
 
 def _channels(key: str, array: np.ndarray) -> dict[str, np.ndarray]:
+    """The EXR channels of one array, as views where possible (no copy of a whole image)."""
     if array.ndim == 2:
-        pixels = array.astype(np.uint32) if array.dtype.kind in "iu" else array
-        return {f"{key}.V": np.ascontiguousarray(pixels)}
+        if array.dtype.kind in "iu":  # masks: indices ≥ 0, so int32 and uint32 share their bits
+            array = array.view(np.uint32) if array.dtype.itemsize == 4 else array.astype(np.uint32)
+        return {f"{key}.V": array}
     names = "RGB" if key in _COLOUR_KEYS else "XYZW"
-    return {f"{key}.{names[c]}": np.ascontiguousarray(array[..., c]) for c in range(array.shape[-1])}
+    return {f"{key}.{names[c]}": array[..., c] for c in range(array.shape[-1])}
 
 
 def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write every image array as float32 / UINT channels of one lossless (ZIP) EXR."""
-    import OpenEXR  # only here and in the reader: some Blender builds must not load it
+    """Write every image array as float32 / UINT channels of one lossless (ZIP) EXR.
 
+    Written by our own ZIP scanline writer (numpy and zlib), 16 rows at a time: no
+    OpenEXR library needed in Blender, and no second copy of the frame in memory."""
     channels: dict[str, np.ndarray] = {}
     for key, array in arrays.items():
         if array.ndim >= 2 and key not in _BOX_KEYS and key not in ("K", "world_to_camera"):
             channels.update(_channels(key, array))
-    header = {
-        "compression": OpenEXR.ZIP_COMPRESSION,
-        "type": OpenEXR.scanlineimage,
+    extra: dict[str, object] = {
         "K": np.asarray(arrays["K"], dtype=np.float64),
         "world_to_camera": np.asarray(arrays["world_to_camera"], dtype=np.float64),
         "frame": int(arrays["frame"]),
     }
     if "boxes" in arrays:
-        header[_HEADER_BOXES] = json.dumps({k: arrays[k].tolist() for k in _BOX_KEYS})
-    with atomic_path(path) as tmp:
-        OpenEXR.File(header, channels).write(str(tmp))
+        extra[_HEADER_BOXES] = json.dumps({k: arrays[k].tolist() for k in _BOX_KEYS})
+    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
+        write_zip(stream, channels, extra)
 
 
 def _read_exr(path: Path) -> dict[str, np.ndarray]:

@@ -8,7 +8,6 @@ import bpy
 
 from ..core.modalities import SUPPORTED_FAMILIES, engine_family, unsupported_modalities
 from ..properties import GroundTruthSettings, wanted_modalities
-from ..vendor import openexr_usable
 
 
 def output_root(settings: GroundTruthSettings) -> Path:
@@ -34,8 +33,6 @@ def blocking_problems(scene: bpy.types.Scene, settings: GroundTruthSettings) -> 
         )
     elif family not in SUPPORTED_FAMILIES:
         problems.append(f"Render engine '{scene.render.engine}' is not supported: use Cycles or EEVEE")
-    if settings.use_exr and not openexr_usable():
-        problems.append("EXR output is not available in this Blender build (it links its own OpenEXR): turn EXR off")
     if settings.output_dir.startswith("//") and not bpy.data.filepath:
         problems.append(
             "Save the .blend file first, or choose an absolute Output Folder ('//' is relative to the .blend)"

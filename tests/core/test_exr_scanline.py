@@ -75,3 +75,41 @@ def test_truncated_file(tmp_path):
     (tmp_path / "t.exr").write_bytes(data[:40])
     with pytest.raises(UnsupportedExrError, match="truncated"):
         read_uncompressed(tmp_path / "t.exr")
+
+
+@pytest.mark.parametrize("height", [1, 16, 37])
+def test_written_zip_files_read_back_exactly_in_openexr(tmp_path, height):
+    from ground_truth.exporters.exr_scanline import write_zip
+
+    rng = np.random.default_rng(height)
+    flow = rng.normal(size=(height, 23, 2)).astype(np.float32)  # noise: blocks too random to shrink
+    channels = {
+        "depth.V": np.full((height, 23), 7.25, np.float32),  # flat: blocks that shrink
+        "flow.X": flow[..., 0],  # a strided view
+        "flow.Y": flow[..., 1],
+        "mask.V": rng.integers(0, 2**32 - 1, (height, 23), dtype=np.uint32),
+        "half.R": rng.normal(size=(height, 23)).astype(np.float16),
+    }
+    K = np.array([[500.0, 0, 11.5], [0, 500.0, 8.25], [0, 0, 1]])
+    pose = np.arange(16, dtype=np.float64).reshape(4, 4) / 7
+    extra = {"K": K, "world_to_camera": pose, "frame": -3, "note": "ünïcode ok"}
+    with open(tmp_path / "w.exr", "wb") as stream:
+        write_zip(stream, channels, extra)
+    exr = OpenEXR.File(str(tmp_path / "w.exr"), separate_channels=True)
+    header = exr.header()
+    assert header["compression"] == OpenEXR.ZIP_COMPRESSION
+    np.testing.assert_array_equal(np.asarray(header["K"]), K)
+    np.testing.assert_array_equal(np.asarray(header["world_to_camera"]), pose)
+    assert header["frame"] == -3 and header["note"] == "ünïcode ok"
+    theirs = {name: c.pixels for name, c in exr.channels().items()}
+    assert sorted(theirs) == sorted(channels)
+    for name, value in channels.items():
+        assert theirs[name].dtype == value.dtype, name
+        np.testing.assert_array_equal(theirs[name], value, err_msg=name)
+
+
+def test_writing_refuses_what_exr_cannot_hold(tmp_path):
+    from ground_truth.exporters.exr_scanline import write_zip
+
+    with open(tmp_path / "bad.exr", "wb") as stream, pytest.raises(TypeError, match="float32, float16 or uint32"):
+        write_zip(stream, {"a.V": np.zeros((2, 2), np.float64)}, {})

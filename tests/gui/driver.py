@@ -88,6 +88,7 @@ def set_up():
         cube.keyframe_insert("location", frame=frame)
     scene.frame_set(1)
     scene.ground_truth.output_dir = str(WORK / "out")
+    scene.ground_truth.use_exr = True  # written without OpenEXR: this Blender links its own
     _, area, _ = view3d()
     area.spaces.active.show_region_ui = True
 

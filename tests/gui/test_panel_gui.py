@@ -129,7 +129,8 @@ def test_every_button_works_and_the_files_appear(gui_run):
     assert result["progress_seen"] is True
     files = set(result["files"])
     for frame in (1, 2, 3, 4):
-        assert {f"npz/{frame:06d}.npz", f"rgb/{frame:06d}.png", f"preview/depth/{frame:06d}.png"} <= files
+        assert {f"npz/{frame:06d}.npz", f"exr/{frame:06d}.exr", f"rgb/{frame:06d}.png"} <= files
+        assert f"preview/depth/{frame:06d}.png" in files
     assert {"meta.json", "contact_sheet.png"} <= files
 
 
@@ -155,6 +156,10 @@ def test_the_arrays_are_right(gui_run):
     assert np.isfinite(arrays["depth"][on_cube]).all() and np.isinf(arrays["depth"][~on_cube]).all()
     assert np.isfinite(arrays["flow_forward"][on_cube]).all()
     assert arrays["K"][0, 0] > 0 and arrays["K"][2, 2] == 1
+    from_exr = load_frame(work / "out" / "exr" / "000002.exr")  # read by OpenEXR, out here
+    assert sorted(from_exr) == sorted(arrays)
+    for key, value in arrays.items():
+        np.testing.assert_array_equal(from_exr[key], value, err_msg=key)
 
 
 def test_undo_and_redo_after_our_operators_give_each_earlier_scene_back(gui_run):
