@@ -40,7 +40,7 @@ def npz_nbytes(path: Path) -> dict[str, int]:
     return sizes
 
 
-def test_an_8k_frame_exports_within_a_small_multiple_of_its_arrays(tmp_path):
+def test_an_8k_frame_exports_within_twice_its_arrays(tmp_path):
     width, height = 7680, 4320
     result = measure("big", tmp_path, width, height)
     root = tmp_path / "ground_truth"
@@ -48,9 +48,9 @@ def test_an_8k_frame_exports_within_a_small_multiple_of_its_arrays(tmp_path):
     arrays_mb = sum(sizes.values()) / 2**20
     assert arrays_mb > 1900  # depth, normals ×2, flow ×2, masks ×2, emission: ~64 bytes a pixel
     extra_mb = result["peak_mb"] - result["before_mb"]
-    # Measured: 1.6× without EXR (passes read in bands, converted one by one, previews in
-    # bands), 2.0× with it (OpenEXR wants each channel as a separate contiguous array).
-    assert extra_mb <= 2.5 * arrays_mb, f"the export step took {extra_mb:.0f} MB over {arrays_mb:.0f} MB of arrays"
+    # Measured: 1.6× with every output on (passes read in bands and converted one by one,
+    # previews, PNGs and the EXR written a few rows at a time); it was 4.3× before.
+    assert extra_mb <= 2.0 * arrays_mb, f"the export step took {extra_mb:.0f} MB over {arrays_mb:.0f} MB of arrays"
 
     # The arrays are right, not just written: the ground plane lies 10 m below the camera.
     with np.load(root / "npz" / "000001.npz") as npz:
