@@ -16,7 +16,7 @@ _STALE_AFTER_S = 3600.0
 
 def temporary_name(path: Path) -> Path:
     """A hidden sibling of ``path`` naming this host and process: ``.<name>.<host>.<pid>.part``."""
-    return path.with_name(f".{path.name}.{_HOST}.{os.getpid()}.part")
+    return path.with_name(f".{path.name}.{owner()}.part")
 
 
 @contextmanager
@@ -53,17 +53,27 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def is_stale(tmp: Path) -> bool:
-    """Whether a temporary file was left by a process that is gone.
+def owner() -> str:
+    """This process, as temporary names and lock files record it: ``<host>.<pid>``."""
+    return f"{_HOST}.{os.getpid()}"
 
-    Ours from this host: when its process no longer runs (checked on POSIX only). From
-    another host sharing the folder, or on Windows: when untouched for an hour.
+
+def owner_gone(tag: str, age_s: float, stale_after_s: float = _STALE_AFTER_S) -> bool:
+    """Whether the process an :func:`owner` tag names has gone.
+
+    From this host: when it no longer runs (checked on POSIX only). From another host
+    sharing the folder, on Windows, or unknown: when ``age_s`` exceeds ``stale_after_s``.
     """
-    host, _, pid = tmp.name.removesuffix(".part").rpartition(".")
-    host = host.rpartition(".")[2]
+    host, _, pid = tag.rpartition(".")
     if host == _HOST and pid.isdigit() and sys.platform != "win32":
         return not _process_alive(int(pid))
-    return time.time() - tmp.stat().st_mtime > _STALE_AFTER_S
+    return age_s > stale_after_s
+
+
+def is_stale(tmp: Path) -> bool:
+    """Whether a temporary file was left by a process that is gone (see :func:`owner_gone`)."""
+    host, _, pid = tmp.name.removesuffix(".part").rpartition(".")
+    return owner_gone(f"{host.rpartition('.')[2]}.{pid}", time.time() - tmp.stat().st_mtime)
 
 
 def remove_stale_temporaries(root: Path) -> int:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_path
+from .atomic import atomic_path, owner, owner_gone
 from .layout import META_NAME
 
 SCHEMA_VERSION = 1
@@ -96,23 +96,29 @@ def write_meta(root: Path, scene: dict[str, Any], frames_written: list[int]) -> 
 def meta_lock(root: Path, timeout: float = 120.0) -> Iterator[None]:
     """Hold the folder's lock file while reading the frames on disk and writing
     ``meta.json``, so that runs sharing the folder update it one at a time and the last
-    one lists every frame. A lock older than a minute is a killed run's and is broken."""
+    one lists every frame. The lock names its holder (host and process): a lock whose
+    process is gone from this host is broken at once, one from another host after a minute."""
     lock = root / _LOCK_NAME
     deadline = time.monotonic() + timeout
     while True:
         try:
-            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-            break
+            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             try:
-                if time.time() - lock.stat().st_mtime > _LOCK_STALE_S:
-                    lock.unlink(missing_ok=True)
-                    continue
+                holder = lock.read_text(encoding="utf-8").strip()
+                age = time.time() - lock.stat().st_mtime
             except FileNotFoundError:
                 continue
+            if owner_gone(holder, age, _LOCK_STALE_S) if holder else age > _LOCK_STALE_S:
+                lock.unlink(missing_ok=True)
+                continue
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{lock} is held by another run") from None
+                raise TimeoutError(f"{lock} is held by another run ({holder or 'unknown'})") from None
             time.sleep(0.05)
+        else:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+                stream.write(owner())
+            break
     try:
         yield
     finally:

@@ -30,7 +30,7 @@ from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
 from ..exporters.layout import OutputOptions, complete_frames, expected_files, rgb_path
-from ..exporters.meta import MetaMismatchError, check_same_export, meta_lock, write_meta
+from ..exporters.meta import MetaMismatchError, check_same_export, meta_lock, read_meta, write_meta
 from ..exporters.writer import write_frame
 from ..properties import GroundTruthSettings, category_names, wanted_modalities
 from . import scene_info
@@ -157,10 +157,15 @@ class Exporter:
             self._finish_run(raise_errors=exc_type is None)
 
     def _finish_run(self, raise_errors: bool) -> None:
-        """What covers the whole folder: coco.json and the contact sheet (also after an
-        error or an interruption, for the frames that are complete)."""
+        """What covers the whole folder: meta.json, coco.json and the contact sheet (also
+        after an error or an interruption, for the frames that are complete). meta.json is
+        rewritten even when this run wrote nothing: a killed run may have left it behind
+        the files on disk."""
         try:
-            frames = complete_frames(self.root, self.array_keys, self.options)
+            with meta_lock(self.root):
+                frames = complete_frames(self.root, self.array_keys, self.options)
+                if frames or read_meta(self.root) is not None:
+                    write_meta(self.root, self.meta, frames)
             if self.options.coco and "object_index" in self.array_keys:
                 write_coco(self.root, frames, self.categories)
             if self.options.previews:

@@ -179,16 +179,32 @@ def test_stale_temporaries_of_dead_processes_go_and_live_ones_stay(tmp_path):
 
 def test_meta_lock_waits_for_the_holder_and_breaks_a_dead_one(tmp_path):
     import os
+    import socket
+    import subprocess
+    import sys
     import time
 
     from ground_truth.exporters.meta import meta_lock
 
-    with meta_lock(tmp_path), pytest.raises(TimeoutError), meta_lock(tmp_path, timeout=0.2):
-        pass
     lock = tmp_path / ".meta.lock"
-    lock.touch()
+    with meta_lock(tmp_path):
+        assert lock.read_text() == f"{socket.gethostname().replace('.', '_')}.{os.getpid()}"
+        with pytest.raises(TimeoutError, match="held by another run"), meta_lock(tmp_path, timeout=0.2):
+            pass  # a live holder (this process) is waited for
+    assert not lock.exists()
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(f"{socket.gethostname().replace('.', '_')}.{int(dead.stdout)}")  # a run killed holding it
+    started = time.monotonic()
+    with meta_lock(tmp_path, timeout=5):
+        assert lock.read_text().endswith(f".{os.getpid()}")
+    assert time.monotonic() - started < 1  # broken at once, not after a minute
+
+    lock.write_text("otherhost.12")  # another machine's: waited for while fresh, broken when old
+    with pytest.raises(TimeoutError), meta_lock(tmp_path, timeout=0.2):
+        pass
     old = time.time() - 120
-    os.utime(lock, (old, old))  # left by a killed run
+    os.utime(lock, (old, old))
     with meta_lock(tmp_path, timeout=0.2):
         assert lock.exists()
     assert not lock.exists()
