@@ -33,16 +33,19 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
+def _bands(source: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
+    """``(rows, source[rows])`` over bands of ``BAND_ROWS`` rows."""
+    for y in range(0, source.shape[0], BAND_ROWS):
+        rows = slice(y, y + BAND_ROWS)
+        yield rows, source[rows]
+
+
 def _in_bands(source: np.ndarray, colour) -> np.ndarray:
     """(H, W, 3) uint8 made by ``colour(rows of source)`` over bands of rows."""
     out = np.empty((*source.shape[:2], 3), np.uint8)
-    for y in range(0, source.shape[0], BAND_ROWS):
-        out[y : y + BAND_ROWS] = colour(source[y : y + BAND_ROWS])
+    for rows, band in _bands(source):
+        out[rows] = colour(band)
     return out
-
-
-def _bands(source: np.ndarray):
-    return (source[y : y + BAND_ROWS] for y in range(0, source.shape[0], BAND_ROWS))
 
 
 def viridis(t: np.ndarray) -> np.ndarray:
@@ -117,7 +120,9 @@ def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     noise. The PNG text states both (``flow_max_px``, ``flow_scale_px``); undefined (NaN)
     flow is black.
     """
-    max_radius = max((float(np.nanmax(np.hypot(r[..., 0], r[..., 1]), initial=0.0)) for r in _bands(flow)), default=0.0)
+    max_radius = max(
+        (float(np.nanmax(np.hypot(r[..., 0], r[..., 1]), initial=0.0)) for _, r in _bands(flow)), default=0.0
+    )
     scale = max(max_radius, 1.0)
 
     def colour(rows: np.ndarray) -> np.ndarray:

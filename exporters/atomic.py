@@ -72,8 +72,8 @@ def owner_gone(tag: str, age_s: float, stale_after_s: float = _STALE_AFTER_S) ->
 
 def is_stale(tmp: Path) -> bool:
     """Whether a temporary file was left by a process that is gone (see :func:`owner_gone`)."""
-    host, _, pid = tmp.name.removesuffix(".part").rpartition(".")
-    return owner_gone(f"{host.rpartition('.')[2]}.{pid}", time.time() - tmp.stat().st_mtime)
+    tag = ".".join(tmp.name.removesuffix(".part").rsplit(".", 2)[-2:])  # .<name>.<host>.<pid>.part
+    return owner_gone(tag, time.time() - tmp.stat().st_mtime)
 
 
 def remove_stale_temporaries(root: Path) -> int:

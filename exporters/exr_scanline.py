@@ -133,7 +133,7 @@ def _attribute(name: str, kind: str, value: bytes) -> bytes:
     return name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
 
 
-def header_value(value) -> tuple[str, bytes]:
+def _header_value(value) -> tuple[str, bytes]:
     """An extra header attribute's EXR type and bytes: ``int``, ``string``, or a float64
     3×3 / 4×4 matrix (``m33d`` / ``m44d``)."""
     if isinstance(value, str):
@@ -179,7 +179,7 @@ def write_zip(stream: BinaryIO, channels: dict[str, np.ndarray], extra: dict[str
         _attribute("pixelAspectRatio", "float", struct.pack("<f", 1.0)),
         _attribute("screenWindowCenter", "v2f", struct.pack("<ff", 0.0, 0.0)),
         _attribute("screenWindowWidth", "float", struct.pack("<f", 1.0)),
-        *(_attribute(name, *header_value(value)) for name, value in extra.items()),
+        *(_attribute(name, *_header_value(value)) for name, value in extra.items()),
     ]
     long_names = any(len(name) > 31 for name in [*names, *extra])
     stream.write(struct.pack("<ii", _MAGIC, 2 | (_LONG_NAMES if long_names else 0)) + b"".join(attributes) + b"\0")

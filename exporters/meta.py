@@ -109,7 +109,7 @@ def meta_lock(root: Path, timeout: float = 120.0) -> Iterator[None]:
                 age = time.time() - lock.stat().st_mtime
             except FileNotFoundError:
                 continue
-            if owner_gone(holder, age, _LOCK_STALE_S) if holder else age > _LOCK_STALE_S:
+            if owner_gone(holder, age, _LOCK_STALE_S):  # an empty holder (being written) counts by age
                 lock.unlink(missing_ok=True)
                 continue
             if time.monotonic() > deadline:

@@ -29,8 +29,8 @@ from ..core.support import addon_version
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
-from ..exporters.layout import OutputOptions, complete_frames, expected_files, rgb_path
-from ..exporters.meta import MetaMismatchError, check_same_export, meta_lock, read_meta, write_meta
+from ..exporters.layout import META_NAME, OutputOptions, complete_frames, expected_files, rgb_path
+from ..exporters.meta import MetaMismatchError, check_same_export, meta_lock, write_meta
 from ..exporters.writer import write_frame
 from ..properties import GroundTruthSettings, category_names, wanted_modalities
 from . import scene_info
@@ -164,7 +164,7 @@ class Exporter:
         try:
             with meta_lock(self.root):
                 frames = complete_frames(self.root, self.array_keys, self.options)
-                if frames or read_meta(self.root) is not None:
+                if frames or (self.root / META_NAME).exists():
                     write_meta(self.root, self.meta, frames)
             if self.options.coco and "object_index" in self.array_keys:
                 write_coco(self.root, frames, self.categories)
