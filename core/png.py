@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A small PNG writer (8- or 16-bit grey, RGB or RGBA) on numpy arrays, without Blender."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import BinaryIO
 import numpy as np
 
 _COLOUR_TYPES = {1: 0, 3: 2, 4: 6}  # channels → PNG colour type
+_UP = 2  # PNG filter type: each byte minus the byte above it
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -18,7 +20,9 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def write_png(stream: BinaryIO, image: np.ndarray, text: dict[str, str] | None = None) -> None:
     """Write a uint8 or uint16 (H, W) or (H, W, 1|3|4) image, row 0 at the top.
 
-    ``text`` becomes PNG ``tEXt`` entries (for example a preview's value range).
+    ``text`` becomes PNG ``tEXt`` entries (for example a preview's value range). Every
+    row uses PNG's Up filter (the difference from the row above), which makes smooth
+    pictures such as depth several times smaller than unfiltered rows at the same speed.
     """
     image = np.asarray(image)
     if image.dtype not in (np.uint8, np.uint16):
@@ -35,10 +39,15 @@ def write_png(stream: BinaryIO, image: np.ndarray, text: dict[str, str] | None =
         stream.write(_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
     compressor = zlib.compressobj(6)
     band = max(1, (4 << 20) // (1 + row_bytes))  # rows per step: a few MB, whatever the image's size
+    above = np.zeros(row_bytes, np.uint8)  # the row above the first is taken as zeros
     for y in range(0, height, band):
         samples = image[y : y + band].astype(">u2" if depth == 16 else np.uint8)  # PNG is big-endian
-        rows = np.zeros((len(samples), 1 + row_bytes), dtype=np.uint8)  # filter byte 0 per row
-        rows[:, 1:] = samples.view(np.uint8).reshape(len(samples), row_bytes)
+        raw = samples.view(np.uint8).reshape(len(samples), row_bytes)
+        rows = np.empty((len(samples), 1 + row_bytes), dtype=np.uint8)
+        rows[:, 0] = _UP
+        np.subtract(raw[:1], above, out=rows[:1, 1:])  # uint8 arithmetic wraps modulo 256, as PNG wants
+        np.subtract(raw[1:], raw[:-1], out=rows[1:, 1:])
+        above = raw[-1].copy()
         data = compressor.compress(rows)
         if data:
             stream.write(_chunk(b"IDAT", data))

@@ -1,28 +1,18 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """8-bit pictures of the ground truth, for eyes rather than for training.
 
-Each function takes one SPEC array and returns an (H, W, 3) uint8 image (row 0 at the
+Each function takes one array of the contract and returns an (H, W, 3) uint8 image (row 0 at the
 top) plus, where a picture hides a scale, the ``tEXt`` entries that state it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-# Viridis (perceptually uniform), as a degree-6 polynomial fit per channel.
-_VIRIDIS = np.array(
-    [
-        [0.2777273272234177, 0.005407344544966578, 0.3340998053353061],
-        [0.1050930431085774, 1.404613529898575, 1.384590162594685],
-        [-0.3308618287255563, 0.214847559468213, 0.09509516302823659],
-        [-4.634230498983486, -5.799100973351585, -19.33244095627987],
-        [6.228269936347081, 14.17993336680509, 56.69055260068105],
-        [4.776384997670288, -13.74514537774601, -65.35303263337234],
-        [-5.435455855934631, 4.645852612178535, 26.3124352495832],
-    ]
-)
-
+from .modalities import ARRAYS
+from .viridis import VIRIDIS
 
 # Pictures are made this many rows at a time: the float temporaries of an 8K frame's
 # colour maps would otherwise take gigabytes.
@@ -48,13 +38,14 @@ def _in_bands(source: np.ndarray, colour) -> np.ndarray:
     return out
 
 
+_VIRIDIS_BYTES = (VIRIDIS * 255.0).astype(np.uint8)  # as matplotlib's ``viridis(t, bytes=True)``
+
+
 def viridis(t: np.ndarray) -> np.ndarray:
-    """Viridis colours (…, 3) in [0, 1] for values ``t`` in [0, 1] (clipped)."""
-    t = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)[..., None]
-    rgb = np.zeros((*t.shape[:-1], 3))
-    for coefficients in _VIRIDIS[::-1]:
-        rgb = rgb * t + coefficients
-    return np.clip(rgb, 0.0, 1.0)
+    """Viridis colours (…, 3) uint8 for values ``t`` in [0, 1] (clipped), exactly as
+    matplotlib colours them: entry ``floor(256 t)`` of its table (the last for 1)."""
+    t = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)
+    return _VIRIDIS_BYTES[np.minimum((t * 256.0).astype(np.intp), 255)]
 
 
 def depth_preview(depth: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
@@ -71,7 +62,7 @@ def depth_preview(depth: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
 
     def colour(rows: np.ndarray) -> np.ndarray:
         seen = np.isfinite(rows)
-        rgb = _to_uint8(viridis((far - np.where(seen, rows, far)) / max(far - near, 1e-12)))
+        rgb = viridis((far - np.where(seen, rows, far)) / max(far - near, 1e-12))
         rgb[~seen] = 0
         return rgb
 
@@ -208,34 +199,24 @@ def contact_sheet(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
     return sheet
 
 
-# Preview folder → the array it pictures.
-PREVIEW_SOURCES = {
-    "depth": "depth",
-    "normal": "normal",
-    "flow_forward": "flow_forward",
-    "flow_backward": "flow_backward",
-    "object_index": "object_index",
-    "material_index": "material_index",
-    "emission": "emission",
+_MAKERS = {
+    "depth": depth_preview,
+    "normal": lambda a: (normal_preview(a), {}),
+    "flow": flow_preview,
+    "mask": lambda a: (mask_preview(a), {}),
+    "colour": lambda a: (emission_preview(a), {}),
 }
 
 
-def preview_keys(array_keys) -> list[str]:
-    """The ``preview/<key>/`` folders that a frame with these arrays gets."""
-    return [key for key, source in PREVIEW_SOURCES.items() if source in array_keys]
+def preview_keys(array_keys: Iterable[str]) -> list[str]:
+    """The ``preview/<key>/`` folders (named after their arrays) that a frame with these
+    arrays gets, in the registry's order."""
+    keys = set(array_keys)
+    return [key for key, array in ARRAYS.items() if array.preview and key in keys]
 
 
 def previews(arrays: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray, dict[str, str]]]:
-    """Every preview the given SPEC arrays allow as ``(preview/<key>/ folder, image, text)``,
+    """Every preview the given arrays allow as ``(preview/<key>/ folder, image, text)``,
     made one at a time as the caller asks for them."""
-    makers = {
-        "depth": depth_preview,
-        "normal": lambda a: (normal_preview(a), {}),
-        "flow_forward": flow_preview,
-        "flow_backward": flow_preview,
-        "object_index": lambda a: (mask_preview(a), {}),
-        "material_index": lambda a: (mask_preview(a), {}),
-        "emission": lambda a: (emission_preview(a), {}),
-    }
     for key in preview_keys(arrays):
-        yield key, *makers[key](arrays[PREVIEW_SOURCES[key]])
+        yield key, *_MAKERS[ARRAYS[key].preview](arrays[key])

@@ -1,5 +1,6 @@
 """NPZ/EXR round trips, atomic writes and the loader's errors."""
 
+import os
 import struct
 import zlib
 
@@ -130,7 +131,7 @@ def test_a_folder_of_another_export_is_refused(tmp_path):
 
 
 def read_png(data: bytes):
-    """Decode the PNGs our writer makes (filter 0, 8 bit) following the PNG spec."""
+    """Decode 8-bit PNGs with rows filtered by None (0) or Up (2), following the PNG spec."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks = 8, []
     while pos < len(data):
@@ -143,9 +144,13 @@ def read_png(data: bytes):
     channels = {0: 1, 2: 3, 6: 4}[colour]
     raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
     rows = np.frombuffer(raw, np.uint8).reshape(height, 1 + width * channels)
-    assert depth == 8 and not rows[:, 0].any()
+    assert depth == 8 and set(rows[:, 0]) <= {0, 2}
+    pixels, above = np.zeros((height, width * channels), np.uint8), np.zeros(width * channels, np.int64)
+    for y, row in enumerate(rows):
+        pixels[y] = (row[1:] + (above if row[0] == 2 else 0)) % 256
+        above = pixels[y].astype(np.int64)
     text = dict(body.decode("latin-1").split("\0") for kind, body in chunks if kind == b"tEXt")
-    return rows[:, 1:].reshape(height, width, channels), text
+    return pixels.reshape(height, width, channels), text
 
 
 def test_png_writer_keeps_pixels_and_text(tmp_path):
@@ -177,11 +182,21 @@ def test_stale_temporaries_of_dead_processes_go_and_live_ones_stay(tmp_path):
     assert mine.exists() and foreign.exists() and not left.exists()
 
 
-def test_meta_lock_waits_for_the_holder_and_breaks_a_dead_one(tmp_path):
-    import os
+def _hold_lock(folder, ready):
+    """Take the lock and keep it until killed (a minute at most)."""
+    import time
+
+    from ground_truth.exporters.meta import meta_lock
+
+    with meta_lock(folder):
+        ready.set()
+        time.sleep(60)
+
+
+def test_meta_lock_waits_for_a_live_holder_and_not_for_a_killed_one(tmp_path):
+    import multiprocessing
+    import signal
     import socket
-    import subprocess
-    import sys
     import time
 
     from ground_truth.exporters.meta import meta_lock
@@ -189,22 +204,71 @@ def test_meta_lock_waits_for_the_holder_and_breaks_a_dead_one(tmp_path):
     lock = tmp_path / ".meta.lock"
     with meta_lock(tmp_path):
         assert lock.read_text() == f"{socket.gethostname().replace('.', '_')}.{os.getpid()}"
-        with pytest.raises(TimeoutError, match="held by another run"), meta_lock(tmp_path, timeout=0.2):
-            pass  # a live holder (this process) is waited for
     assert not lock.exists()
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    lock.write_text(f"{socket.gethostname().replace('.', '_')}.{int(dead.stdout)}")  # a run killed holding it
-    started = time.monotonic()
-    with meta_lock(tmp_path, timeout=5):
-        assert lock.read_text().endswith(f".{os.getpid()}")
-    assert time.monotonic() - started < 1  # broken at once, not after a minute
-
-    lock.write_text("otherhost.12")  # another machine's: waited for while fresh, broken when old
-    with pytest.raises(TimeoutError), meta_lock(tmp_path, timeout=0.2):
-        pass
-    old = time.time() - 120
-    os.utime(lock, (old, old))
-    with meta_lock(tmp_path, timeout=0.2):
+    fork = multiprocessing.get_context("fork")
+    ready = fork.Event()
+    holder = fork.Process(target=_hold_lock, args=(tmp_path, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(TimeoutError, match=rf"held by another run \(.*\.{holder.pid}\)"):
+            with meta_lock(tmp_path, timeout=0.3):
+                pass
+        os.kill(holder.pid, signal.SIGKILL)  # killed while holding it: the lock file stays behind
+        holder.join(30)
         assert lock.exists()
+        started = time.monotonic()
+        with meta_lock(tmp_path, timeout=30):
+            assert lock.read_text().endswith(f".{os.getpid()}")
+        assert time.monotonic() - started < 1  # the system let go with the process: nothing to wait for
+    finally:
+        holder.kill()
+    lock.write_text("otherhost.12")  # a file another machine left, not held by anyone
+    with meta_lock(tmp_path, timeout=0.5):
+        assert lock.read_text().endswith(f".{os.getpid()}")
     assert not lock.exists()
+
+
+def _contend(folder, start, rounds, violations):
+    from ground_truth.exporters.meta import meta_lock
+
+    start.wait(30)
+    for _ in range(rounds):
+        with meta_lock(folder, timeout=60):
+            inside = folder / "inside"
+            try:
+                descriptor = os.open(inside, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                with violations.get_lock():
+                    violations.value += 1
+                continue
+            os.close(descriptor)
+            inside.unlink()
+
+
+def test_meta_lock_admits_one_holder_at_a_time_when_holders_die_in_it(tmp_path):
+    """Six processes wait for the lock while its holder is killed, forty times over: the
+    lock a killed run leaves must never admit two live runs at once. A lock broken by
+    'check the holder, then unlink' lets a second waiter delete the first one's fresh lock."""
+    import multiprocessing
+    import signal
+
+    fork = multiprocessing.get_context("fork")
+    violations = fork.Value("i", 0)
+    for _ in range(40):
+        ready = fork.Event()
+        victim = fork.Process(target=_hold_lock, args=(tmp_path, ready))
+        victim.start()
+        assert ready.wait(30)
+        start = fork.Event()
+        contenders = [fork.Process(target=_contend, args=(tmp_path, start, 3, violations)) for _ in range(6)]
+        for process in contenders:
+            process.start()
+        start.set()
+        os.kill(victim.pid, signal.SIGKILL)  # dies holding the lock, with six runs waiting on it
+        victim.join(30)
+        for process in contenders:
+            process.join(120)
+            assert process.exitcode == 0
+    assert violations.value == 0

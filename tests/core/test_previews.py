@@ -1,13 +1,87 @@
 """Preview pictures: colour coding that a reader can trust."""
 
 import numpy as np
-from ground_truth.core.previews import contact_sheet, depth_preview, flow_preview, mask_preview, viridis
+import pytest
+from ground_truth.core.previews import (
+    contact_sheet,
+    depth_preview,
+    emission_preview,
+    flow_preview,
+    mask_preview,
+    normal_preview,
+    viridis,
+)
 
 
-def test_viridis_ends_are_dark_purple_and_yellow():
-    dark, bright = viridis(np.array([0.0, 1.0]))
-    assert dark[2] > dark[0] and dark[2] > dark[1] and dark.sum() < 0.7  # dark purple-blue
-    assert bright[0] > 0.9 and bright[1] > 0.85 and bright[2] < 0.2  # yellow
+def test_viridis_is_matplotlibs_table_exactly():
+    matplotlib = pytest.importorskip("matplotlib")
+    t = np.r_[np.linspace(0.0, 1.0, 4097), np.random.default_rng(1).uniform(0, 1, 5000)]
+    expected = matplotlib.colormaps["viridis"](t, bytes=True)[:, :3]
+    np.testing.assert_array_equal(viridis(t), expected)
+
+
+def test_depth_preview_is_viridis_with_near_yellow():
+    matplotlib = pytest.importorskip("matplotlib")
+    depth = np.array([[2.0, 3.0, 4.0, 2.5]], np.float32)
+    rgb, _ = depth_preview(depth)
+    t = (4.0 - depth[0]) / 2.0  # near (2 m) is the top of the map
+    np.testing.assert_array_equal(rgb[0], matplotlib.colormaps["viridis"](t, bytes=True)[:, :3])
+
+
+def middlebury_colour(u: float, v: float) -> np.ndarray:
+    """Baker et al.'s computeColor (flow-code/colorcode.cpp), written out from its C source:
+    the wheel of makecolorwheel (RY 15, YG 6, GC 4, CB 11, BM 13, MR 6) and the blend."""
+    wheel = []
+    for i in range(15):
+        wheel.append((255, 255 * i // 15, 0))
+    for i in range(6):
+        wheel.append((255 - 255 * i // 6, 255, 0))
+    for i in range(4):
+        wheel.append((0, 255, 255 * i // 4))
+    for i in range(11):
+        wheel.append((0, 255 - 255 * i // 11, 255))
+    for i in range(13):
+        wheel.append((255 * i // 13, 0, 255))
+    for i in range(6):
+        wheel.append((255, 0, 255 - 255 * i // 6))
+    rad = np.hypot(u, v)
+    a = np.arctan2(-v, -u) / np.pi
+    fk = (a + 1.0) / 2.0 * (len(wheel) - 1)
+    k0 = int(fk)
+    k1 = (k0 + 1) % len(wheel)
+    f = fk - k0
+    out = []
+    for b in range(3):
+        col = (1 - f) * wheel[k0][b] / 255.0 + f * wheel[k1][b] / 255.0
+        col = 1 - rad * (1 - col) if rad <= 1 else col * 0.75
+        out.append(int(255.0 * col))
+    return np.array(out)
+
+
+def test_flow_colours_are_middleburys_at_every_angle_and_radius():
+    rng = np.random.default_rng(5)
+    angle = rng.uniform(-np.pi, np.pi, 2000)
+    radius = np.r_[rng.uniform(0, 1, 1000), rng.uniform(1, 1.3, 1000)]
+    flow = np.stack([radius * np.cos(angle), radius * np.sin(angle)], -1).astype(np.float32)
+    flow[0] = (1.0, 0.0)  # the largest radius is 1.3 at most: scale it to exactly 1.3
+    flow[-1] = (1.3, 0.0)
+    rgb, text = flow_preview(flow[None])
+    assert text["flow_scale_px"] == "1.3"
+    expected = np.array([middlebury_colour(u / 1.3, v / 1.3) for u, v in flow.astype(np.float64)])
+    assert np.abs(rgb[0].astype(int) - expected).max() <= 1  # we round where the C code truncates
+
+
+def test_emission_preview_is_the_srgb_transfer_function():
+    linear = np.linspace(0.0, 1.0, 20001)
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)  # IEC 61966-2-1
+    rgb = emission_preview(np.repeat(linear[None, :, None], 3, axis=-1).astype(np.float32))
+    np.testing.assert_array_equal(rgb[0, :, 0], np.rint(srgb * 255).astype(np.uint8))
+
+
+def test_normal_preview_colours_unit_normals_and_blacks_out_background():
+    normal = np.array([[[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]], np.float32)
+    rgb = normal_preview(normal)
+    np.testing.assert_array_equal(rgb[0], [[128, 128, 0], [255, 128, 128], [0, 0, 0]])
 
 
 def test_depth_preview_states_its_range_and_blacks_out_background():
