@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A bounded background writer: frame t is converted and written while frame t+1 renders
 (Blender releases the GIL while it renders)."""
 
@@ -15,7 +16,8 @@ class BackgroundWriter:
 
     def __init__(self, depth: int = 1):
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
+        self._error: BaseException | None = None  # raised once, to the submitting thread
+        self._failed = False  # stays set: every job after a failure is skipped
         self._thread = threading.Thread(target=self._work, name="ground_truth_writer", daemon=True)
         self._thread.start()
 
@@ -24,11 +26,11 @@ class BackgroundWriter:
             job = self._jobs.get()
             if job is None:
                 return
-            if self._error is None:
+            if not self._failed:
                 try:
                     job()
                 except BaseException as error:  # handed to the submitting thread
-                    self._error = error
+                    self._error, self._failed = error, True
 
     def _raise(self) -> None:
         if self._error is not None:

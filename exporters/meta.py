@@ -1,8 +1,11 @@
-"""``meta.json``: what a whole output folder holds, rewritten atomically after every frame.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``meta.json``: what a whole output folder holds.
 
-Its ``frames_written`` lists the frames that are complete on disk, not what one run
-remembers, so runs that share a folder (split across machines, or resumed) all leave
-the same, true list.
+Its ``frames_written`` lists the frames that are complete on disk. A run scans the
+folder once when it starts, adds the frames it completes as it goes (rewriting the file
+now and then, never listing an incomplete frame), and scans the folder again when it
+ends, so runs that share a folder (split across machines, or resumed) all leave the
+same, true list, and the cost of a frame does not grow with the frames already there.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_path, owner, owner_gone
-from .layout import META_NAME
+from ..core.modalities import CAMERA_ARRAYS, MODALITIES
+from .atomic import atomic_path, owner
+from .layout import META_NAME, OutputOptions, complete_frames
 
 SCHEMA_VERSION = 1
 
@@ -24,16 +28,11 @@ CONVENTIONS = {
     "image_rows": "row 0 is the top row of the picture",
     "pixel_centres": "integer coordinates; the top-left pixel's centre is (0, 0)",
     "camera_axes": "OpenCV: x right, y down, z forward",
-    "depth": "float32 metres, planar depth along the optical axis (camera z); background inf",
-    "normal": "float32 unit normals in camera axes; normal_world in world axes; background 0",
-    "flow": "float32 (dx, dy) pixels, x right, y down; forward to frame t+1, backward to t-1; NaN where undefined",
-    "index_masks": "int32 pass index of the first surface hit; 0 is the background",
-    "emission": "float32 linear RGB of the Emit pass",
-    "boxes": "[x_min, y_min, x_max, y_max] inclusive pixels per pass index, with visible pixel counts",
+    **{m.key: m.description for m in MODALITIES},
+    **{a.key: a.meaning for a in CAMERA_ARRAYS},
 }
 
 _LOCK_NAME = ".meta.lock"
-_LOCK_STALE_S = 60.0
 
 # Scene-wide facts that every run writing into one folder must share.
 _MUST_MATCH = ("resolution", "modalities", "camera", "projection")
@@ -92,34 +91,116 @@ def write_meta(root: Path, scene: dict[str, Any], frames_written: list[int]) -> 
     return meta
 
 
+try:
+    import fcntl
+
+    def _try_lock(descriptor: int) -> bool:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+except ImportError:  # Windows
+    import msvcrt
+
+    def _try_lock(descriptor: int) -> bool:
+        try:
+            msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+
 @contextmanager
 def meta_lock(root: Path, timeout: float = 120.0) -> Iterator[None]:
-    """Hold the folder's lock file while reading the frames on disk and writing
-    ``meta.json``, so that runs sharing the folder update it one at a time and the last
-    one lists every frame. The lock names its holder (host and process): a lock whose
-    process is gone from this host is broken at once, one from another host after a minute."""
-    lock = root / _LOCK_NAME
+    """Hold the folder's lock while reading the frames on disk and writing ``meta.json``,
+    so that runs sharing the folder update it one at a time and the last one lists every
+    frame.
+
+    The lock is the operating system's (``flock``; byte-range locking on Windows) on the
+    file ``.meta.lock``: it goes with its process, so a killed run leaves no lock to
+    break and there is no break to race. The file names its holder (``host.pid``) for
+    the message of a run that waits longer than ``timeout``. The holder removes the file
+    before it lets go; a waiter that locked a file removed meanwhile tries again.
+    """
+    path = root / _LOCK_NAME
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                holder = lock.read_text(encoding="utf-8").strip()
-                age = time.time() - lock.stat().st_mtime
-            except FileNotFoundError:
-                continue
-            if owner_gone(holder, age, _LOCK_STALE_S):  # an empty holder (being written) counts by age
-                lock.unlink(missing_ok=True)
-                continue
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{lock} is held by another run ({holder or 'unknown'})") from None
-            time.sleep(0.05)
+        descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        if _try_lock(descriptor):
+            held, current = os.fstat(descriptor), _identity(path)
+            if current == (held.st_dev, held.st_ino):
+                break
         else:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-                stream.write(owner())
-            break
+            if time.monotonic() > deadline:
+                holder = os.read(descriptor, 256).decode("utf-8", "replace").strip()
+                os.close(descriptor)
+                raise TimeoutError(f"{path} is held by another run ({holder or 'unknown'})")
+            time.sleep(0.02)
+        os.close(descriptor)
     try:
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, owner().encode())
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        if os.name == "posix":  # Windows cannot remove an open file; there it stays, unlocked
+            path.unlink(missing_ok=True)
+        os.close(descriptor)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+class MetaKeeper:
+    """``meta.json``'s upkeep during one run (see the module's docstring).
+
+    :meth:`frame_done` costs the same whatever the folder holds: it adds the frame to
+    what the run knows and rewrites ``meta.json`` at most every ``interval`` seconds
+    (and for the run's first frame), merging what other runs have listed meanwhile.
+    :meth:`finish` scans the folder and writes the true list.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        scene: dict[str, Any],
+        array_keys: Iterable[str],
+        options: OutputOptions,
+        interval: float = 2.0,
+    ):
+        self.root, self.scene, self.options, self.interval = root, scene, options, interval
+        self.array_keys = frozenset(array_keys)
+        self.frames: set[int] = set()
+        self._written_at: float | None = None
+
+    def start(self) -> None:
+        """Note the frames that are complete before the run (one scan of the folder)."""
+        self.frames = set(complete_frames(self.root, self.array_keys, self.options))
+
+    def frame_done(self, frame: int) -> None:
+        self.frames.add(frame)
+        now = time.monotonic()
+        if self._written_at is not None and now - self._written_at < self.interval:
+            return
+        with meta_lock(self.root):
+            listed = read_meta(self.root)
+            if listed is not None and all(listed.get(k) == self.scene.get(k) for k in _MUST_MATCH):
+                self.frames.update(listed.get("frames_written", ()))
+            write_meta(self.root, self.scene, self.frames)
+        self._written_at = now
+
+    def finish(self) -> list[int]:
+        """Scan the folder and write ``meta.json`` with every complete frame (also when
+        this run wrote none: a killed run may have left it behind the files)."""
+        with meta_lock(self.root):
+            frames = complete_frames(self.root, self.array_keys, self.options)
+            if frames or (self.root / META_NAME).exists():
+                write_meta(self.root, self.scene, frames)
+        self.frames = set(frames)
+        return frames
