@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ground Truth: computer-vision ground truth (depth, normals, flow, masks, boxes,
 camera) from any Blender scene.
 
@@ -33,9 +34,10 @@ def register() -> None:
 
     ensure_openexr()
 
-    from . import cli, operators, panels, properties
+    from . import cli, operators, panels, preferences, properties
     from .pipeline import handlers
 
+    preferences.register()
     properties.register()
     operators.register()
     panels.register()
@@ -44,7 +46,7 @@ def register() -> None:
 
 
 def unregister() -> None:
-    from . import cli, operators, panels, properties
+    from . import cli, operators, panels, preferences, properties
     from .pipeline import handlers
 
     cli.unregister()
@@ -52,3 +54,4 @@ def unregister() -> None:
     panels.unregister()
     operators.unregister()
     properties.unregister()
+    preferences.unregister()

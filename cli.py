@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The command line: the same export as the panel, for render farms and scripts.
 
 Inside Blender (registered with ``bpy.utils.register_cli_command``)::
@@ -9,7 +10,10 @@ package::
 
     python -m ground_truth.cli render --blend scene.blend --out DIR [--frames 1-240] [...]
 
-Both run :func:`run`. Exit status 0 when every frame is complete, 1 with one line
+Both run :func:`run`. Every setting of the panel has a flag (``render --help``); the
+flags make an :class:`~.pipeline.options.ExportOptions`, and the .blend's
+``scene.ground_truth`` is read only for the COCO category names and the Animation Range,
+never written. Exit status 0 when every frame is complete, 1 with one line
 ``ground_truth: error: ...`` when the export fails, 2 for bad arguments, 130 when
 interrupted (complete frames stay; run again to resume).
 """
@@ -24,9 +28,13 @@ import bpy
 
 from .core.frames import parse_frames
 from .core.modalities import MODALITIES
+from .exporters.layout import OutputOptions
 from .pipeline.export import ExportError, Progress, animation_frames, export_frames
+from .pipeline.options import ExportOptions, options_from_settings
+from .pipeline.quiet import hide_lines
 
 PROG = "ground_truth"
+FORMATS = ("npz", "exr", "flo", "kitti_flow", "depth_png16", "coco")
 _handle = None
 
 
@@ -46,6 +54,42 @@ def _frames(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _names(known: tuple[str, ...], what: str):
+    """An argparse type: a comma-separated list of ``known`` names."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(name.strip() for name in text.split(",") if name.strip())
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown)} (choose from {', '.join(known)})")
+        return names
+
+    return parse
+
+
+def _category(text: str) -> tuple[int, str]:
+    index, equals, name = text.partition("=")
+    if not (equals and index.strip().isdigit() and int(index) > 0 and name.strip()):
+        raise argparse.ArgumentTypeError(f"bad category {text!r} (want PASS_INDEX=NAME, e.g. 3=chair)")
+    return int(index), name.strip()
+
+
+def _level(text: str) -> int:
+    if not (text.isdigit() and 0 <= int(text) <= 9):
+        raise argparse.ArgumentTypeError(f"bad compression level {text!r} (want 0 to 9)")
+    return int(text)
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 1.0 <= value <= 100000.0:
+        raise argparse.ArgumentTypeError(f"bad depth scale {text!r} (want values per metre, 1 to 100000)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Export computer-vision ground truth from a Blender scene.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -53,33 +97,64 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--blend", help="open this .blend first (with the bpy module; blender -b FILE opens it)")
     render.add_argument("--out", required=True, help="output folder")
     render.add_argument(
-        "--frames", type=_frames, help="e.g. 1-240, 1-240:4 (every 4th), 1,5,9 (default: the scene's range)"
+        "--frames",
+        type=_frames,
+        help="e.g. 1-240, 1-240:4 (every 4th), 1,5,9 (default: the panel's Animation Range, else the scene's)",
     )
+    keys = tuple(m.key for m in MODALITIES)
     render.add_argument(
         "--modalities",
-        type=lambda text: text.split(","),
-        help=f"comma-separated, of: {','.join(m.key for m in MODALITIES)} (default: all the engine can give)",
+        type=_names(keys, "modality"),
+        default=keys,
+        help=f"comma-separated, of: {','.join(keys)} (default: all the engine can give)",
     )
-    render.add_argument("--formats", type=lambda text: text.split(","), default=["npz"], help="npz, exr or npz,exr")
+    render.add_argument(
+        "--formats",
+        type=_names(FORMATS, "format"),
+        default=("npz",),
+        help=f"comma-separated, of: {','.join(FORMATS)} (default: npz)",
+    )
     render.add_argument("--no-previews", action="store_true", help="do not write preview/ pictures")
+    render.add_argument("--npz-compression", type=_level, default=1, help="zlib level of the NPZ, 0-9 (default 1)")
+    render.add_argument(
+        "--depth-png16-scale",
+        type=_scale,
+        default=1000.0,
+        help="values per metre in depth_png16/ (default 1000: millimetres; 256: KITTI)",
+    )
+    render.add_argument(
+        "--coco-category",
+        type=_category,
+        action="append",
+        default=[],
+        metavar="INDEX=NAME",
+        help="name the COCO category of an object pass index (repeatable; default: the .blend's "
+        "COCO Categories table, else the objects' names)",
+    )
     render.add_argument("--overwrite", action="store_true", help="render frames that are complete already")
     return parser
 
 
-def _configure(args: argparse.Namespace) -> None:
-    settings = bpy.context.scene.ground_truth
-    settings.output_dir = os.path.abspath(args.out)
-    known = [m.key for m in MODALITIES]
-    if args.modalities:
-        unknown = sorted(set(args.modalities) - set(known))
-        if unknown:
-            raise _UsageError(f"unknown modality {', '.join(unknown)} (choose from {', '.join(known)})")
-    for key in known:
-        setattr(settings, f"use_{key}", args.modalities is None or key in args.modalities)
-    if set(args.formats) - {"npz", "exr"}:
-        raise _UsageError(f"unknown format in {','.join(args.formats)} (choose from npz, exr)")
-    settings.use_npz, settings.use_exr = "npz" in args.formats, "exr" in args.formats
-    settings.use_previews = not args.no_previews
+def options_from_args(args: argparse.Namespace, settings) -> ExportOptions:
+    """The run's options from the flags; of the .blend's settings only the COCO category
+    names are kept (they name the scene's pass indices), the flags' names winning."""
+    formats = set(args.formats)
+    return ExportOptions(
+        output_dir=os.path.abspath(args.out),
+        modalities=args.modalities,
+        files=OutputOptions(
+            npz="npz" in formats,
+            npz_level=args.npz_compression,
+            exr="exr" in formats,
+            previews=not args.no_previews,
+            flo="flo" in formats,
+            kitti_flow="kitti_flow" in formats,
+            depth_png16="depth_png16" in formats,
+            depth_png16_scale=args.depth_png16_scale,
+            coco="coco" in formats,
+        ),
+        categories={**options_from_settings(settings).categories, **dict(args.coco_category)},
+    )
 
 
 class _ProgressLine:
@@ -97,18 +172,16 @@ def run(argv: list[str]) -> int:
         if args.blend:
             if not os.path.isfile(args.blend):
                 raise _UsageError(f"no such .blend file: {args.blend}")
-            bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
-        _configure(args)
+            with hide_lines("Read blend:"):
+                bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
     except _UsageError as error:
         print(f"{PROG}: error: {error} (see {PROG} render --help)", file=sys.stderr)
         return 2
     scene = bpy.context.scene
+    options = options_from_args(args, scene.ground_truth)
     frames = args.frames or animation_frames(scene, scene.ground_truth)
-    progress_line = _ProgressLine()
     try:
-        progress = export_frames(
-            scene, bpy.context.view_layer, scene.ground_truth, frames, args.overwrite, progress_line
-        )
+        progress = export_frames(scene, bpy.context.view_layer, options, frames, args.overwrite, _ProgressLine())
     except ExportError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The one place where Blender versions differ (4.2 LTS … 5.x).
 
 Compositor trees, the File Output node's API, Render Layers socket names and image
@@ -9,21 +10,20 @@ from __future__ import annotations
 
 import bpy
 
+from .core.modalities import PASSES
+
 BLENDER_5 = bpy.app.version >= (5, 0, 0)
 
 # 4.2's File Output node writes the Vector pass with X, Y, Z only; forward flow needs W.
 # There the Vector pass is read from the Render Result saved as multilayer EXR instead.
 FILE_OUTPUT_KEEPS_VECTOR_W = bpy.app.version >= (4, 5, 0)
 
-# Render Layers output socket per pass (our pass names are the keys).
-RENDER_LAYER_SOCKETS = {
-    "depth": "Depth",
-    "normal": "Normal",
-    "vector": "Vector",
-    "object_index": "Object Index" if BLENDER_5 else "IndexOB",
-    "material_index": "Material Index" if BLENDER_5 else "IndexMA",
-    "emission": "Emission" if BLENDER_5 else "Emit",
-}
+
+def render_layer_socket(name: str) -> str:
+    """The Render Layers output of pass ``name`` (the registry declares both spellings)."""
+    render_pass = PASSES[name]
+    return render_pass.socket if BLENDER_5 else render_pass.legacy_socket
+
 
 # Newer Blenders warn about '//' in a path property unless it declares support for it.
 PATH_OPTIONS = (
@@ -31,16 +31,6 @@ PATH_OPTIONS = (
     if "is_path_supports_blend_relative" in bpy.types.Property.bl_rna.properties
     else set()
 )
-
-# File Output item socket type per pass (5.x only; 4.x slots take any input).
-_ITEM_SOCKET_TYPES = {
-    "depth": "FLOAT",
-    "normal": "VECTOR",
-    "vector": "VECTOR",
-    "object_index": "FLOAT",
-    "material_index": "FLOAT",
-    "emission": "RGBA",
-}
 
 
 def compositor_tree(scene: bpy.types.Scene) -> bpy.types.NodeTree | None:
@@ -100,7 +90,7 @@ def file_output_items(node: bpy.types.Node) -> list[str]:
 def add_file_output_item(node: bpy.types.Node, name: str) -> bpy.types.NodeSocket:
     """Add the input for pass ``name`` and return its socket."""
     if BLENDER_5:
-        item = node.file_output_items.new(_ITEM_SOCKET_TYPES[name], name)
+        item = node.file_output_items.new(PASSES[name].socket_type, name)
         if name == "vector":
             item.vector_socket_dimensions = 4  # keep W: forward flow lives in Z and W
     else:
@@ -113,6 +103,14 @@ def remove_file_output_item(node: bpy.types.Node, name: str) -> None:
         node.file_output_items.remove(node.file_output_items[name])
     else:
         node.layer_slots.remove(node.inputs[name])
+
+
+def use_cpu_compositor(changes, render: bpy.types.RenderSettings) -> None:
+    """Through ``changes`` (undoable), composite on the CPU: our nodes only pass data
+    through, and Blender 5's default GPU compositor starts an OpenGL context headless
+    (three EGL_BAD_MATCH lines per run here) for nothing."""
+    if hasattr(render, "compositor_device"):
+        changes.set(render, "compositor_device", "CPU")
 
 
 def set_multilayer_exr(changes, image_settings: bpy.types.ImageFormatSettings) -> None:

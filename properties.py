@@ -1,4 +1,8 @@
-"""``Scene.ground_truth``: the add-on's settings (names fixed by SPEC.md)."""
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``Scene.ground_truth``: the add-on's settings (names fixed by docs/contract.md).
+
+The modality switches ``use_<key>`` come from the registry (``core/modalities.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,7 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from .compat import PATH_OPTIONS
-from .core.modalities import MODALITIES, MODALITY_BY_KEY
-
-
-def _modality_switch(key: str) -> BoolProperty:
-    modality = MODALITY_BY_KEY[key]
-    return BoolProperty(name=modality.label, description=modality.description, default=True)
+from .core.modalities import MODALITIES
 
 
 class GroundTruthCategory(bpy.types.PropertyGroup):
@@ -31,13 +30,6 @@ class GroundTruthSettings(bpy.types.PropertyGroup):
         subtype="DIR_PATH",
         options=PATH_OPTIONS,
     )
-    use_depth: _modality_switch("depth")
-    use_normal: _modality_switch("normal")
-    use_flow: _modality_switch("flow")
-    use_object_index: _modality_switch("object_index")
-    use_material_index: _modality_switch("material_index")
-    use_emission: _modality_switch("emission")
-    use_boxes: _modality_switch("boxes")
     use_npz: BoolProperty(name="NPZ", description="npz/<frame>.npz: every array of the frame, compressed", default=True)
     npz_compression: IntProperty(
         name="NPZ Compression",
@@ -95,16 +87,10 @@ class GroundTruthSettings(bpy.types.PropertyGroup):
     )
 
 
-def wanted_modalities(settings: GroundTruthSettings) -> list[str]:
-    """Keys of the modalities switched on, in SPEC order."""
-    return [m.key for m in MODALITIES if getattr(settings, f"use_{m.key}")]
-
-
-def category_names(settings: GroundTruthSettings, index_names: dict[str, list[str]]) -> dict[int, str]:
-    """COCO names per pass index: the user's table first, else the objects' names."""
-    names = {int(index): " / ".join(objects) for index, objects in index_names.items()}
-    names.update({c.pass_index: c.name for c in settings.categories if c.name.strip()})
-    return names
+for _modality in MODALITIES:  # one switch per registered modality, before the class registers
+    GroundTruthSettings.__annotations__[f"use_{_modality.key}"] = BoolProperty(
+        name=_modality.label, description=_modality.description, default=True
+    )
 
 
 classes = (GroundTruthCategory, GroundTruthSettings)

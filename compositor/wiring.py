@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Wire Render Layers → Normalize → Viewer (preview) and → File Output (data).
 
 Our nodes carry a custom property ``ground_truth`` naming their role and sit in a
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import bpy
 
 from .. import compat
+from ..core.modalities import BACKGROUND_PASS, PASSES
 
 ROLE = "ground_truth"
 FRAME_LABEL = "Ground Truth"
@@ -53,12 +55,22 @@ def _ensure_link(tree: bpy.types.NodeTree, out_socket, in_socket) -> None:
         tree.links.new(out_socket, in_socket)
 
 
-def wire(scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, passes: list[str]) -> WireResult:
+def enable_passes(view_layer: bpy.types.ViewLayer, passes) -> None:
+    """Switch on the view-layer passes ``passes`` (and the depth pass, which the preview
+    shows and which tells surface from background)."""
+    for name in {BACKGROUND_PASS, *passes}:
+        setattr(view_layer, PASSES[name].view_layer_flag, True)
+
+
+def wire(scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, passes) -> WireResult:
     """Create or complete our nodes so that the File Output has exactly ``passes``.
 
-    Idempotent: with our nodes already in place and the same ``passes`` nothing
-    changes. Creates the compositor tree when the scene has none.
+    The view layer's passes that the nodes link are switched on first (the Render
+    Layers node has no output for a pass that is off). Idempotent: with our nodes
+    already in place and the same ``passes`` nothing changes. Creates the compositor
+    tree when the scene has none.
     """
+    enable_passes(view_layer, passes)
     tree = compat.compositor_tree(scene) or compat.create_compositor_tree(scene)
     nodes = our_nodes(tree)
     if "frame" not in nodes:
@@ -86,7 +98,7 @@ def wire(scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, passes: list[s
         render_layers.scene = scene
     if render_layers.layer != view_layer.name:
         render_layers.layer = view_layer.name
-    _ensure_link(tree, render_layers.outputs["Depth"], nodes["normalize"].inputs[0])
+    _ensure_link(tree, render_layers.outputs[compat.render_layer_socket(BACKGROUND_PASS)], nodes["normalize"].inputs[0])
     _ensure_link(tree, nodes["normalize"].outputs[0], nodes["viewer"].inputs[0])
 
     for name in compat.file_output_items(file_output):
@@ -95,7 +107,7 @@ def wire(scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, passes: list[s
     missing = []
     present = set(compat.file_output_items(file_output))
     for name in passes:
-        socket = render_layers.outputs.get(compat.RENDER_LAYER_SOCKETS[name])
+        socket = render_layers.outputs.get(compat.render_layer_socket(name))
         if socket is None:
             missing.append(name)
             continue

@@ -1,14 +1,20 @@
-"""Blender render passes → the arrays of the product contract (``SPEC.md``).
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Blender render passes → the arrays of the contract (``docs/contract.md``).
 
 Inputs are the raw pass images as read from the compositor's EXR, where row 0 is the
 top row of the picture (Blender's in-memory buffers start at the bottom; the EXR does
 not, so no flip is needed). Every function takes and returns numpy arrays, so all of it
-is tested without Blender.
+is tested without Blender. Each modality of the registry (``core/modalities.py``) names
+one ``*_arrays`` function here, which takes a :class:`FrameData`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
+
+from .boxes import boxes_from_mask
 
 # Cycles and EEVEE write this depth where a ray hits nothing.
 BLENDER_BACKGROUND_Z = 1.0e10
@@ -26,9 +32,9 @@ def depth_from_z(z: np.ndarray) -> np.ndarray:
     return depth
 
 
-def background_from_depth(depth: np.ndarray) -> np.ndarray:
-    """Boolean (H, W) mask of pixels where no surface was hit."""
-    return ~np.isfinite(depth)
+def background_from_z(z: np.ndarray) -> np.ndarray:
+    """Boolean (H, W) mask of pixels where no surface was hit, from the Z pass or depth."""
+    return ~(np.asarray(z) < _BACKGROUND_THRESHOLD)
 
 
 def unit_normals(normal: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -75,40 +81,54 @@ def index_mask(index: np.ndarray) -> np.ndarray:
     return np.rint(index).astype(np.int32)
 
 
-def frame_arrays(
-    raw: dict[str, np.ndarray],
-    K: np.ndarray,
-    world_to_camera: np.ndarray,
-    frame: int,
-) -> dict[str, np.ndarray]:
-    """Every SPEC array that ``raw`` allows, keyed as in the NPZ.
+@dataclass
+class FrameData:
+    """One frame on its way from passes to arrays: what a modality's conversion reads.
 
-    ``raw`` maps pass names (``depth``, ``normal``, ``vector``, ``object_index``,
-    ``material_index``, ``emission``) to float32 images with row 0 at the top, shape
-    (H, W) or (H, W, C). Passes that are absent give no array. The background is taken
-    from depth; without depth, nothing is masked as background.
-
-    ``raw`` is consumed: each pass leaves it once converted, so that a large frame holds
-    its passes and its arrays together only one pass at a time.
+    ``passes`` are the raw pass images by pass key; ``arrays`` the arrays made so far (a
+    conversion may reuse an earlier one's); ``background`` is where no surface was hit.
     """
-    out: dict[str, np.ndarray] = {}
-    if "depth" in raw:
-        out["depth"] = depth_from_z(raw.pop("depth"))
-        background = background_from_depth(out["depth"])
-    else:
-        some = next(iter(raw.values()))
-        background = np.zeros(some.shape[:2], dtype=bool)
-    if "normal" in raw:
-        out["normal_world"] = unit_normals(raw.pop("normal"), background)
-        out["normal"] = normals_to_camera(out["normal_world"], world_to_camera)
-    if "vector" in raw:
-        out["flow_forward"], out["flow_backward"] = flow_from_vector(raw.pop("vector"), background)
-    for key in ("object_index", "material_index"):
-        if key in raw:
-            out[key] = index_mask(raw.pop(key))
-    if "emission" in raw:
-        out["emission"] = np.ascontiguousarray(raw.pop("emission")[..., :3], dtype=np.float32)
-    out["K"] = np.asarray(K, dtype=np.float64)
-    out["world_to_camera"] = np.asarray(world_to_camera, dtype=np.float64)
-    out["frame"] = np.int64(frame)
-    return out
+
+    passes: dict[str, np.ndarray]
+    K: np.ndarray
+    world_to_camera: np.ndarray
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    background: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        if "depth" in self.passes:
+            self.background = background_from_z(self.passes["depth"])
+        else:
+            some = next(iter(self.passes.values()))
+            self.background = np.zeros(some.shape[:2], dtype=bool)
+
+
+def depth_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    return {"depth": depth_from_z(data.passes["depth"])}
+
+
+def normal_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    world = unit_normals(data.passes["normal"], data.background)
+    return {"normal": normals_to_camera(world, data.world_to_camera), "normal_world": world}
+
+
+def flow_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    forward, backward = flow_from_vector(data.passes["vector"], data.background)
+    return {"flow_forward": forward, "flow_backward": backward}
+
+
+def object_index_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    return {"object_index": index_mask(data.passes["object_index"])}
+
+
+def material_index_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    return {"material_index": index_mask(data.passes["material_index"])}
+
+
+def emission_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    return {"emission": np.ascontiguousarray(data.passes["emission"][..., :3], dtype=np.float32)}
+
+
+def box_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    mask = data.arrays.get("object_index")
+    return boxes_from_mask(index_mask(data.passes["object_index"]) if mask is None else mask)

@@ -1,77 +1,176 @@
-"""Modalities, the render passes they need, and what each render engine can give."""
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The registry: every render pass and every modality, declared once.
+
+A modality names the passes it needs, the arrays it makes (dtype, shape, units,
+convention, EXR channels, preview) and the function that makes them. Everything else
+reads this module: the settings and the panel (one switch per modality), the passes
+the export enables and wires, what each engine can give, the conversion, the NPZ and
+EXR writers and reader, the previews and ``meta.json``'s conventions. The contract it
+implements is written out in ``docs/contract.md``; a test keeps the two in step.
+
+Adding a modality: write its conversion (a function of :class:`FrameData`, in
+``core/convert.py``), declare its passes here if they are new, and append one
+:class:`Modality` to ``MODALITIES``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+import numpy as np
+
+from . import convert
+from .convert import FrameData
+
+CYCLES, EEVEE, WORKBENCH = "CYCLES", "EEVEE", "WORKBENCH"
+SUPPORTED_FAMILIES = (CYCLES, EEVEE)
+_ENGINE_FAMILIES = {
+    "CYCLES": CYCLES,
+    "BLENDER_EEVEE": EEVEE,
+    "BLENDER_EEVEE_NEXT": EEVEE,
+    "BLENDER_WORKBENCH": WORKBENCH,
+}
+
+
+@dataclass(frozen=True)
+class RenderPass:
+    """A view-layer pass that the compositor writes into the scratch EXR."""
+
+    key: str  # our name, also the File Output input's name
+    view_layer_flag: str  # the ViewLayer switch
+    socket: str  # the Render Layers output on Blender 5.x
+    legacy_socket: str  # ... and on Blender 4.x (compat.py picks)
+    socket_type: str  # the 5.x File Output item's type
+    channels: int  # components in the scratch EXR
+    engines: frozenset[str]  # engine families that render it
+
+
+PASSES = {
+    p.key: p
+    for p in (
+        RenderPass("depth", "use_pass_z", "Depth", "Depth", "FLOAT", 1, frozenset({CYCLES, EEVEE, WORKBENCH})),
+        RenderPass("normal", "use_pass_normal", "Normal", "Normal", "VECTOR", 3, frozenset({CYCLES, EEVEE})),
+        RenderPass("vector", "use_pass_vector", "Vector", "Vector", "VECTOR", 4, frozenset({CYCLES, EEVEE})),
+        RenderPass("object_index", "use_pass_object_index", "Object Index", "IndexOB", "FLOAT", 1, frozenset({CYCLES})),
+        RenderPass(
+            "material_index", "use_pass_material_index", "Material Index", "IndexMA", "FLOAT", 1, frozenset({CYCLES})
+        ),
+        RenderPass("emission", "use_pass_emit", "Emission", "Emit", "RGBA", 4, frozenset({CYCLES, EEVEE})),
+    )
+}
+# Always rendered: it tells surface from background, which normals and flow need.
+BACKGROUND_PASS = "depth"
+
+
+@dataclass(frozen=True)
+class Array:
+    """One key of a frame's NPZ (and EXR, and loader dict)."""
+
+    key: str
+    dtype: str  # numpy dtype name
+    shape: str  # as documented: "(H, W)", "(H, W, 3)", "(N, 4)", "(3, 3)", "()"
+    meaning: str  # units and convention, one line
+    exr: str  # EXR channel suffixes ("V", "XYZ", "XY", "RGB"), or "header" / "boxes" for attributes
+    preview: str | None = None  # the kind of picture in preview/<key>/ (see core/previews.py)
 
 
 @dataclass(frozen=True)
 class Modality:
-    """One switchable output: its setting, the passes it needs, its NPZ keys."""
+    """One switchable output (``scene.ground_truth.use_<key>``)."""
 
     key: str
     label: str
+    description: str  # the switch's tooltip and meta.json's convention line
     passes: tuple[str, ...]
-    arrays: tuple[str, ...]
-    description: str
+    arrays: tuple[Array, ...]
+    convert: Callable[[FrameData], dict[str, np.ndarray]]
 
 
 MODALITIES = (
     Modality(
-        "depth", "Depth", ("depth",), ("depth",), "float32 metres, planar depth along the optical axis; background inf"
+        "depth",
+        "Depth",
+        "float32 metres, planar depth along the optical axis (camera z, not the ray length); background inf",
+        ("depth",),
+        (Array("depth", "float32", "(H, W)", "metres, planar depth (camera z); background inf", "V", "depth"),),
+        convert.depth_arrays,
     ),
     Modality(
         "normal",
         "Normals",
+        "float32 unit normals in camera axes (x right, y down, z forward) and in world axes; background 0",
         ("normal",),
-        ("normal", "normal_world"),
-        "float32 unit normals, camera axes (x right, y down, z forward) and world axes",
+        (
+            Array("normal", "float32", "(H, W, 3)", "unit normal, OpenCV camera axes; background 0", "XYZ", "normal"),
+            Array("normal_world", "float32", "(H, W, 3)", "unit normal, world axes; background 0", "XYZ"),
+        ),
+        convert.normal_arrays,
     ),
     Modality(
         "flow",
         "Optical Flow",
+        "float32 (dx, dy) pixels, x right, y down, to frames t+1 (forward) and t-1 (backward); NaN on background",
         ("vector",),
-        ("flow_forward", "flow_backward"),
-        "float32 (dx, dy) pixels to frames t+1 and t-1, x right, y down; NaN on background",
+        (
+            Array(
+                "flow_forward",
+                "float32",
+                "(H, W, 2)",
+                "pixels (dx, dy): the point seen at (x, y) in frame t is at (x+dx, y+dy) in t+1; NaN undefined",
+                "XY",
+                "flow",
+            ),
+            Array("flow_backward", "float32", "(H, W, 2)", "pixels (dx, dy), the same towards t-1", "XY", "flow"),
+        ),
+        convert.flow_arrays,
     ),
     Modality(
         "object_index",
         "Object Index",
+        "int32 object pass index of the first surface hit; 0 = background",
         ("object_index",),
-        ("object_index",),
-        "int32 object pass index per pixel; 0 = background",
+        (Array("object_index", "int32", "(H, W)", "object pass index; 0 = background", "V", "mask"),),
+        convert.object_index_arrays,
     ),
     Modality(
         "material_index",
         "Material Index",
+        "int32 material pass index of the first surface hit; 0 = background",
         ("material_index",),
-        ("material_index",),
-        "int32 material pass index per pixel",
+        (Array("material_index", "int32", "(H, W)", "material pass index; 0 = background", "V", "mask"),),
+        convert.material_index_arrays,
     ),
-    Modality("emission", "Emission", ("emission",), ("emission",), "float32 linear RGB of the Emit pass"),
+    Modality(
+        "emission",
+        "Emission",
+        "float32 linear RGB of the Emit pass",
+        ("emission",),
+        (Array("emission", "float32", "(H, W, 3)", "linear RGB of the Emit pass", "RGB", "colour"),),
+        convert.emission_arrays,
+    ),
     Modality(
         "boxes",
         "Boxes",
+        "tight 2D boxes [x_min, y_min, x_max, y_max] (inclusive pixels) and pixel counts per object pass index",
         ("object_index",),
-        ("box_index", "boxes", "box_pixels"),
-        "tight 2D boxes [x_min, y_min, x_max, y_max] and pixel counts per object pass index",
+        (
+            Array("box_index", "int32", "(N,)", "object pass indices visible in the frame, ascending", "boxes"),
+            Array("boxes", "int32", "(N, 4)", "[x_min, y_min, x_max, y_max], inclusive pixels", "boxes"),
+            Array("box_pixels", "int64", "(N,)", "visible pixel count of each", "boxes"),
+        ),
+        convert.box_arrays,
     ),
 )
 MODALITY_BY_KEY = {m.key: m for m in MODALITIES}
 
-# What each engine family can render, by pass.
-ENGINE_PASSES = {
-    "CYCLES": frozenset({"depth", "normal", "vector", "object_index", "material_index", "emission"}),
-    "EEVEE": frozenset({"depth", "normal", "vector", "emission"}),
-    "WORKBENCH": frozenset({"depth"}),
-}
-_ENGINE_FAMILIES = {
-    "CYCLES": "CYCLES",
-    "BLENDER_EEVEE": "EEVEE",
-    "BLENDER_EEVEE_NEXT": "EEVEE",
-    "BLENDER_WORKBENCH": "WORKBENCH",
-}
-SUPPORTED_FAMILIES = ("CYCLES", "EEVEE")
+# In every frame, whatever the modalities.
+CAMERA_ARRAYS = (
+    Array("K", "float64", "(3, 3)", "intrinsics in pixels, OpenCV: pixel centres at integer coordinates", "header"),
+    Array("world_to_camera", "float64", "(4, 4)", "rigid world → camera transform, OpenCV camera axes", "header"),
+    Array("frame", "int64", "()", "the frame number", "header"),
+)
+ARRAYS = {a.key: a for a in (*(a for m in MODALITIES for a in m.arrays), *CAMERA_ARRAYS)}
 
 
 def engine_family(engine: str) -> str | None:
@@ -79,16 +178,67 @@ def engine_family(engine: str) -> str | None:
     return _ENGINE_FAMILIES.get(engine)
 
 
-def unsupported_modalities(engine: str, wanted: list[str]) -> list[str]:
-    """The wanted modality keys that ``engine`` cannot give."""
-    passes = ENGINE_PASSES.get(engine_family(engine) or "", frozenset())
-    return [key for key in wanted if not set(MODALITY_BY_KEY[key].passes) <= passes]
+def engine_gives(engine: str, modality: str) -> bool:
+    family = engine_family(engine)
+    return all(family in PASSES[p].engines for p in MODALITY_BY_KEY[modality].passes)
 
 
-def passes_for(modalities: list[str]) -> list[str]:
-    """The passes to render for ``modalities``. Depth is always among them: it tells
-    surface from background, which normals and flow need."""
-    passes = {"depth"}
-    for key in modalities:
-        passes.update(MODALITY_BY_KEY[key].passes)
-    return sorted(passes)
+@dataclass(frozen=True)
+class Plan:
+    """What an export with some modalities switched on renders and writes on one engine."""
+
+    modalities: tuple[str, ...]  # the wanted ones the engine gives, in registry order
+    missing: tuple[str, ...]  # the wanted ones it cannot give
+    passes: tuple[str, ...]  # the passes to render (the background pass always among them)
+    arrays: frozenset[str]  # every array key of a frame
+
+    @property
+    def flow(self) -> bool:
+        return "vector" in self.passes
+
+
+def plan(engine: str, wanted: Iterable[str]) -> Plan:
+    """The one wanted → given → passes → arrays chain (operators, wiring and export use it)."""
+    wanted = set(wanted)
+    chosen = [m for m in MODALITIES if m.key in wanted]
+    given = [m for m in chosen if engine_gives(engine, m.key)]
+    passes = {BACKGROUND_PASS} | {p for m in given for p in m.passes}
+    return Plan(
+        modalities=tuple(m.key for m in given),
+        missing=tuple(m.key for m in chosen if m not in given),
+        passes=tuple(p for p in PASSES if p in passes),
+        arrays=frozenset(a.key for m in given for a in m.arrays) | {a.key for a in CAMERA_ARRAYS},
+    )
+
+
+def frame_arrays(
+    passes: dict[str, np.ndarray], modalities: Iterable[str], K: np.ndarray, world_to_camera: np.ndarray, frame: int
+) -> dict[str, np.ndarray]:
+    """Every array of ``modalities`` (and the camera's) from one frame's raw passes.
+
+    ``passes`` maps pass keys to float32 images with row 0 at the top (as the scratch
+    EXR holds them) and is consumed: a pass is dropped as soon as no later modality
+    needs it, so that a large frame holds its passes and arrays together one pass at a
+    time.
+    """
+    order = [MODALITY_BY_KEY[key] for key in modalities]
+    data = FrameData(passes, K, world_to_camera)
+    for name in set(passes) - {p for m in order for p in m.passes}:
+        del passes[name]  # rendered for the background only
+    for i, modality in enumerate(order):
+        data.arrays.update(modality.convert(data))
+        later = {p for m in order[i + 1 :] for p in m.passes}
+        for name in modality.passes:
+            if name not in later:
+                passes.pop(name, None)
+    data.arrays["K"] = np.asarray(K, dtype=np.float64)
+    data.arrays["world_to_camera"] = np.asarray(world_to_camera, dtype=np.float64)
+    data.arrays["frame"] = np.int64(frame)
+    return data.arrays
+
+
+def scratch_bytes(passes: Iterable[str], width: int, height: int) -> int:
+    """An upper bound of the compositor's scratch EXR for these passes (float32), plus the
+    Render Result's four colour channels, which Blender 4.2 saves there too."""
+    channels = 4 + sum(PASSES[p].channels for p in passes)
+    return width * height * 4 * channels + (height + 1) * 8 + (1 << 20)

@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Write-then-rename, so that a reader never sees a half-written file."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 import time
@@ -58,16 +60,16 @@ def owner() -> str:
     return f"{_HOST}.{os.getpid()}"
 
 
-def owner_gone(tag: str, age_s: float, stale_after_s: float = _STALE_AFTER_S) -> bool:
+def owner_gone(tag: str, age_s: float) -> bool:
     """Whether the process an :func:`owner` tag names has gone.
 
     From this host: when it no longer runs (checked on POSIX only). From another host
-    sharing the folder, on Windows, or unknown: when ``age_s`` exceeds ``stale_after_s``.
+    sharing the folder, on Windows, or unknown: when ``age_s`` exceeds an hour.
     """
     host, _, pid = tag.rpartition(".")
     if host == _HOST and pid.isdigit() and sys.platform != "win32":
         return not _process_alive(int(pid))
-    return age_s > stale_after_s
+    return age_s > _STALE_AFTER_S
 
 
 def is_stale(tmp: Path) -> bool:
@@ -76,12 +78,16 @@ def is_stale(tmp: Path) -> bool:
     return owner_gone(tag, time.time() - tmp.stat().st_mtime)
 
 
-def remove_stale_temporaries(root: Path) -> int:
-    """Delete the temporary files that killed runs left under ``root``; return how many."""
+def remove_stale_temporaries(root: Path, pattern: str = "**/.*.part") -> int:
+    """Delete the temporary files (and scratch folders) that killed runs left under
+    ``root``; return how many."""
     removed = 0
     if root.is_dir():
-        for tmp in root.rglob(".*.part"):
+        for tmp in list(root.glob(pattern)):
             if is_stale(tmp):
-                tmp.unlink(missing_ok=True)
+                if tmp.is_dir():
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    tmp.unlink(missing_ok=True)
                 removed += 1
     return removed

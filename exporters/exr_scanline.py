@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Scanline EXR files with numpy and zlib alone: read uncompressed ones, write ZIP ones.
 
 The compositor's scratch file is written uncompressed, so reading it needs no OpenEXR
@@ -28,6 +29,10 @@ class UnsupportedExrError(ValueError):
     """Not an uncompressed single-part scanline EXR (read it with OpenEXR instead)."""
 
 
+class TruncatedExrError(ValueError):
+    """The file ends before its header says it does (a write that ran out of room)."""
+
+
 def _cstring(data: bytes, at: int) -> tuple[str, int]:
     end = data.index(b"\0", at)
     return data[at:end].decode("latin-1"), end + 1
@@ -49,7 +54,7 @@ def _header(stream: BinaryIO) -> tuple[dict[str, tuple[str, bytes]], int]:
     """The attributes and the offset just past them, reading as much as they need."""
     data = stream.read(1 << 16)
     if len(data) < 8:
-        raise UnsupportedExrError("too short for an EXR")
+        raise TruncatedExrError(f"{len(data)} bytes, too short for an EXR")
     magic, version = struct.unpack_from("<ii", data, 0)
     if magic != _MAGIC:
         raise UnsupportedExrError("not an EXR file")
@@ -70,13 +75,14 @@ def _header(stream: BinaryIO) -> tuple[dict[str, tuple[str, bytes]], int]:
         except (IndexError, ValueError, struct.error):  # the header goes on past what was read
             more = stream.read(len(data))
             if not more:
-                raise UnsupportedExrError("truncated header") from None
+                raise TruncatedExrError("the header is cut short") from None
             data += more
 
 
 def read_uncompressed(path: str | Path, band_bytes: int = 32 << 20) -> dict[str, np.ndarray]:
     """Every channel as a native-endian (H, W) array (float32, float16 or uint32), row 0
-    at the top. Raises :class:`UnsupportedExrError` for other kinds of EXR.
+    at the top. Raises :class:`UnsupportedExrError` for other kinds of EXR and
+    :class:`TruncatedExrError` for a file cut short.
 
     Scanlines are read straight into the channel arrays, ``band_bytes`` at a time, so the
     peak memory is the image plus one band (an 8K frame's passes are gigabytes).
@@ -101,7 +107,7 @@ def read_uncompressed(path: str | Path, band_bytes: int = 32 << 20) -> dict[str,
             if contiguous:
                 stream.seek(offsets[0] + first * chunk)
                 if stream.readinto(memoryview(blocks).cast("B")) != blocks.nbytes:
-                    raise UnsupportedExrError("truncated")
+                    raise TruncatedExrError(_short(stream, offsets[0] + height * chunk))
             else:
                 stream.seek(offsets[first])
                 blocks[0] = np.frombuffer(_read_exactly(stream, chunk), np.uint8)
@@ -117,10 +123,15 @@ def read_uncompressed(path: str | Path, band_bytes: int = 32 << 20) -> dict[str,
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    at = stream.tell()
     data = stream.read(size)
     if len(data) != size:
-        raise UnsupportedExrError("truncated")
+        raise TruncatedExrError(_short(stream, at + size))
     return data
+
+
+def _short(stream: BinaryIO, wanted: int) -> str:
+    return f"{stream.seek(0, 2)} of at least {wanted} bytes"
 
 
 # --- writing: ZIP-compressed scanline files -------------------------------------------

@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """One frame's arrays to NPZ / EXR and back, with the same keys either way.
 
-Image arrays (H, W[, C]) are EXR channels named as Blender names its own:
-``<key>.V`` for scalars (masks as 32-bit UINT), ``<key>.X/.Y[/.Z]`` for vectors and
-``<key>.R/.G/.B`` for colours. ``K``, ``world_to_camera`` and ``frame`` are header
-attributes; the box arrays travel as one JSON header attribute.
+Image arrays (H, W[, C]) are EXR channels named as Blender names its own, with the
+suffixes the registry (``core/modalities.py``) gives each array: ``<key>.V`` for scalars
+(float32, masks as 32-bit UINT), ``<key>.X/.Y[/.Z]`` for vectors and ``<key>.R/.G/.B``
+for colours. ``K``, ``world_to_camera`` and ``frame`` are header attributes; the box
+arrays travel as one JSON header attribute.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.modalities import ARRAYS
 from .atomic import atomic_path
 from .exr_scanline import write_zip
 
-_COLOUR_KEYS = {"emission"}
-_BOX_KEYS = ("box_index", "boxes", "box_pixels")
-_BOX_DTYPES = {"box_index": np.int32, "boxes": np.int32, "box_pixels": np.int64}
+_BOX_KEYS = tuple(key for key, array in ARRAYS.items() if array.exr == "boxes")
 _HEADER_BOXES = "ground_truth_boxes"
+
+
+def _suffixes(key: str) -> str:
+    """The channel suffixes of an array (a foreign key reads as a vector)."""
+    array = ARRAYS.get(key)
+    return array.exr if array is not None and array.exr not in ("header", "boxes") else "XYZW"
 
 
 class FrameFileError(ValueError):
@@ -44,7 +51,7 @@ def _channels(key: str, array: np.ndarray) -> dict[str, np.ndarray]:
         if array.dtype.kind in "iu":  # masks: indices ≥ 0, so int32 and uint32 share their bits
             array = array.view(np.uint32) if array.dtype.itemsize == 4 else array.astype(np.uint32)
         return {f"{key}.V": array}
-    names = "RGB" if key in _COLOUR_KEYS else "XYZW"
+    names = _suffixes(key)
     return {f"{key}.{names[c]}": array[..., c] for c in range(array.shape[-1])}
 
 
@@ -55,7 +62,7 @@ def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
     OpenEXR library needed in Blender, and no second copy of the frame in memory."""
     channels: dict[str, np.ndarray] = {}
     for key, array in arrays.items():
-        if array.ndim >= 2 and key not in _BOX_KEYS and key not in ("K", "world_to_camera"):
+        if key not in ARRAYS or ARRAYS[key].exr not in ("header", "boxes"):
             channels.update(_channels(key, array))
     extra: dict[str, object] = {
         "K": np.asarray(arrays["K"], dtype=np.float64),
@@ -90,18 +97,18 @@ def _read_exr(path: Path) -> dict[str, np.ndarray]:
             pixels = components[0][1]
             out[key] = pixels.astype(np.int32) if pixels.dtype == np.uint32 else pixels
         else:
-            order = "RGB" if key in _COLOUR_KEYS else "XYZW"
+            order = _suffixes(key)
             components.sort(key=lambda item: order.index(item[0]))
             out[key] = np.stack([pixels for _, pixels in components], axis=-1)
     if _HEADER_BOXES in header:
         boxes = json.loads(header[_HEADER_BOXES])
         for key in _BOX_KEYS:
-            out[key] = np.asarray(boxes[key], dtype=_BOX_DTYPES[key]).reshape((-1, 4) if key == "boxes" else (-1,))
+            out[key] = np.asarray(boxes[key], dtype=ARRAYS[key].dtype).reshape((-1, 4) if key == "boxes" else (-1,))
     return out
 
 
 def load_frame(path: str | Path) -> dict[str, np.ndarray]:
-    """Read one exported frame (``.npz`` or ``.exr``) into a dict of SPEC arrays."""
+    """Read one exported frame (``.npz`` or ``.exr``) into a dict of the contract's arrays."""
     path = Path(path)
     try:
         if path.suffix == ".npz":

@@ -1,4 +1,4 @@
-"""Where each output of a frame goes inside the output folder (see SPEC.md), and which
+"""Where each output of a frame goes inside the output folder (see docs/contract.md), and which
 frames there are complete."""
 
 from __future__ import annotations

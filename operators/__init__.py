@@ -1,4 +1,4 @@
-"""The public operators (ids fixed by SPEC.md), split by area."""
+"""The public operators (ids fixed by docs/contract.md), split by area."""
 
 from . import animation, compositor, outputs, passes, render
 

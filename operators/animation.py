@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """``render.gt_render_animation``: the frame range, rendered and exported, resumable."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from bpy.props import BoolProperty
 from ..pipeline import handlers
 from ..pipeline.checks import poll_export
 from ..pipeline.export import Exporter, ExportError, Progress, animation_frames, export_frames, own_render
+from ..pipeline.options import options_from_settings
 
 # The run in progress in this Blender session (the panel shows it), or None.
 running: Progress | None = None
@@ -44,7 +46,8 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
         scene = context.scene
         frames = animation_frames(scene, scene.ground_truth)
         try:
-            progress = export_frames(scene, context.view_layer, scene.ground_truth, frames, self.overwrite)
+            options = options_from_settings(scene.ground_truth)
+            progress = export_frames(scene, context.view_layer, options, frames, self.overwrite)
         except ExportError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -59,7 +62,7 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
         if bpy.app.background or context.window is None:
             return self.execute(context)
         try:
-            self._exporter = Exporter(scene, context.view_layer, scene.ground_truth).__enter__()
+            self._exporter = Exporter(scene, context.view_layer, options_from_settings(scene.ground_truth)).__enter__()
         except ExportError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}

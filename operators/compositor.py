@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """``node.gt_wire_compositor`` and ``node.gt_remove_compositor``."""
 
 from __future__ import annotations
@@ -6,12 +7,13 @@ import bpy
 
 from .. import compat
 from ..compositor import wiring
-from ..core.modalities import passes_for, unsupported_modalities
-from ..properties import wanted_modalities
+from ..core.modalities import plan
+from ..pipeline.checks import engine_problem
+from ..pipeline.options import wanted_modalities
 
 
 class NODE_OT_gt_wire_compositor(bpy.types.Operator):
-    """Add Render Layers → Normalize → Viewer (preview) and → File Output (data) nodes for the chosen modalities"""
+    """Add our compositor nodes (a depth preview and the data File Output), switching on the passes they link"""
 
     bl_idname = "node.gt_wire_compositor"
     bl_label = "Wire Compositor"
@@ -22,21 +24,20 @@ class NODE_OT_gt_wire_compositor(bpy.types.Operator):
         if context.view_layer is None:
             cls.poll_message_set("No active view layer")
             return False
+        problem = engine_problem(context.scene)
+        if problem:
+            cls.poll_message_set(problem)
+            return False
         return True
 
     def execute(self, context):
         scene = context.scene
-        wanted = wanted_modalities(scene.ground_truth)
-        missing = unsupported_modalities(scene.render.engine, wanted)
-        result = wiring.wire(scene, context.view_layer, passes_for([k for k in wanted if k not in missing]))
-        if result.missing_sockets:
-            self.report(
-                {"WARNING"},
-                f"Render Layers has no output for: {', '.join(result.missing_sockets)} "
-                "(run Set Up Passes first, or the engine cannot give them)",
-            )
+        chosen = plan(scene.render.engine, wanted_modalities(scene.ground_truth))
+        result = wiring.wire(scene, context.view_layer, chosen.passes)
+        if result.missing_sockets:  # not expected: the passes were switched on just before
+            self.report({"WARNING"}, f"Render Layers has no output for: {', '.join(result.missing_sockets)}")
         else:
-            self.report({"INFO"}, "Ground Truth nodes are wired")
+            self.report({"INFO"}, f"Ground Truth nodes are wired for: {', '.join(chosen.passes)}")
         return {"FINISHED"}
 
 

@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Operators around the outputs: the contact sheet and the COCO category names."""
 
 from __future__ import annotations
 
 import bpy
 
+from ..pipeline import scene_info
 from ..pipeline.checks import output_root, unindexed_objects
 from ..pipeline.contact import CONTACT_SHEET_NAME
 
@@ -17,13 +19,13 @@ class IMAGE_OT_gt_open_contact_sheet(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not (output_root(context.scene.ground_truth) / CONTACT_SHEET_NAME).is_file():
+        if not (output_root(context.scene.ground_truth.output_dir) / CONTACT_SHEET_NAME).is_file():
             cls.poll_message_set("No contact sheet yet: export with Previews on")
             return False
         return True
 
     def execute(self, context):
-        path = output_root(context.scene.ground_truth) / CONTACT_SHEET_NAME
+        path = output_root(context.scene.ground_truth.output_dir) / CONTACT_SHEET_NAME
         image = bpy.data.images.load(str(path), check_existing=True)
         image.reload()  # the sheet is rewritten after every run
         editors = [a for a in context.screen.areas if a.type == "IMAGE_EDITOR"] if context.screen else []
@@ -48,14 +50,12 @@ class SCENE_OT_gt_fill_categories(bpy.types.Operator):
     def execute(self, context):
         settings = context.scene.ground_truth
         named = {c.pass_index for c in settings.categories}
-        objects: dict[int, list[str]] = {}
-        for obj in sorted(context.scene.objects, key=lambda o: o.name):
-            if obj.pass_index and obj.pass_index not in named:
-                objects.setdefault(obj.pass_index, []).append(obj.name)
-        for index in sorted(objects):
+        names = scene_info.names_by_index(scene_info.objects_table(context.scene))
+        added = [index for index in sorted(names) if index not in named]
+        for index in added:
             row = settings.categories.add()
-            row.pass_index, row.name = index, " / ".join(objects[index])
-        self.report({"INFO"}, f"Added {len(objects)} categories")
+            row.pass_index, row.name = index, names[index]
+        self.report({"INFO"}, f"Added {len(added)} categories")
         return {"FINISHED"}
 
 

@@ -1,12 +1,14 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """``render.gt_setup_passes``: switch on the view-layer passes the modalities need."""
 
 from __future__ import annotations
 
 import bpy
 
-from ..core.modalities import engine_family, passes_for, unsupported_modalities
-from ..pipeline.session import VIEW_LAYER_PASSES
-from ..properties import wanted_modalities
+from ..compositor.wiring import enable_passes
+from ..core.modalities import plan
+from ..pipeline.checks import engine_problem
+from ..pipeline.options import wanted_modalities
 
 
 class RENDER_OT_gt_setup_passes(bpy.types.Operator):
@@ -21,24 +23,22 @@ class RENDER_OT_gt_setup_passes(bpy.types.Operator):
         if context.view_layer is None:
             cls.poll_message_set("No active view layer")
             return False
+        problem = engine_problem(context.scene)
+        if problem:
+            cls.poll_message_set(problem)
+            return False
         return True
 
     def execute(self, context):
         scene, settings = context.scene, context.scene.ground_truth
-        if engine_family(scene.render.engine) not in ("CYCLES", "EEVEE"):
-            self.report({"ERROR"}, f"{scene.render.engine} gives no ground-truth passes: use Cycles or EEVEE")
-            return {"CANCELLED"}
-        wanted = wanted_modalities(settings)
-        missing = unsupported_modalities(scene.render.engine, wanted)
-        passes = passes_for([key for key in wanted if key not in missing])
-        for name in passes:
-            setattr(context.view_layer, VIEW_LAYER_PASSES[name], True)
-        message = f"Enabled passes: {', '.join(passes)}"
-        if missing:
-            message += f"; {scene.render.engine} cannot give: {', '.join(missing)}"
-        if settings.use_flow and scene.render.use_motion_blur:
+        chosen = plan(scene.render.engine, wanted_modalities(settings))
+        enable_passes(context.view_layer, chosen.passes)
+        message = f"Enabled passes: {', '.join(chosen.passes)}"
+        if chosen.missing:
+            message += f"; {scene.render.engine} cannot give: {', '.join(chosen.missing)}"
+        if chosen.flow and scene.render.use_motion_blur:
             message += "; motion blur will be off while exporting"
-        self.report({"WARNING"} if missing else {"INFO"}, message)
+        self.report({"WARNING"} if chosen.missing else {"INFO"}, message)
         return {"FINISHED"}
 
 

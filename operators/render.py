@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """``render.gt_render_frame``: "Render Ground Truth" for the current frame."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ import bpy
 
 from ..pipeline.checks import notices, poll_export
 from ..pipeline.export import ExportError, export_frame
+from ..pipeline.options import options_from_settings
 
 
 class RENDER_OT_gt_render_frame(bpy.types.Operator):
@@ -20,13 +22,14 @@ class RENDER_OT_gt_render_frame(bpy.types.Operator):
         return poll_export(cls, context)
 
     def execute(self, context):
+        options = options_from_settings(context.scene.ground_truth)
         try:
-            result = export_frame(context.scene, context.view_layer, context.scene.ground_truth)
+            result = export_frame(context.scene, context.view_layer, options)
         except ExportError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         message = f"Frame {result.frame}: {len(result.files)} files in {result.root}"
-        warnings = notices(context.scene, context.scene.ground_truth)  # what the engine cannot give, too
+        warnings = notices(context.scene, options)  # what the engine cannot give, too
         self.report({"WARNING"} if warnings else {"INFO"}, "; ".join([message, *warnings]))
         return {"FINISHED"}
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Sidebar panels: output, modalities, formats, and the compositor set-up."""
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ import bpy
 
 from .. import compat
 from ..compositor import wiring
-from ..core.modalities import MODALITIES, unsupported_modalities
+from ..core.modalities import MODALITIES, engine_gives
 from ..operators import animation
 from ..pipeline.checks import blocking_problems, notices
+from ..pipeline.options import options_from_settings
 
 
 class GroundTruthPanel:
@@ -39,9 +41,9 @@ class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
         scene, settings = context.scene, context.scene.ground_truth
         layout.label(text="Output Folder")
         layout.prop(settings, "output_dir", text="")
-        for problem in blocking_problems(scene, settings):
+        for problem in blocking_problems(scene, settings.output_dir):
             wrapped_label(layout, context, problem, icon="ERROR")
-        for notice in notices(scene, settings):
+        for notice in notices(scene, options_from_settings(settings)):
             wrapped_label(layout, context, notice, icon="INFO")
         if bpy.ops.object.gt_assign_pass_indices.poll():
             layout.operator("object.gt_assign_pass_indices", icon="LINENUMBERS_ON")
@@ -83,11 +85,11 @@ class VIEW3D_PT_gt_modalities(GroundTruthPanel, bpy.types.Panel):
 
     def draw(self, context):
         settings = context.scene.ground_truth
-        missing = set(unsupported_modalities(context.scene.render.engine, [m.key for m in MODALITIES]))
+        engine = context.scene.render.engine
         column = self.layout.column(heading="Export")
         for modality in MODALITIES:
             row = column.row()
-            row.active = modality.key not in missing
+            row.active = engine_gives(engine, modality.key)
             row.prop(settings, f"use_{modality.key}")
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What stops an export, and what the user should know before it, in Blender's words."""
 
 from __future__ import annotations
@@ -6,16 +7,26 @@ from pathlib import Path
 
 import bpy
 
-from ..core.modalities import SUPPORTED_FAMILIES, engine_family, unsupported_modalities
-from ..properties import GroundTruthSettings, wanted_modalities
+from ..core.modalities import SUPPORTED_FAMILIES, engine_family, plan
+from .options import ExportOptions
 
 
-def output_root(settings: GroundTruthSettings) -> Path:
+def output_root(output_dir: str) -> Path:
     """The absolute output folder (``//`` resolved against the saved .blend)."""
-    return Path(bpy.path.abspath(settings.output_dir))
+    return Path(bpy.path.abspath(output_dir))
 
 
-def blocking_problems(scene: bpy.types.Scene, settings: GroundTruthSettings) -> list[str]:
+def engine_problem(scene: bpy.types.Scene) -> str | None:
+    """Why the render engine gives no ground truth, or None when it does."""
+    family = engine_family(scene.render.engine)
+    if family == "WORKBENCH":
+        return "Workbench renders no ground-truth passes but depth: switch the Render Engine to Cycles or EEVEE"
+    if family not in SUPPORTED_FAMILIES:
+        return f"Render engine '{scene.render.engine}' is not supported: use Cycles or EEVEE"
+    return None
+
+
+def blocking_problems(scene: bpy.types.Scene, output_dir: str) -> list[str]:
     """Reasons the export cannot run, most basic first (empty when it can)."""
     problems = []
     if scene.camera is None:
@@ -26,21 +37,16 @@ def blocking_problems(scene: bpy.types.Scene, settings: GroundTruthSettings) -> 
         problems.append(
             f"Camera '{scene.camera.name}' is panoramic: only perspective and orthographic cameras are supported"
         )
-    family = engine_family(scene.render.engine)
-    if family == "WORKBENCH":
-        problems.append(
-            "Workbench renders no ground-truth passes but depth: switch the Render Engine to Cycles or EEVEE"
-        )
-    elif family not in SUPPORTED_FAMILIES:
-        problems.append(f"Render engine '{scene.render.engine}' is not supported: use Cycles or EEVEE")
-    if settings.output_dir.startswith("//") and not bpy.data.filepath:
+    if engine_problem(scene):
+        problems.append(engine_problem(scene))
+    if output_dir.startswith("//") and not bpy.data.filepath:
         problems.append(
             "Save the .blend file first, or choose an absolute Output Folder ('//' is relative to the .blend)"
         )
-    elif not settings.output_dir.strip():
+    elif not output_dir.strip():
         problems.append("Choose an Output Folder")
     else:
-        root = output_root(settings)
+        root = output_root(output_dir)
         if root.exists() and not root.is_dir():
             problems.append(f"Output Folder '{root}' is a file, not a folder")
     return problems
@@ -55,10 +61,10 @@ def unindexed_objects(scene: bpy.types.Scene) -> list[bpy.types.Object]:
     return [o for o in scene.objects if o.type in RENDERABLE and o.pass_index == 0]
 
 
-def notices(scene: bpy.types.Scene, settings: GroundTruthSettings) -> list[str]:
+def notices(scene: bpy.types.Scene, options: ExportOptions) -> list[str]:
     """Things that do not stop the export but change what it writes."""
     out = []
-    if settings.use_object_index or settings.use_boxes or settings.use_coco:
+    if {"object_index", "boxes"} & set(options.modalities) or options.files.coco:
         unindexed = unindexed_objects(scene)
         if unindexed:
             out.append(f"{len(unindexed)} objects have pass index 0 and count as background in masks")
@@ -66,17 +72,17 @@ def notices(scene: bpy.types.Scene, settings: GroundTruthSettings) -> list[str]:
     if len(layers) > 1:
         active = bpy.context.view_layer.name if bpy.context.view_layer else layers[0].name
         out.append(f"{len(layers)} view layers render; the masks and passes come from '{active}' (the active one)")
-    missing = unsupported_modalities(scene.render.engine, wanted_modalities(settings))
+    missing = plan(scene.render.engine, options.modalities).missing
     if missing and engine_family(scene.render.engine) in SUPPORTED_FAMILIES:
         out.append(f"{scene.render.engine.replace('BLENDER_', '').title()} cannot give: {', '.join(missing)}")
-    if settings.use_flow and scene.render.use_motion_blur:
+    if "flow" in options.modalities and scene.render.use_motion_blur:
         out.append("Motion blur is turned off while exporting (flow needs it off)")
     return out
 
 
 def poll_export(operator_class, context) -> bool:
     """``poll()`` of the export operators: greyed out with the first blocking problem."""
-    problems = blocking_problems(context.scene, context.scene.ground_truth)
+    problems = blocking_problems(context.scene, context.scene.ground_truth.output_dir)
     if problems:
         operator_class.poll_message_set(problems[0])
         return False

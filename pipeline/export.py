@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Render frames and export their ground truth: the one code path behind the panel's
 button, the animation export, export on F12 and the command line.
 
-An :class:`Exporter` is one run: the scene and settings are checked once, the scene
+An :class:`Exporter` is one run with its :class:`~.options.ExportOptions`: the scene and
+options are checked once, the scene
 state the passes need is set for the run (and undone after it), and then each frame is
 ``before_render()`` → a render → ``after_render()``. Who renders differs (a blocking
 ``render.render()``, Blender's own render job, or an F12 render seen through handlers);
@@ -11,6 +13,7 @@ the export does not.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,26 +23,24 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..core.boxes import boxes_from_mask
 from ..core.camera import intrinsics, output_size, world_to_camera
-from ..core.convert import frame_arrays
-from ..core.modalities import MODALITY_BY_KEY, passes_for, unsupported_modalities
+from ..core.modalities import frame_arrays, plan, scratch_bytes
 from ..core.previews import preview_keys
 from ..core.support import addon_version
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
-from ..exporters.layout import META_NAME, OutputOptions, complete_frames, expected_files, rgb_path
-from ..exporters.meta import MetaMismatchError, check_same_export, meta_lock, write_meta
+from ..exporters.layout import expected_files, rgb_path
+from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export
 from ..exporters.writer import write_frame
-from ..properties import GroundTruthSettings, category_names, wanted_modalities
-from . import scene_info
+from . import scene_info, scratch
 from .checks import blocking_problems, output_root
 from .contact import write_contact_sheet
+from .options import ExportOptions
+from .quiet import hide_lines
 from .session import ExportSession
 
 log = logging.getLogger(__name__)
-_FIXED_ARRAYS = ("K", "world_to_camera", "frame")
 _own_renders = 0
 
 
@@ -72,7 +73,7 @@ def rendering_for_export() -> bool:
     return _own_renders > 0
 
 
-def _scene_meta(scene, view_layer, size: tuple[int, int], modalities: list[str], missing: list[str]):
+def _scene_meta(scene, view_layer, size: tuple[int, int], modalities, missing, arrays):
     objects = scene_info.objects_table(scene)
     materials = scene_info.materials_table(scene)
     return {
@@ -85,9 +86,9 @@ def _scene_meta(scene, view_layer, size: tuple[int, int], modalities: list[str],
         "scene_frame_range": [scene.frame_start, scene.frame_end],
         "camera": scene.camera.name,
         "projection": {"PERSP": "perspective", "ORTHO": "orthographic"}[scene.camera.data.type],
-        "modalities": modalities,
-        "missing_modalities": missing,
-        "arrays": sorted({a for m in modalities for a in MODALITY_BY_KEY[m].arrays} | set(_FIXED_ARRAYS)),
+        "modalities": list(modalities),
+        "missing_modalities": list(missing),
+        "arrays": sorted(arrays),
         "objects": objects,
         "materials": materials,
         "object_index_names": scene_info.index_names(objects),
@@ -98,40 +99,34 @@ def _scene_meta(scene, view_layer, size: tuple[int, int], modalities: list[str],
 class Exporter:
     """One export run over any number of frames (see the module's docstring)."""
 
-    def __init__(self, scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, settings: GroundTruthSettings):
-        problems = blocking_problems(scene, settings)
+    def __init__(self, scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, options: ExportOptions):
+        problems = blocking_problems(scene, options.output_dir)
         if problems:
             raise ExportError(problems[0])
         self.scene, self.view_layer = scene, view_layer
-        self.root = output_root(settings)
-        wanted = wanted_modalities(settings)
-        self.missing = unsupported_modalities(scene.render.engine, wanted)
-        self.modalities = [key for key in wanted if key not in self.missing]
-        self.options = OutputOptions(
-            npz=settings.use_npz,
-            npz_level=settings.npz_compression,
-            exr=settings.use_exr,
-            previews=settings.use_previews,
-            flo=settings.use_flo,
-            kitti_flow=settings.use_kitti_flow,
-            depth_png16=settings.use_depth_png16,
-            depth_png16_scale=settings.depth_png16_scale,
-            coco=settings.use_coco,
-        )
-        self.array_keys = {a for m in self.modalities for a in MODALITY_BY_KEY[m].arrays} | set(_FIXED_ARRAYS)
+        self.root = output_root(options.output_dir)
+        self.plan = plan(scene.render.engine, options.modalities)
+        self.missing = list(self.plan.missing)
+        self.modalities = list(self.plan.modalities)
+        self.options = options.files
+        self.array_keys = self.plan.arrays
         self.size = output_size(scene_info.camera_params(scene))
-        self.meta = _scene_meta(scene, view_layer, self.size, self.modalities, self.missing)
+        self.meta = _scene_meta(scene, view_layer, self.size, self.modalities, self.missing, self.array_keys)
         if self.options.depth_png16:
             self.meta["depth_png16_scale_per_metre"] = self.options.depth_png16_scale
-        self.categories = category_names(settings, self.meta["object_index_names"])
+        self.categories = {**scene_info.names_by_index(self.meta["objects"]), **options.categories}
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             check_same_export(self.root, self.meta)
+            parent = scratch.choose(scratch_bytes(self.plan.passes, *self.size), self.root, scratch_override())
+        except scratch.ScratchError as error:
+            raise ExportError(str(error)) from error
         except OSError as error:
             raise ExportError(f"Cannot create the Output Folder '{self.root}': {error.strerror}") from error
         except MetaMismatchError as error:
             raise ExportError(f"Output Folder '{self.root}': {error}; choose another folder") from error
-        self.session = ExportSession(scene, view_layer, passes_for(self.modalities), flow="flow" in self.modalities)
+        self.session = ExportSession(scene, view_layer, self.plan.passes, self.plan.flow, parent)
+        self.meta_keeper = MetaKeeper(self.root, self.meta, self.array_keys, self.options)
         self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
         # Per frame: (frame, seconds on the main thread after the render, seconds the
         # writer spent converting and writing). Read by bench/.
@@ -140,6 +135,7 @@ class Exporter:
     def __enter__(self) -> Exporter:
         self.session.__enter__()
         remove_stale_temporaries(self.root)
+        self.meta_keeper.start()
         self._writer = BackgroundWriter(depth=1)
         return self
 
@@ -162,10 +158,7 @@ class Exporter:
         rewritten even when this run wrote nothing: a killed run may have left it behind
         the files on disk."""
         try:
-            with meta_lock(self.root):
-                frames = complete_frames(self.root, self.array_keys, self.options)
-                if frames or (self.root / META_NAME).exists():
-                    write_meta(self.root, self.meta, frames)
+            frames = self.meta_keeper.finish()
             if self.options.coco and "object_index" in self.array_keys:
                 write_coco(self.root, frames, self.categories)
             if self.options.previews:
@@ -188,7 +181,7 @@ class Exporter:
 
     def render(self) -> None:
         """Render the current frame, blocking."""
-        with own_render():
+        with own_render(), hide_lines(str(self.session.raw_dir)):
             try:
                 bpy.ops.render.render()
             except RuntimeError as error:  # Blender's own refusal, e.g. a build without the denoiser
@@ -227,28 +220,32 @@ class Exporter:
         root = self.root
         started = time.perf_counter()
         try:
-            arrays = frame_arrays(raw, K, pose, frame)
-            if "boxes" in self.modalities:
-                arrays.update(boxes_from_mask(arrays["object_index"]))
-            arrays = {key: value for key, value in arrays.items() if key in self.array_keys}
+            arrays = frame_arrays(raw, self.modalities, K, pose, frame)
             write_frame(root, frame, arrays, self.options)
-            with meta_lock(root):
-                write_meta(root, self.meta, complete_frames(root, self.array_keys, self.options))
+            self.meta_keeper.frame_done(frame)
         except OSError as error:  # TimeoutError (a held meta lock) included
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
         self.timings.append((frame, handover, time.perf_counter() - started))
         log.info("exported frame %d to %s", frame, root)
 
 
-def export_frame(scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, settings: GroundTruthSettings) -> FrameResult:
+def scratch_override() -> str | None:
+    """The user's scratch folder: ``GROUND_TRUTH_SCRATCH``, else the add-on's preferences."""
+    from ..preferences import preferences
+
+    prefs = preferences()
+    return os.environ.get(scratch.ENVIRONMENT) or (prefs.scratch_dir if prefs is not None else None) or None
+
+
+def export_frame(scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, options: ExportOptions) -> FrameResult:
     """Render ``scene.frame_current`` and write its ground truth (overwriting it)."""
-    with Exporter(scene, view_layer, settings) as exporter:
+    with Exporter(scene, view_layer, options) as exporter:
         exporter.before_render()
         exporter.render()
         return exporter.after_render()
 
 
-def animation_frames(scene: bpy.types.Scene, settings: GroundTruthSettings) -> list[int]:
+def animation_frames(scene: bpy.types.Scene, settings) -> list[int]:
     """The frames of the animation export: the settings' range, else the scene's."""
     start = settings.frame_start or scene.frame_start
     end = settings.frame_end or scene.frame_end
@@ -303,7 +300,7 @@ class Progress:
 def export_frames(
     scene: bpy.types.Scene,
     view_layer: bpy.types.ViewLayer,
-    settings: GroundTruthSettings,
+    options: ExportOptions,
     frames: list[int],
     overwrite: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
@@ -314,7 +311,7 @@ def export_frames(
     progress = Progress(total=len(frames))
     current = scene.frame_current
     try:
-        with Exporter(scene, view_layer, settings) as exporter:
+        with Exporter(scene, view_layer, options) as exporter:
             for frame in frames:
                 if not overwrite and exporter.is_complete(frame):
                     progress.step(frame, None)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Export on F12 / Ctrl+F12: render handlers that wrap an ordinary render in an export
 run when ``scene.ground_truth.auto_export`` is on.
 
@@ -16,6 +17,7 @@ import bpy
 from bpy.app.handlers import persistent
 
 from .export import Exporter, ExportError, rendering_for_export
+from .options import options_from_settings
 
 log = logging.getLogger(__name__)
 _run: Exporter | None = None
@@ -40,7 +42,7 @@ def on_render_init(scene, *_):
     if _run is not None or rendering_for_export() or not scene.ground_truth.auto_export:
         return
     try:
-        _run = Exporter(scene, _view_layer(scene), scene.ground_truth).__enter__()
+        _run = Exporter(scene, _view_layer(scene), options_from_settings(scene.ground_truth)).__enter__()
     except ExportError as error:
         _say(f"not exporting this render: {error}")
 

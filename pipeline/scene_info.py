@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Numbers from the live scene: camera parameters, pose, and the objects table."""
 
 from __future__ import annotations
@@ -61,3 +62,8 @@ def index_names(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
         if row["pass_index"]:
             out.setdefault(str(row["pass_index"]), []).append(row["name"])
     return out
+
+
+def names_by_index(rows: list[dict[str, Any]]) -> dict[int, str]:
+    """``{pass index: "NameA / NameB"}``: what COCO calls a category that the user did not name."""
+    return {int(index): " / ".join(names) for index, names in index_names(rows).items()}

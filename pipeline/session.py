@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The scene state an export needs, set up for the render and undone afterwards."""
 
 from __future__ import annotations
@@ -5,7 +6,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import bpy
@@ -13,19 +13,11 @@ import numpy as np
 
 from .. import compat
 from ..compositor import wiring
+from ..core.modalities import PASSES
+from ..exporters.exr_scanline import TruncatedExrError
 from ..exporters.raw_exr import read_raw_passes
+from . import scratch
 from .changes import SceneChanges
-
-# Our pass names → ViewLayer switches (the same on every supported Blender).
-VIEW_LAYER_PASSES = {
-    "depth": "use_pass_z",
-    "normal": "use_pass_normal",
-    "vector": "use_pass_vector",
-    "object_index": "use_pass_object_index",
-    "material_index": "use_pass_material_index",
-    "emission": "use_pass_emit",
-}
-
 
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
@@ -44,22 +36,24 @@ def _check_png(path: Path) -> None:
         raise OSError(errno.EIO, "Blender could not write the image", str(path))
 
 
-def _scratch_parent() -> str | None:
-    """A RAM folder for the compositor's scratch EXR where there is one (Linux), else the
-    system's temporary folder."""
-    shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-
-
 class ExportSession:
-    """``with ExportSession(...)``: passes on, motion blur off (for flow), our File
-    Output live and writing into a private folder; on exit everything as it was.
+    """``with ExportSession(...)``: passes on, motion blur off (for flow), the compositor
+    on the CPU, our File Output live and writing into a private scratch folder made in
+    ``scratch_parent``; on exit everything as it was.
 
     The user's own nodes, links and settings are restored even when the render fails.
     """
 
-    def __init__(self, scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, passes: list[str], flow: bool):
+    def __init__(
+        self,
+        scene: bpy.types.Scene,
+        view_layer: bpy.types.ViewLayer,
+        passes: tuple[str, ...],
+        flow: bool,
+        scratch_parent: Path,
+    ):
         self.scene, self.view_layer, self.passes, self.flow = scene, view_layer, passes, flow
+        self.scratch_parent = scratch_parent
         self.changes = SceneChanges()
         self.raw_dir: Path | None = None
 
@@ -76,12 +70,13 @@ class ExportSession:
 
     def _set_up(self) -> None:
         scene, changes = self.scene, self.changes
-        self.raw_dir = Path(tempfile.mkdtemp(prefix="ground_truth_raw_", dir=_scratch_parent()))
+        self.raw_dir = scratch.make(self.scratch_parent)
         for name in self.passes:
-            changes.set(self.view_layer, VIEW_LAYER_PASSES[name], True)
+            changes.set(self.view_layer, PASSES[name].view_layer_flag, True)
         if self.flow:
             changes.set(scene.render, "use_motion_blur", False)
         changes.set(scene.render, "use_compositing", True)
+        compat.use_cpu_compositor(changes, scene.render)
 
         tree = compat.compositor_tree(scene)
         if tree is None:
@@ -109,14 +104,25 @@ class ExportSession:
         """The passes our File Output wrote for the last render, read and then deleted."""
         files = sorted(self.raw_dir.glob("*.exr"))
         if len(files) != 1:
-            raise RuntimeError(f"the compositor wrote {len(files)} EXR files for one frame instead of one")
+            raise RuntimeError(
+                f"the compositor wrote {len(files)} scratch files for one frame instead of one "
+                f"into '{self.raw_dir}' ({self._room()})"
+            )
         try:
             passes = read_raw_passes(files[0])
+        except TruncatedExrError as error:
+            raise RuntimeError(
+                f"the compositor's scratch file is incomplete ({error}; {self._room()}): the disk holding "
+                f"'{self.scratch_parent}' is full. Free space there or set {scratch.ENVIRONMENT} to a folder with room"
+            ) from None
         finally:
-            files[0].unlink()
+            files[0].unlink(missing_ok=True)
         if "vector" in self.passes and not compat.FILE_OUTPUT_KEEPS_VECTOR_W:
             passes["vector"] = self._render_result_layer("Vector")
         return passes
+
+    def _room(self) -> str:
+        return f"{scratch.free_bytes(self.raw_dir) / 1e6:.0f} MB free there"
 
     def _render_result_layer(self, name: str) -> np.ndarray:
         """One pass of the view layer, from the Render Result saved as multilayer EXR."""

@@ -129,6 +129,7 @@ def cast_pixels(scene, reach_px=FILTER_REACH_PX):
     and over the pixel filter's reach (``reach_px``): ``interior`` (one face of one object everywhere,
     so averaged passes are exact) and ``empty`` (no surface anywhere).
     """
+    bpy.context.view_layer.update()  # matrix_world of objects made since the last evaluation
     cam = scene.camera
     width, height = effective_size(scene)
     corners = [Vector(c) for c in cam.data.view_frame(scene=scene)]

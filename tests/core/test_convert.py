@@ -1,7 +1,8 @@
 """Pass conversions on synthetic pass images."""
 
 import numpy as np
-from ground_truth.core.convert import depth_from_z, flow_from_vector, frame_arrays, index_mask, unit_normals
+from ground_truth.core.convert import depth_from_z, flow_from_vector, index_mask, unit_normals
+from ground_truth.core.modalities import frame_arrays
 
 
 def test_background_depth_becomes_inf_and_the_rest_is_untouched():
@@ -52,7 +53,7 @@ def test_frame_arrays_rotates_normals_into_camera_axes():
         "normal": np.array([[[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]], np.float32),
     }
     world = raw["normal"].copy()
-    out = frame_arrays(raw, np.eye(3), pose, 7)
+    out = frame_arrays(raw, ["depth", "normal"], np.eye(3), pose, 7)
     assert raw == {}  # consumed
     np.testing.assert_allclose(out["normal"][0, 0], [0, 0, -1])
     np.testing.assert_allclose(out["normal"][0, 1], [0, -1, 0])

@@ -3,7 +3,7 @@
 import numpy as np
 import OpenEXR
 import pytest
-from ground_truth.exporters.exr_scanline import UnsupportedExrError, read_uncompressed
+from ground_truth.exporters.exr_scanline import TruncatedExrError, UnsupportedExrError, read_uncompressed
 
 
 def write(path, channels, compression=OpenEXR.NO_COMPRESSION):
@@ -43,7 +43,7 @@ def test_foreign_and_short_files(tmp_path):
     with pytest.raises(UnsupportedExrError, match="not an EXR"):
         read_uncompressed(tmp_path / "x.exr")
     (tmp_path / "y.exr").write_bytes(b"v/1")
-    with pytest.raises(UnsupportedExrError, match="too short"):
+    with pytest.raises(TruncatedExrError, match="too short"):
         read_uncompressed(tmp_path / "y.exr")
 
 
@@ -70,10 +70,13 @@ def test_truncated_file(tmp_path):
     write(tmp_path / "t.exr", {"R": np.ones((40, 30), np.float32)})
     data = (tmp_path / "t.exr").read_bytes()
     (tmp_path / "t.exr").write_bytes(data[: len(data) - 100])
-    with pytest.raises(UnsupportedExrError, match="truncated"):
+    with pytest.raises(TruncatedExrError, match=f"{len(data) - 100} of at least {len(data)} bytes"):
         read_uncompressed(tmp_path / "t.exr")
     (tmp_path / "t.exr").write_bytes(data[:40])
-    with pytest.raises(UnsupportedExrError, match="truncated"):
+    with pytest.raises(TruncatedExrError, match="header is cut short"):
+        read_uncompressed(tmp_path / "t.exr")
+    (tmp_path / "t.exr").write_bytes(b"")
+    with pytest.raises(TruncatedExrError, match="0 bytes"):
         read_uncompressed(tmp_path / "t.exr")
 
 

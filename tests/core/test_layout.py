@@ -1,11 +1,11 @@
 """Which files make a frame complete, and finding complete frames on disk."""
 
-from ground_truth.core.modalities import MODALITY_BY_KEY
+from ground_truth.core.modalities import plan
 from ground_truth.exporters.layout import OutputOptions, complete_frames, expected_files
 
 
 def keys(*modalities):
-    return {a for m in modalities for a in MODALITY_BY_KEY[m].arrays} | {"K", "world_to_camera", "frame"}
+    return plan("CYCLES", modalities).arrays
 
 
 def test_expected_files_follow_modalities_and_formats(tmp_path):

@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What one export run is asked to do, as a plain object: the panel's settings, the
+command line's flags and a script's arguments all become an :class:`ExportOptions`, and
+the export reads nothing else (it never writes into ``scene.ground_truth``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..core.modalities import MODALITIES
+from ..exporters.layout import OutputOptions
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """One run's options (the names follow ``scene.ground_truth``; see docs/contract.md)."""
+
+    output_dir: str  # as given: '//' is relative to the saved .blend
+    modalities: tuple[str, ...] = tuple(m.key for m in MODALITIES)  # wanted; the engine may give fewer
+    files: OutputOptions = field(default_factory=OutputOptions)
+    categories: dict[int, str] = field(default_factory=dict)  # COCO names by pass index; others get object names
+
+
+def wanted_modalities(settings) -> tuple[str, ...]:
+    """The keys of the modalities switched on in ``scene.ground_truth``, in registry order."""
+    return tuple(m.key for m in MODALITIES if getattr(settings, f"use_{m.key}"))
+
+
+def options_from_settings(settings) -> ExportOptions:
+    """The options the panel's settings (``scene.ground_truth``) describe."""
+    return ExportOptions(
+        output_dir=settings.output_dir,
+        modalities=wanted_modalities(settings),
+        files=OutputOptions(
+            npz=settings.use_npz,
+            npz_level=settings.npz_compression,
+            exr=settings.use_exr,
+            previews=settings.use_previews,
+            flo=settings.use_flo,
+            kitti_flow=settings.use_kitti_flow,
+            depth_png16=settings.use_depth_png16,
+            depth_png16_scale=settings.depth_png16_scale,
+            coco=settings.use_coco,
+        ),
+        categories={c.pass_index: c.name for c in settings.categories if c.name.strip()},
+    )
