@@ -2,7 +2,10 @@
 
 import os
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,19 +185,21 @@ def test_stale_temporaries_of_dead_processes_go_and_live_ones_stay(tmp_path):
     assert mine.exists() and foreign.exists() and not left.exists()
 
 
-def _hold_lock(folder, ready):
-    """Take the lock and keep it until killed (a minute at most)."""
-    import time
+LOCK_WORKER = Path(__file__).with_name("lock_worker.py")
 
-    from ground_truth.exporters.meta import meta_lock
 
-    with meta_lock(folder):
-        ready.set()
-        time.sleep(60)
+def start_worker(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(LOCK_WORKER), *map(str, args)], stdout=subprocess.PIPE, text=True)
+
+
+def holder(folder: Path) -> subprocess.Popen:
+    """A process that holds the folder's lock until killed."""
+    process = start_worker("hold", folder)
+    assert process.stdout.readline().strip() == "held"
+    return process
 
 
 def test_meta_lock_waits_for_a_live_holder_and_not_for_a_killed_one(tmp_path):
-    import multiprocessing
     import signal
     import socket
     import time
@@ -206,69 +211,45 @@ def test_meta_lock_waits_for_a_live_holder_and_not_for_a_killed_one(tmp_path):
         assert lock.read_text() == f"{socket.gethostname().replace('.', '_')}.{os.getpid()}"
     assert not lock.exists()
 
-    fork = multiprocessing.get_context("fork")
-    ready = fork.Event()
-    holder = fork.Process(target=_hold_lock, args=(tmp_path, ready))
-    holder.start()
+    process = holder(tmp_path)
     try:
-        assert ready.wait(30)
-        with pytest.raises(TimeoutError, match=rf"held by another run \(.*\.{holder.pid}\)"):
+        with pytest.raises(TimeoutError, match=rf"held by another run \(.*\.{process.pid}\)"):
             with meta_lock(tmp_path, timeout=0.3):
                 pass
-        os.kill(holder.pid, signal.SIGKILL)  # killed while holding it: the lock file stays behind
-        holder.join(30)
+        process.send_signal(signal.SIGKILL)  # killed while holding it: the lock file stays behind
+        process.wait(30)
         assert lock.exists()
         started = time.monotonic()
         with meta_lock(tmp_path, timeout=30):
             assert lock.read_text().endswith(f".{os.getpid()}")
         assert time.monotonic() - started < 1  # the system let go with the process: nothing to wait for
     finally:
-        holder.kill()
+        process.kill()
+        process.wait()
     lock.write_text("otherhost.12")  # a file another machine left, not held by anyone
     with meta_lock(tmp_path, timeout=0.5):
         assert lock.read_text().endswith(f".{os.getpid()}")
     assert not lock.exists()
 
 
-def _contend(folder, start, rounds, violations):
-    from ground_truth.exporters.meta import meta_lock
-
-    start.wait(30)
-    for _ in range(rounds):
-        with meta_lock(folder, timeout=60):
-            inside = folder / "inside"
-            try:
-                descriptor = os.open(inside, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                with violations.get_lock():
-                    violations.value += 1
-                continue
-            os.close(descriptor)
-            inside.unlink()
-
-
 def test_meta_lock_admits_one_holder_at_a_time_when_holders_die_in_it(tmp_path):
-    """Six processes wait for the lock while its holder is killed, forty times over: the
+    """Six processes wait for the lock while its holder is killed, thirty times over: the
     lock a killed run leaves must never admit two live runs at once. A lock broken by
     'check the holder, then unlink' lets a second waiter delete the first one's fresh lock."""
-    import multiprocessing
     import signal
 
-    fork = multiprocessing.get_context("fork")
-    violations = fork.Value("i", 0)
-    for _ in range(40):
-        ready = fork.Event()
-        victim = fork.Process(target=_hold_lock, args=(tmp_path, ready))
-        victim.start()
-        assert ready.wait(30)
-        start = fork.Event()
-        contenders = [fork.Process(target=_contend, args=(tmp_path, start, 3, violations)) for _ in range(6)]
+    intrusions = 0
+    for _ in range(30):
+        victim = holder(tmp_path)
+        contenders = [start_worker("contend", tmp_path, 3) for _ in range(6)]
         for process in contenders:
-            process.start()
-        start.set()
-        os.kill(victim.pid, signal.SIGKILL)  # dies holding the lock, with six runs waiting on it
-        victim.join(30)
+            assert process.stdout.readline().strip() == "ready"
+        victim.send_signal(signal.SIGKILL)  # dies holding the lock
+        victim.wait(30)
+        (tmp_path / "go").touch()  # and six runs come for it at once
         for process in contenders:
-            process.join(120)
-            assert process.exitcode == 0
-    assert violations.value == 0
+            out, _ = process.communicate(timeout=120)
+            assert process.returncode == 0
+            intrusions += int(out)
+        (tmp_path / "go").unlink()
+    assert intrusions == 0
