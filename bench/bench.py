@@ -4,7 +4,8 @@ demo scene, and the ratios the performance targets are about.
     bench/bench.sh [--runs 3] [--frames 12] [--width 640 --height 480 --samples 16]
 
 Each run renders A, B, C and D one after the other (so their ratios are measured side by
-side), each in a fresh process; then E at 1920×1080. Medians over the runs.
+side), each in a fresh process; then E at 1920×1080. Medians over the runs. Last, the
+meta.json upkeep per frame in folders of 0, 1,000 and 10,000 frames (bench/meta_upkeep.py).
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def main() -> None:
         f"({median(e_step):.3f} s / {median(e_floor):.3f} s) | ≤ 1.5 |"
     )
     print(f"\nper-run C/B: {', '.join(f'{v:.3f}' for v in c_over_b)}; results in {work}")
+    subprocess.run([sys.executable, str(ROOT / "bench" / "meta_upkeep.py")], check=True)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ import devenv  # noqa: E402
 
 def pass_flags() -> dict[str, str]:
     """The add-on's own map of pass names to view-layer switches (once it is installed)."""
-    return importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.session").VIEW_LAYER_PASSES
+    passes = importlib.import_module(f"{devenv.ADDON_MODULE}.core.modalities").PASSES
+    return {name: p.view_layer_flag for name, p in passes.items()}
 
 
 def folder_bytes(folder: Path) -> int:
@@ -63,7 +64,7 @@ def recipe(bpy, scene, out: Path) -> tuple[float, list[float]]:
     node.format.exr_codec = "ZIP"  # what a user's File Output writes by default
     setattr(node, compat.FILE_OUTPUT_PATH, compat.file_output_path(str(out / "exr")))
     for name in pass_flags():
-        tree.links.new(layers.outputs[compat.RENDER_LAYER_SOCKETS[name]], compat.add_file_output_item(node, name))
+        tree.links.new(layers.outputs[compat.render_layer_socket(name)], compat.add_file_output_item(node, name))
     export_seconds = []
 
     def on_post(scene, *_):
@@ -88,12 +89,13 @@ def recipe(bpy, scene, out: Path) -> tuple[float, list[float]]:
 
 def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previews: bool):
     exporter_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.export")
-    settings = scene.ground_truth
-    settings.output_dir = str(out)
-    settings.npz_compression = npz_level
-    settings.use_previews = previews
+    options_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.options")
+    layout = importlib.import_module(f"{devenv.ADDON_MODULE}.exporters.layout")
+    options = options_module.ExportOptions(
+        output_dir=str(out), files=layout.OutputOptions(npz_level=npz_level, previews=previews)
+    )
     started = time.perf_counter()
-    with exporter_module.Exporter(scene, bpy.context.view_layer, settings) as exporter:
+    with exporter_module.Exporter(scene, bpy.context.view_layer, options) as exporter:
         for frame in frames:
             scene.frame_set(frame)
             exporter.before_render()

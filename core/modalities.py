@@ -237,8 +237,9 @@ def frame_arrays(
     return data.arrays
 
 
-def scratch_bytes(passes: Iterable[str], width: int, height: int) -> int:
-    """An upper bound of the compositor's scratch EXR for these passes (float32), plus the
-    Render Result's four colour channels, which Blender 4.2 saves there too."""
-    channels = 4 + sum(PASSES[p].channels for p in passes)
+def scratch_bytes(passes: Iterable[str], width: int, height: int, with_combined: bool = False) -> int:
+    """An upper bound of the compositor's scratch EXR for these passes (float32 channels,
+    a scanline table, a header); ``with_combined`` adds the Render Result's four colour
+    channels, for a Blender that saves the whole Render Result there (4.2)."""
+    channels = sum(PASSES[p].channels for p in passes) + (4 if with_combined else 0)
     return width * height * 4 * channels + (height + 1) * 8 + (1 << 20)

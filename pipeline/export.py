@@ -23,6 +23,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from .. import compat
 from ..core.camera import intrinsics, output_size, world_to_camera
 from ..core.modalities import frame_arrays, plan, scratch_bytes
 from ..core.previews import preview_keys
@@ -118,7 +119,8 @@ class Exporter:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             check_same_export(self.root, self.meta)
-            parent = scratch.choose(scratch_bytes(self.plan.passes, *self.size), self.root, scratch_override())
+            needed = scratch_bytes(self.plan.passes, *self.size, with_combined=not compat.FILE_OUTPUT_KEEPS_VECTOR_W)
+            parent = scratch.choose(needed, self.root, scratch_override())
         except scratch.ScratchError as error:
             raise ExportError(str(error)) from error
         except OSError as error:

@@ -45,7 +45,8 @@ def big(out: Path, width: int, height: int) -> dict:
     scenes.add_mesh(scene, "Ground", "plane", (0, 0, 0), scale=20, pass_index=1, material_index=1)
     scenes.add_mesh(scene, "Box", "cube", (0, 0, 1), (10, 20, 30), pass_index=2, material_index=2)
     export = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.export")
-    with export.Exporter(scene, bpy.context.view_layer, scene.ground_truth) as exporter:
+    options = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.options").options_from_settings
+    with export.Exporter(scene, bpy.context.view_layer, options(scene.ground_truth)) as exporter:
         exporter.before_render()
         exporter.render()
         reset_peak()
@@ -61,11 +62,12 @@ def long(out: Path, frames: int, width: int, height: int) -> dict:
     scene.render.resolution_x, scene.render.resolution_y = width, height
     scene.cycles.samples = 1
     export = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.export")
+    options = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.options").options_from_settings
     rss: list[float] = []
     export.export_frames(
         scene,
         bpy.context.view_layer,
-        scene.ground_truth,
+        options(scene.ground_truth),
         list(range(1, frames + 1)),
         on_progress=lambda _: rss.append(memory_mb()["VmRSS"]),
     )

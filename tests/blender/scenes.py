@@ -127,7 +127,8 @@ def cast_pixels(scene, reach_px=FILTER_REACH_PX):
     ray through the pixel centre: ``hit`` bool, ``object`` name ('' on background),
     ``depth`` (planar, metres), ``normal`` (world face normal), ``location`` (world);
     and over the pixel filter's reach (``reach_px``): ``interior`` (one face of one object everywhere,
-    so averaged passes are exact) and ``empty`` (no surface anywhere).
+    so averaged passes are exact), ``empty`` (no surface anywhere) and ``touching``
+    (per object name: some of it within reach, so a sample may land on it).
     """
     bpy.context.view_layer.update()  # matrix_world of objects made since the last evaluation
     cam = scene.camera
@@ -174,6 +175,13 @@ def cast_pixels(scene, reach_px=FILTER_REACH_PX):
         "depth": np.full((height, width), np.inf),
         "normal": np.zeros((height, width, 3)),
         "location": np.zeros((height, width, 3)),
+        "touching": {
+            name: np.lib.stride_tricks.sliding_window_view(face_id // 1_000_000 == k, window.shape[-2:])[::2, ::2].any(
+                axis=(-2, -1)
+            )
+            for k, name in enumerate(names)
+            if name
+        },
     }
     for row in range(height):
         for col in range(width):

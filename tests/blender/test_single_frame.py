@@ -103,12 +103,26 @@ def test_masks_match_the_objects_hit(exported):
     assert (arrays["object_index"][truth["empty"]] == 0).all()
 
 
-def test_boxes_enclose_every_pixel_of_each_object(exported):
-    _, arrays, _, _ = exported
+def box_of(mask):
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.min(), ys.min(), xs.max(), ys.max()])
+
+
+def test_boxes_lie_between_the_objects_interior_and_reach(exported):
+    """Against the ray casts: a box holds every pixel whose whole filter window sees the
+    object, and none that no sample can reach; its count lies between the two."""
+    scene, arrays, truth, _ = exported
+    by_index = {o.pass_index: o.name for o in scene.objects if o.type == "MESH"}
+    assert arrays["box_index"].tolist() == sorted(by_index)
     for index, box, count in zip(arrays["box_index"], arrays["boxes"], arrays["box_pixels"], strict=True):
-        ys, xs = np.nonzero(arrays["object_index"] == index)
-        assert list(box) == [xs.min(), ys.min(), xs.max(), ys.max()]
-        assert count == len(xs)
+        name = by_index[int(index)]
+        inner = truth["interior"] & (truth["object"] == name)
+        outer = truth["touching"][name]
+        assert inner.sum() > 20
+        low, high = box_of(inner), box_of(outer)
+        assert (box[:2] <= low[:2]).all() and (box[2:] >= low[2:]).all(), (name, box, low)
+        assert (box[:2] >= high[:2]).all() and (box[2:] <= high[2:]).all(), (name, box, high)
+        assert inner.sum() <= count <= outer.sum()
 
 
 def test_emission_is_the_emitter_colour_and_zero_elsewhere(exported):

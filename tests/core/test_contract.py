@@ -32,3 +32,20 @@ def test_no_file_of_the_product_points_outside_the_repository():
         if ".venv" not in path.parts and "tests" not in path.parts:
             assert "SPEC.md" not in path.read_text(encoding="utf-8"), path
     assert not re.search(r"\bSPEC\.md\b", (ROOT / "README.md").read_text(encoding="utf-8"))
+
+
+def test_every_environment_variable_the_readme_names_is_read_by_the_code():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8") + CONTRACT
+    names = set(re.findall(r"\b(?:GT|GROUND_TRUTH)_[A-Z0-9_]+\b", readme))
+    assert names  # GT_PYTHON313, GROUND_TRUTH_SCRATCH, …
+    code = "\n".join(
+        p.read_text(encoding="utf-8")
+        for p in [*ROOT.rglob("*.py"), *ROOT.rglob("*.sh")]
+        if ".venv" not in p.parts and "tests" not in p.parts
+    )
+    for name in names:
+        if name.startswith("GT_PYTHON"):  # tools/find_python.py reads GT_PYTHON<major><minor>
+            read = re.fullmatch(r"GT_PYTHON3\d{1,2}", name) and 'f"GT_PYTHON{' in code
+        else:  # a string literal, as os.environ is read with
+            read = re.search(rf"[\"']{name}[\"']", code)
+        assert read, f"the README names {name}, which no code reads"

@@ -43,6 +43,7 @@ def ensure_packages():
             "xvfb",
             "xauth",
             "xdotool",
+            "imagemagick",  # its `import` captures the screen
         ],
         check=True,
         env=env,
