@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Read exported ground truth back, without Blender (numpy and OpenEXR only).
 
     from ground_truth.loader import load_frame, iter_frames

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """OpenEXR for the loader (reading EXR frames inside Blender), where it can be had.
 
 Blender 4.2+ installs the extension's bundled wheels itself. A legacy add-on has no such

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The benchmark: prints a table of per-frame cost, export step, memory and bytes for the
 demo scene, and the ratios the performance targets are about.
 

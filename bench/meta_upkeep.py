@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """meta.json upkeep per frame against the frames already in the folder (bpy-free).
 
     .venv/bin/python bench/meta_upkeep.py [--frames-in-folder 0,1000,10000] [--frames 40]

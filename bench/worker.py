@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """One benchmark configuration in a fresh process; prints one JSON line of results.
 
     python bench/worker.py CONFIG --out DIR [--width 640 --height 480 --frames 12 --samples 16]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Tight 2D boxes and visible pixel counts from an index mask."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Camera intrinsics and pose in the OpenCV convention, from plain numbers.
 
 OpenCV camera axes: x right, y down, z forward (into the scene). Pixel centres sit at

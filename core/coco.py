@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """COCO instance annotations from an object-index mask (compressed RLE, as pycocotools
 writes it)."""
 

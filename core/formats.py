@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Flow and depth in the community's file formats.
 
 * Middlebury ``.flo`` (Baker et al.): the float32 tag 202021.25 ("PIEH"), int32 width

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Which Blender versions the add-on supports and has been tested on."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """``coco.json``: the COCO instances of every complete frame, merged from the frames'
 records after each run."""
 

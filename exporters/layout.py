@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Where each output of a frame goes inside the output folder (see docs/contract.md), and which
 frames there are complete."""
 

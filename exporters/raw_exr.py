@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Read the compositor's multilayer EXR (our File Output node's) into pass images."""
 
 from __future__ import annotations

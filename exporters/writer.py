@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Write one frame's outputs (NPZ, EXR, previews, community formats) into the output folder."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The public operators (ids fixed by docs/contract.md), split by area."""
 
 from . import animation, compositor, outputs, passes, render

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Record changes to the scene so that they can be undone, in reverse, also on error."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The run's contact sheet: a few frames × (RGB and every preview), one PNG."""
 
 from __future__ import annotations

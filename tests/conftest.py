@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Make the add-on's source importable as ``ground_truth`` (the repository root is the
 package, whatever the checkout's folder is called)."""
 

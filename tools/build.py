@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Build the installable zips: fetch the bundled wheels, then let Blender's own extension
 builder pack the repository (tests and dev files excluded by the manifest).
 

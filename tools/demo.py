@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The demo: build the bundled scene, install the extension from its zip and export the
 whole animation with "Render Ground Truth Animation", as a user would.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The bundled demo scene, built from code: a dolly-and-pan camera over a ground plane,
 several objects with object and material pass indices (two of them moving), an
 emissive lamp, and a sun. Frames 1-12."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Blender as a user has it, for the demo and the integration tests: a throwaway user
 folder, and the extension built from this checkout and installed from its zip."""
 

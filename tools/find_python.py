@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Print the path of a Python of the given minor version (``3.11``, ``3.13``).
 
 Looks at ``GT_PYTHON<major><minor>`` (e.g. ``GT_PYTHON313``), then ``python3.X`` on PATH,

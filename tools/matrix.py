@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The version matrix: the whole test suite on every supported Blender, the same scene
 exported on each and compared with Blender 5.2 LTS, and the panel in a real Blender 3.4
 window (tests/gui, Debian's blender under Xvfb).

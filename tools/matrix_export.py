@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Export frames 1-3 of the demo scene (160×120, 8 samples) with whatever bpy this
 Python has, into ``--out``: what the matrix compares across Blender versions."""
 

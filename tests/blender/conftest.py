@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Integration tests: the real ``bpy`` module, with the add-on installed from its built
 zip into a throwaway Blender user folder, driven through its public operators."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Memory of an export, measured in a fresh process (run by ``test_scale.py``); prints
 one JSON line. Linux only: it reads ``/proc/self/status`` and resets the peak through
 ``/proc/self/clear_refs``.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Small test scenes built with the data API, and ground truth computed from geometry:
 Blender's ray casts through pixel centres and its own ``world_to_camera_view``, never
 from the render passes or the add-on's code."""

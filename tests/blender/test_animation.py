@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Animation export through the operator, resume, and export on F12 / Ctrl+F12."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The command line, as a farm runs it: a separate process on a saved .blend, killed for
 real in the middle, resumed, split across processes sharing one folder."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Wiring is idempotent, the user's nodes survive everything, and exports leave the
 scene as they found it."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Border crop and non-square pixels: the arrays and K stay consistent with the picture."""
 
 import bpy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Forward/backward flow of a moving camera and moving objects against projected geometry."""
 
 import bpy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every public operator on a fresh scene with nothing set up, pressed in every order:
 each one works, or is greyed out with a reason; never a Python traceback."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every output format of a real export, read back by independent readers."""
 
 import json

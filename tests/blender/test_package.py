@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The installable zips hold what a user's Blender needs and nothing else."""
 
 import tomllib

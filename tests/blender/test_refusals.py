@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Scenes and settings that cannot export get a clear message and write nothing."""
 
 import bpy

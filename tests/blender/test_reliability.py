@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Bad scenes, settings and faults, each set up for real, with the exact outcome."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Scale: an 8K frame's export stays within a small multiple of its arrays, and a
 500-frame run's memory stays flat. Each is measured in a fresh process (memory_worker.py)
 from the kernel's own counters. Run once, by the everyday test command (the matrix

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """One frame through ``render.gt_render_frame``, checked against ray-cast geometry."""
 
 import json

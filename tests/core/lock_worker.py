@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A separate process that takes the meta.json lock, for the lock tests in test_frame_io.py.
 
 python lock_worker.py hold FOLDER            take the lock, print "held", keep it until killed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The background writer: order, bounded queue, errors handed back, nothing lost."""
 
 import threading

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Tight boxes against a brute-force scan per index."""
 
 import numpy as np

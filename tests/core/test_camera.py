@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Intrinsics and pose against values derived by hand from the camera model."""
 
 import numpy as np

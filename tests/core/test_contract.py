@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """docs/contract.md and the registry say the same, and the code points to the docs."""
 
 import re

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Pass conversions on synthetic pass images."""
 
 import numpy as np

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The numpy EXR reader against files written by OpenEXR itself."""
 
 import numpy as np

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Community formats read back by independent readers: pycocotools for COCO, pypng for
 16-bit PNGs, and the Middlebury definition for .flo."""
 

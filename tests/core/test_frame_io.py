@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """NPZ/EXR round trips, atomic writes and the loader's errors."""
 
 import os

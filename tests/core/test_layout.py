@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Which files make a frame complete, and finding complete frames on disk."""
 
 from ground_truth.core.modalities import plan

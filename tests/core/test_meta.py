@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """meta.json's upkeep: true to the files on disk, at a cost per frame that does not grow
 with the frames already in the folder."""
 

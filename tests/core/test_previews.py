@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Preview pictures: colour coding that a reader can trust."""
 
 import numpy as np

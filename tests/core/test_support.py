@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The version check at enable time."""
 
 from ground_truth.core.support import support_message

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Telling a Blender whose OpenEXR clashes with the module (Debian's) from one whose does not."""
 
 from ground_truth.vendor import system_openexr_in

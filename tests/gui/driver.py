@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Runs inside a real Blender window (``blender --python driver.py -- ZIP WORKDIR``).
 
 Installs the legacy add-on zip, opens the 3D Viewport sidebar and clicks its "Ground

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The panel in a real Blender window: Debian's Blender 3.4 under Xvfb, with the add-on
 installed from its legacy zip, its buttons pressed in a user's order, screenshots at
 each step (kept in test_artifacts/gui/).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The same scene exported on every Blender of the matrix gives the same files, metadata
 keys and arrays (within render noise) as on the reference version.
 
