@@ -183,7 +183,9 @@ class Exporter:
 
     def render(self) -> None:
         """Render the current frame, blocking."""
-        with own_render(), hide_lines(str(self.session.raw_dir)):
+        # Off the console: Blender's "Saved: …" for our scratch file, and the "Fra:1 Mem:…"
+        # status lines Blender 4.x prints while rendering (the caller shows progress).
+        with own_render(), hide_lines(str(self.session.raw_dir), "Fra:"):
             try:
                 bpy.ops.render.render()
             except RuntimeError as error:  # Blender's own refusal, e.g. a build without the denoiser

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Keep Blender's log lines about our own temporary files off the user's console.
+"""Keep Blender's log lines about our own work off the user's console.
 
-Blender logs every file the compositor writes (``Saved: '/dev/shm/…/raw_.exr'``) on
-standard output, from C, where no Python setting reaches. During a blocking render the
-output is caught at the file-descriptor level and passed on afterwards, less the lines
-that name our scratch folder. Only on POSIX; elsewhere nothing is caught.
+Blender logs every file the compositor writes (``Saved: '/dev/shm/…/raw_.exr'``) and,
+in 4.x, a status line per render step (``Fra:1 Mem:…``) on standard output, from C,
+where no Python setting reaches. During a blocking render the output is caught at the
+file-descriptor level and passed on afterwards, less those lines. Only on POSIX;
+elsewhere nothing is caught.
 """
 
 from __future__ import annotations

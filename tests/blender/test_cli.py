@@ -75,8 +75,13 @@ def test_uninterrupted_run_and_its_progress(farm, tmp_path):
     code, out, err = run("render", "--blend", str(blend), "--out", str(tmp_path / "a"), "--frames", "1-3")
     assert code == 0, err
     # Our progress and summary, nothing else: no "Read blend", no "Saved: …/raw_.exr" per
-    # frame, no EGL_BAD_MATCH from a GPU compositor.
-    assert out.splitlines() == [f"ground_truth: 3 frames exported, 0 complete already, in {tmp_path / 'a'}"]
+    # frame, no "Fra:" render status (4.x), no EGL_BAD_MATCH from a GPU compositor. Blender
+    # 4.2 and 4.5 report a leaked block at exit (also before these lines were silenced):
+    # that one line is theirs, after our summary.
+    lines = out.splitlines()
+    if bpy.app.version < (5, 0, 0) and lines[-1].startswith("Error: Not freed memory blocks: 1,"):
+        lines.pop()
+    assert lines == [f"ground_truth: 3 frames exported, 0 complete already, in {tmp_path / 'a'}"]
     lines = err.splitlines()
     assert len(lines) == 3 and all(line.startswith("[") for line in lines), err
     assert "3 of 3" in lines[-1] and "s/frame" in lines[-1]
