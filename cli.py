@@ -28,13 +28,14 @@ import bpy
 
 from .core.frames import parse_frames
 from .core.modalities import MODALITIES
+from .exporters.formats import FORMATS as FILE_FORMATS
 from .exporters.layout import OutputOptions
 from .pipeline.export import ExportError, Progress, animation_frames, export_frames
 from .pipeline.options import ExportOptions, options_from_settings
 from .pipeline.quiet import hide_lines
 
 PROG = "ground_truth"
-FORMATS = ("npz", "exr", "flo", "kitti_flow", "depth_png16", "coco")
+FORMATS = tuple(f.key for f in FILE_FORMATS if f.flag is None)  # --formats; previews have --no-previews
 _handle = None
 
 
@@ -143,15 +144,10 @@ def options_from_args(args: argparse.Namespace, settings) -> ExportOptions:
         output_dir=os.path.abspath(args.out),
         modalities=args.modalities,
         files=OutputOptions(
-            npz="npz" in formats,
-            npz_level=args.npz_compression,
-            exr="exr" in formats,
+            **{key: key in formats for key in FORMATS},
             previews=not args.no_previews,
-            flo="flo" in formats,
-            kitti_flow="kitti_flow" in formats,
-            depth_png16="depth_png16" in formats,
+            npz_level=args.npz_compression,
             depth_png16_scale=args.depth_png16_scale,
-            coco="coco" in formats,
         ),
         categories={**options_from_settings(settings).categories, **dict(args.coco_category)},
     )

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``Scene.ground_truth``: the add-on's settings (names fixed by docs/contract.md).
 
-The modality switches ``use_<key>`` come from the registry (``core/modalities.py``).
+The switches ``use_<key>`` come from the registries of modalities
+(``core/modalities.py``) and file formats (``exporters/formats.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProper
 
 from .compat import PATH_OPTIONS
 from .core.modalities import MODALITIES
+from .exporters.formats import FORMATS
 
 
 class GroundTruthCategory(bpy.types.PropertyGroup):
@@ -30,7 +32,6 @@ class GroundTruthSettings(bpy.types.PropertyGroup):
         subtype="DIR_PATH",
         options=PATH_OPTIONS,
     )
-    use_npz: BoolProperty(name="NPZ", description="npz/<frame>.npz: every array of the frame, compressed", default=True)
     npz_compression: IntProperty(
         name="NPZ Compression",
         description="zlib level of the NPZ: 0 = uncompressed (fastest, ~6× larger), 1 = fast, 9 = smallest",
@@ -38,35 +39,7 @@ class GroundTruthSettings(bpy.types.PropertyGroup):
         min=0,
         max=9,
     )
-    use_exr: BoolProperty(
-        name="EXR",
-        description="exr/<frame>.exr: the same arrays as float32/UINT channels of one lossless EXR",
-        default=False,
-    )
-    use_previews: BoolProperty(
-        name="Previews",
-        description="preview/<key>/<frame>.png: 8-bit pictures of depth, normals, flow and masks",
-        default=True,
-    )
-    use_coco: BoolProperty(
-        name="COCO",
-        description="coco.json: one annotation per visible object pass index per frame, RLE masks and boxes",
-        default=False,
-    )
     categories: CollectionProperty(type=GroundTruthCategory, name="COCO Categories")
-    use_flo: BoolProperty(
-        name="Middlebury .flo", description="flo/forward|backward/<frame>.flo: float32 flow, pixels", default=False
-    )
-    use_kitti_flow: BoolProperty(
-        name="KITTI Flow PNG",
-        description="kitti_flow/forward|backward/<frame>.png: 16-bit, u·64+2^15, v·64+2^15, valid bit",
-        default=False,
-    )
-    use_depth_png16: BoolProperty(
-        name="Depth 16-bit PNG",
-        description="depth_png16/<frame>.png: round(depth × scale), 0 = no depth",
-        default=False,
-    )
     depth_png16_scale: FloatProperty(
         name="Depth Scale",
         description="Values per metre in the 16-bit depth PNG (1000: millimetres, up to 65.5 m; 256: KITTI)",
@@ -87,9 +60,14 @@ class GroundTruthSettings(bpy.types.PropertyGroup):
     )
 
 
-for _modality in MODALITIES:  # one switch per registered modality, before the class registers
+# One switch per registered modality and file format, before the class registers.
+for _modality in MODALITIES:
     GroundTruthSettings.__annotations__[f"use_{_modality.key}"] = BoolProperty(
         name=_modality.label, description=_modality.description, default=True
+    )
+for _format in FORMATS:
+    GroundTruthSettings.__annotations__[f"use_{_format.key}"] = BoolProperty(
+        name=_format.label, description=_format.description, default=_format.default
     )
 
 

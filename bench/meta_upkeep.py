@@ -41,7 +41,8 @@ def load_package():
 
 def measure(existing: int, added: int) -> dict[str, float]:
     from ground_truth.core.modalities import MODALITIES, plan
-    from ground_truth.exporters.layout import OutputOptions, complete_frames, expected_files
+    from ground_truth.exporters.formats import complete_frames, expected_files
+    from ground_truth.exporters.layout import OutputOptions
     from ground_truth.exporters.meta import MetaKeeper, meta_lock, write_meta
 
     arrays = plan("CYCLES", [m.key for m in MODALITIES]).arrays

@@ -1,15 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Where each output of a frame goes inside the output folder (see docs/contract.md), and which
-frames there are complete."""
+"""Where each output of a frame goes inside the output folder (see docs/contract.md), and
+which frames have files there (``formats.py`` says which files make a frame complete)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-from ..core.previews import preview_keys
 
 META_NAME = "meta.json"
 _FRAME_FILE = re.compile(r"^(-?\d+)\.(png|npz|exr)$")
@@ -17,7 +14,7 @@ _FRAME_FILE = re.compile(r"^(-?\d+)\.(png|npz|exr)$")
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """Which files a frame gets besides ``rgb/``."""
+    """Which files a frame gets besides ``rgb/`` (one switch per format of ``formats.py``)."""
 
     npz: bool = True
     npz_level: int = 1  # zlib level of the NPZ, 0 = uncompressed
@@ -28,9 +25,6 @@ class OutputOptions:
     depth_png16: bool = False  # 16-bit depth PNG, depth_png16_scale values per metre
     depth_png16_scale: float = 1000.0
     coco: bool = False  # the frame's COCO record, merged into coco.json after a run
-
-
-FLOW_DIRECTIONS = {"forward": "flow_forward", "backward": "flow_backward"}
 
 
 def frame_stem(frame: int) -> str:
@@ -71,29 +65,6 @@ def coco_record_path(root: Path, frame: int) -> Path:
     return root / ".coco" / f"{frame_stem(frame)}.json"
 
 
-def expected_files(root: Path, frame: int, array_keys: Iterable[str], options: OutputOptions) -> list[Path]:
-    """Every file a complete frame has, for a frame with these arrays and options, in
-    the order the writer writes them (the NPZ, the frame's record, last)."""
-    keys = set(array_keys)
-    files = [rgb_path(root, frame)]
-    if options.previews:
-        files += [preview_path(root, key, frame) for key in preview_keys(keys)]
-    for direction, key in FLOW_DIRECTIONS.items():
-        if key in keys and options.flo:
-            files.append(flo_path(root, direction, frame))
-        if key in keys and options.kitti_flow:
-            files.append(kitti_flow_path(root, direction, frame))
-    if "depth" in keys and options.depth_png16:
-        files.append(depth_png16_path(root, frame))
-    if "object_index" in keys and options.coco:
-        files.append(coco_record_path(root, frame))
-    if options.exr:
-        files.append(exr_path(root, frame))
-    if options.npz:
-        files.append(npz_path(root, frame))
-    return files
-
-
 def frames_on_disk(root: Path) -> set[int]:
     """Frame numbers that have at least one file in the folder's ``rgb/``, ``npz/`` or ``exr/``."""
     frames = set()
@@ -104,9 +75,3 @@ def frames_on_disk(root: Path) -> set[int]:
                 if match:
                     frames.add(int(match.group(1)))
     return frames
-
-
-def complete_frames(root: Path, array_keys: Iterable[str], options: OutputOptions) -> list[int]:
-    """The frames in the folder that have every file ``expected_files`` lists, sorted."""
-    keys = set(array_keys)
-    return sorted(f for f in frames_on_disk(root) if all(p.exists() for p in expected_files(root, f, keys, options)))

@@ -20,7 +20,8 @@ from typing import Any
 
 from ..core.modalities import CAMERA_ARRAYS, MODALITIES
 from .atomic import atomic_path, owner
-from .layout import META_NAME, OutputOptions, complete_frames
+from .formats import complete_frames
+from .layout import META_NAME, OutputOptions
 
 SCHEMA_VERSION = 1
 

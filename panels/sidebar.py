@@ -10,6 +10,7 @@ import bpy
 from .. import compat
 from ..compositor import wiring
 from ..core.modalities import MODALITIES, engine_gives
+from ..exporters.formats import FORMATS
 from ..operators import animation
 from ..pipeline.checks import blocking_problems, notices
 from ..pipeline.options import options_from_settings
@@ -100,17 +101,16 @@ class VIEW3D_PT_gt_formats(GroundTruthPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         settings = context.scene.ground_truth
-        column = layout.column(heading="Write")
-        for name in ("use_npz", "use_exr", "use_previews"):
-            column.prop(settings, name)
-        column = layout.column(heading="Also")
-        column.prop(settings, "use_flo")
-        column.prop(settings, "use_kitti_flow")
-        column.prop(settings, "use_depth_png16")
-        row = column.row()
-        row.active = settings.use_depth_png16
-        row.prop(settings, "depth_png16_scale")
-        column.prop(settings, "use_coco")
+        for heading, primary in (("Write", True), ("Also", False)):
+            column = layout.column(heading=heading)
+            for file_format in FORMATS:
+                if file_format.primary != primary:
+                    continue
+                column.prop(settings, f"use_{file_format.key}")
+                if file_format.extra:
+                    row = column.row()
+                    row.active = getattr(settings, f"use_{file_format.key}")
+                    row.prop(settings, file_format.extra)
         layout.operator("image.gt_open_contact_sheet", icon="IMAGE_DATA")
 
 

@@ -31,9 +31,9 @@ from ..core.support import addon_version
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
-from ..exporters.layout import expected_files, rgb_path
+from ..exporters.formats import expected_files, write_frame
+from ..exporters.layout import rgb_path
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export
-from ..exporters.writer import write_frame
 from . import scene_info, scratch
 from .checks import blocking_problems, output_root
 from .contact import write_contact_sheet

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..core.modalities import MODALITIES
+from ..exporters.formats import FORMATS
 from ..exporters.layout import OutputOptions
 
 
@@ -32,15 +33,9 @@ def options_from_settings(settings) -> ExportOptions:
         output_dir=settings.output_dir,
         modalities=wanted_modalities(settings),
         files=OutputOptions(
-            npz=settings.use_npz,
+            **{f.key: getattr(settings, f"use_{f.key}") for f in FORMATS},
             npz_level=settings.npz_compression,
-            exr=settings.use_exr,
-            previews=settings.use_previews,
-            flo=settings.use_flo,
-            kitti_flow=settings.use_kitti_flow,
-            depth_png16=settings.use_depth_png16,
             depth_png16_scale=settings.depth_png16_scale,
-            coco=settings.use_coco,
         ),
         categories={c.pass_index: c.name for c in settings.categories if c.name.strip()},
     )

@@ -2,7 +2,8 @@
 """Which files make a frame complete, and finding complete frames on disk."""
 
 from ground_truth.core.modalities import plan
-from ground_truth.exporters.layout import OutputOptions, complete_frames, expected_files
+from ground_truth.exporters.formats import complete_frames, expected_files
+from ground_truth.exporters.layout import OutputOptions
 
 
 def keys(*modalities):

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from ground_truth.core.modalities import plan
 from ground_truth.exporters import layout
-from ground_truth.exporters.layout import OutputOptions, expected_files
+from ground_truth.exporters.formats import expected_files
+from ground_truth.exporters.layout import OutputOptions
 from ground_truth.exporters.meta import MetaKeeper
 
 ARRAYS = plan("CYCLES", ["depth"]).arrays

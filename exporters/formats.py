@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The registry of a frame's files besides ``rgb/``: each file format declared once.
+
+A format names its setting (``scene.ground_truth.use_<key>``, ``--formats <key>`` on
+the command line unless it has a flag of its own), the array it needs, where its files
+go and how they are written. The layout (which files make a frame complete) and the
+writer read this table; the settings, the panel and the command line too. Formats are
+written in this order; the NPZ, the frame's record, comes last.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from ..core.coco import frame_annotations
+from ..core.formats import depth_png16, kitti_flow, write_flo
+from ..core.png import write_png
+from ..core.previews import preview_keys, previews
+from . import layout
+from .atomic import atomic_path
+from .frame_io import write_exr, write_npz
+
+FLOW_DIRECTIONS = {"forward": "flow_forward", "backward": "flow_backward"}
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    key: str
+    label: str
+    description: str  # the switch's tooltip
+    default: bool
+    needs: str | None  # the array a frame must have for these files (None: any frame)
+    paths: Callable[[Path, int, frozenset[str]], list[Path]]  # (root, frame, array keys) → files
+    write: Callable[[Path, int, dict[str, np.ndarray], layout.OutputOptions], None]
+    flag: str | None = None  # its own command-line flag, where --formats does not name it
+    primary: bool = False  # drawn first in the panel (the arrays and the pictures)
+    extra: str | None = None  # a setting of scene.ground_truth that goes with it
+
+
+def _write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
+        write(stream)
+
+
+def _write_previews(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
+    for key, image, text in previews(arrays):
+        _write(layout.preview_path(root, key, frame), lambda s, i=image, t=text: write_png(s, i, t))
+
+
+def _write_flo(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
+    for direction, key in FLOW_DIRECTIONS.items():
+        _write(layout.flo_path(root, direction, frame), lambda s, f=arrays[key]: write_flo(s, f))
+
+
+def _write_kitti(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
+    for direction, key in FLOW_DIRECTIONS.items():
+        encoded = kitti_flow(arrays[key])
+        _write(layout.kitti_flow_path(root, direction, frame), lambda s, e=encoded: write_png(s, e))
+
+
+def _write_depth_png16(root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> None:
+    encoded = depth_png16(arrays["depth"], options.depth_png16_scale)
+    text = {"depth_scale_per_metre": f"{options.depth_png16_scale:g}", "invalid": "0"}
+    _write(layout.depth_png16_path(root, frame), lambda s: write_png(s, encoded, text))
+
+
+def _write_coco_record(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
+    height, width = arrays["object_index"].shape
+    record = {
+        "image": {
+            "id": frame,
+            "file_name": layout.rgb_path(root, frame).relative_to(root).as_posix(),
+            "width": width,
+            "height": height,
+            "frame": frame,
+        },
+        "annotations": frame_annotations(arrays["object_index"]),
+    }
+    _write(layout.coco_record_path(root, frame), lambda s: s.write(json.dumps(record).encode()))
+
+
+FORMATS = (
+    FileFormat(
+        "previews",
+        "Previews",
+        "preview/<key>/<frame>.png: 8-bit pictures of depth, normals, flow and masks",
+        True,
+        None,
+        lambda root, frame, keys: [layout.preview_path(root, key, frame) for key in preview_keys(keys)],
+        _write_previews,
+        flag="--no-previews",
+        primary=True,
+    ),
+    FileFormat(
+        "flo",
+        "Middlebury .flo",
+        "flo/forward|backward/<frame>.flo: float32 flow, pixels",
+        False,
+        "flow_forward",
+        lambda root, frame, keys: [layout.flo_path(root, d, frame) for d in FLOW_DIRECTIONS],
+        _write_flo,
+    ),
+    FileFormat(
+        "kitti_flow",
+        "KITTI Flow PNG",
+        "kitti_flow/forward|backward/<frame>.png: 16-bit, u·64+2^15, v·64+2^15, valid bit",
+        False,
+        "flow_forward",
+        lambda root, frame, keys: [layout.kitti_flow_path(root, d, frame) for d in FLOW_DIRECTIONS],
+        _write_kitti,
+    ),
+    FileFormat(
+        "depth_png16",
+        "Depth 16-bit PNG",
+        "depth_png16/<frame>.png: round(depth × scale), 0 = no depth",
+        False,
+        "depth",
+        lambda root, frame, keys: [layout.depth_png16_path(root, frame)],
+        _write_depth_png16,
+        extra="depth_png16_scale",
+    ),
+    FileFormat(
+        "coco",
+        "COCO",
+        "coco.json: one annotation per visible object pass index per frame, RLE masks and boxes",
+        False,
+        "object_index",
+        lambda root, frame, keys: [layout.coco_record_path(root, frame)],
+        _write_coco_record,
+    ),
+    FileFormat(
+        "exr",
+        "EXR",
+        "exr/<frame>.exr: the same arrays as float32/UINT channels of one lossless EXR",
+        False,
+        None,
+        lambda root, frame, keys: [layout.exr_path(root, frame)],
+        lambda root, frame, arrays, options: write_exr(layout.exr_path(root, frame), arrays),
+        primary=True,
+    ),
+    FileFormat(
+        "npz",
+        "NPZ",
+        "npz/<frame>.npz: every array of the frame, compressed",
+        True,
+        None,
+        lambda root, frame, keys: [layout.npz_path(root, frame)],
+        lambda root, frame, arrays, options: write_npz(layout.npz_path(root, frame), arrays, options.npz_level),
+        primary=True,
+        extra="npz_compression",
+    ),
+)
+FORMAT_BY_KEY = {f.key: f for f in FORMATS}
+
+
+def _chosen(array_keys: Iterable[str], options: layout.OutputOptions) -> list[FileFormat]:
+    keys = set(array_keys)
+    return [f for f in FORMATS if getattr(options, f.key) and (f.needs is None or f.needs in keys)]
+
+
+def expected_files(root: Path, frame: int, array_keys: Iterable[str], options: layout.OutputOptions) -> list[Path]:
+    """Every file a complete frame has, for a frame with these arrays and options, in
+    the order the writer writes them (the NPZ, the frame's record, last)."""
+    keys = frozenset(array_keys)
+    return [layout.rgb_path(root, frame), *(p for f in _chosen(keys, options) for p in f.paths(root, frame, keys))]
+
+
+def write_frame(root: Path, frame: int, arrays: dict[str, np.ndarray], options: layout.OutputOptions) -> None:
+    """Write the frame's files, each atomically, in the order of :func:`expected_files`."""
+    for file_format in _chosen(arrays, options):
+        file_format.write(root, frame, arrays, options)
+
+
+def complete_frames(root: Path, array_keys: Iterable[str], options: layout.OutputOptions) -> list[int]:
+    """The frames in the folder that have every file :func:`expected_files` lists, sorted."""
+    keys = frozenset(array_keys)
+    return sorted(
+        f for f in layout.frames_on_disk(root) if all(p.exists() for p in expected_files(root, f, keys, options))
+    )
