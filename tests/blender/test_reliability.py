@@ -204,3 +204,22 @@ def test_disk_full_in_the_middle_stops_with_the_reason_and_keeps_earlier_frames(
     subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
     assert bpy.ops.render.gt_render_animation() == {"FINISHED"}
     assert json.loads((disk / "run" / "meta.json").read_text())["frames_written"] == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_scratch_folder_preference_is_used_and_a_small_one_refused(scene, small_disk):
+    import devenv
+
+    scenes.add_camera(scene, (0, -6, 2), (72, 0, 0))
+    scenes.add_mesh(scene, "Box", "cube", (0, 0, 0), pass_index=1)
+    prefs = bpy.context.preferences.addons[devenv.ADDON_MODULE].preferences
+    disk = small_disk(1 << 20)  # 1 MB: less than one 160×120 frame's passes and the margin
+    prefs.scratch_dir = str(disk)
+    try:
+        with pytest.raises(RuntimeError, match=rf"The scratch folder '{disk}' has 1 MB free; a frame needs 2 MB"):
+            bpy.ops.render.gt_render_frame()
+        assert not out(scene).exists() or not list((out(scene)).rglob("*.npz"))
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        assert bpy.ops.render.gt_render_frame() == {"FINISHED"}  # with room the export runs
+        assert (out(scene) / "npz" / "000001.npz").is_file() and not list(disk.iterdir())  # leaving it empty
+    finally:
+        prefs.scratch_dir = ""
