@@ -3,9 +3,9 @@
 button, the animation export, export on F12 and the command line.
 
 An :class:`Exporter` is one run with its :class:`~.options.ExportOptions`: the scene and
-options are checked once, the scene
-state the passes need is set for the run (and undone after it), and then each frame is
-``before_render()`` → a render → ``after_render()``. Who renders differs (a blocking
+options are checked once, the scene state the passes need is set for the run (and
+undone after it), and then each frame is ``before_render()`` → a render →
+``after_render()``. Who renders differs (a blocking
 ``render.render()``, Blender's own render job, or an F12 render seen through handlers);
 the export does not.
 """
