@@ -37,8 +37,9 @@ def blocking_problems(scene: bpy.types.Scene, output_dir: str) -> list[str]:
         problems.append(
             f"Camera '{scene.camera.name}' is panoramic: only perspective and orthographic cameras are supported"
         )
-    if engine_problem(scene):
-        problems.append(engine_problem(scene))
+    problem = engine_problem(scene)
+    if problem:
+        problems.append(problem)
     if output_dir.startswith("//") and not bpy.data.filepath:
         problems.append(
             "Save the .blend file first, or choose an absolute Output Folder ('//' is relative to the .blend)"

@@ -36,9 +36,10 @@ def choose(needed: int, output_root: Path, override: str | None) -> Path:
     most ``needed`` bytes. Raises :class:`ScratchError` when none has room."""
     if override:
         folder = Path(override).expanduser()
-        if free_bytes(folder) < needed:
+        free = free_bytes(folder)
+        if free < needed:
             raise ScratchError(
-                f"The scratch folder '{folder}' has {_megabytes(free_bytes(folder))} free; a frame needs "
+                f"The scratch folder '{folder}' has {_megabytes(free)} free; a frame needs "
                 f"{_megabytes(needed)}: free space there or choose another ({ENVIRONMENT}, or "
                 "Preferences > Add-ons > Ground Truth > Scratch Folder)"
             )
