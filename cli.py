@@ -10,42 +10,45 @@ package::
 
     python -m ground_truth.cli render --blend scene.blend --out DIR [--frames 1-240] [...]
 
-Both run :func:`run`. Every setting of the panel has a flag (``render --help``); the
-flags make an :class:`~.pipeline.options.ExportOptions`, and the .blend's
-``scene.ground_truth`` is read only for the COCO category names and the Animation Range,
-never written. Exit status 0 when every frame is complete, 1 with one line
-``ground_truth: error: ...`` when the export fails, 2 for bad arguments, 130 when
+``render`` exports frames; ``merge`` only writes the files that cover the whole folder
+(``meta.json``, ``coco.json``, the contact sheet); ``farm`` splits frames into chunks
+and runs each as a ``render`` of a worker Blender on a Ray cluster or SLURM (see
+:mod:`.farm`). ``farm`` needs no Blender: this module imports ``bpy`` only for
+``render`` and ``merge``.
+
+Every setting of the panel has a flag (``render --help``); the flags make an
+:class:`~.pipeline.options.ExportOptions`, and the .blend's ``scene.ground_truth`` is
+read only for the COCO category names and the Animation Range, never written. Exit
+status 0 when every frame is complete, 1 with one line ``ground_truth: error: ...`` when
+the export fails, 2 for bad arguments, 3 when the export is refused before any frame
+renders (no camera, no such device, ...: running it again will not help), 130 when
 interrupted (complete frames stay; run again to resume).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-
-import bpy
 
 from .core.frames import parse_frames
 from .core.modalities import MODALITIES
 from .exporters.formats import FORMATS as FILE_FORMATS
 from .exporters.layout import OutputOptions
-from .pipeline.export import ExportError, Progress, animation_frames, export_frames
-from .pipeline.options import ExportOptions, options_from_settings
-from .pipeline.quiet import hide_lines
 
 PROG = "ground_truth"
 FORMATS = tuple(f.key for f in FILE_FORMATS if f.flag is None)  # --formats; previews have --no-previews
+DEVICES = ("CPU", "CUDA", "OPTIX", "HIP", "METAL", "ONEAPI")
+EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_INTERRUPTED = 1, 2, 3, 130
 _handle = None
 
 
-class _UsageError(Exception):
-    pass
+class UsageError(Exception):
+    """Bad arguments: one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, no traceback, exit status 2
-        raise _UsageError(message)
+        raise UsageError(message)
 
 
 def _frames(text: str) -> list[int]:
@@ -91,39 +94,43 @@ def _scale(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Export computer-vision ground truth from a Blender scene.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    render = commands.add_parser("render", help="render frames and export their ground truth")
-    render.add_argument("--blend", help="open this .blend first (with the bpy module; blender -b FILE opens it)")
-    render.add_argument("--out", required=True, help="output folder")
-    render.add_argument(
-        "--frames",
-        type=_frames,
-        help="e.g. 1-240, 1-240:4 (every 4th), 1,5,9 (default: the panel's Animation Range, else the scene's)",
-    )
+def positive(text: str) -> int:
+    if not (text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"bad count {text!r} (want a whole number above 0)")
+    return int(text)
+
+
+def _device(text: str) -> str:
+    if text.upper() not in DEVICES:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r} (choose from {', '.join(DEVICES)})")
+    return text.upper()
+
+
+def export_flags() -> argparse.ArgumentParser:
+    """The flags that say what a run writes: shared by ``render``, ``merge`` and ``farm``."""
+    flags = _Parser(add_help=False)
     keys = tuple(m.key for m in MODALITIES)
-    render.add_argument(
+    flags.add_argument(
         "--modalities",
         type=_names(keys, "modality"),
         default=keys,
         help=f"comma-separated, of: {','.join(keys)} (default: all the engine can give)",
     )
-    render.add_argument(
+    flags.add_argument(
         "--formats",
         type=_names(FORMATS, "format"),
         default=("npz",),
         help=f"comma-separated, of: {','.join(FORMATS)} (default: npz)",
     )
-    render.add_argument("--no-previews", action="store_true", help="do not write preview/ pictures")
-    render.add_argument("--npz-compression", type=_level, default=1, help="zlib level of the NPZ, 0-9 (default 1)")
-    render.add_argument(
+    flags.add_argument("--no-previews", action="store_true", help="do not write preview/ pictures")
+    flags.add_argument("--npz-compression", type=_level, default=1, help="zlib level of the NPZ, 0-9 (default 1)")
+    flags.add_argument(
         "--depth-png16-scale",
         type=_scale,
         default=1000.0,
         help="values per metre in depth_png16/ (default 1000: millimetres; 256: KITTI)",
     )
-    render.add_argument(
+    flags.add_argument(
         "--coco-category",
         type=_category,
         action="append",
@@ -132,64 +139,83 @@ def _parser() -> argparse.ArgumentParser:
         help="name the COCO category of an object pass index (repeatable; default: the .blend's "
         "COCO Categories table, else the objects' names)",
     )
-    render.add_argument("--overwrite", action="store_true", help="render frames that are complete already")
-    return parser
+    return flags
 
 
-def options_from_args(args: argparse.Namespace, settings) -> ExportOptions:
-    """The run's options from the flags; of the .blend's settings only the COCO category
-    names are kept (they name the scene's pass indices), the flags' names winning."""
+def render_flags() -> argparse.ArgumentParser:
+    """The flags of how frames render: ``render`` and ``farm``."""
+    flags = _Parser(add_help=False)
+    flags.add_argument(
+        "--device",
+        type=_device,
+        help=f"Cycles' device, one of {', '.join(DEVICES)} (default: the .blend's); a GPU "
+        "type uses every device of that type the process sees",
+    )
+    flags.add_argument("--threads", type=positive, help="CPU threads Blender renders with (default: all cores)")
+    flags.add_argument("--overwrite", action="store_true", help="render frames that are complete already")
+    return flags
+
+
+def output_options(args: argparse.Namespace) -> OutputOptions:
+    """The files a frame gets, from :func:`export_flags`' flags."""
     formats = set(args.formats)
-    return ExportOptions(
-        output_dir=os.path.abspath(args.out),
-        modalities=args.modalities,
-        files=OutputOptions(
-            **{key: key in formats for key in FORMATS},
-            previews=not args.no_previews,
-            npz_level=args.npz_compression,
-            depth_png16_scale=args.depth_png16_scale,
-        ),
-        categories={**options_from_settings(settings).categories, **dict(args.coco_category)},
+    return OutputOptions(
+        **{key: key in formats for key in FORMATS},
+        previews=not args.no_previews,
+        npz_level=args.npz_compression,
+        depth_png16_scale=args.depth_png16_scale,
     )
 
 
-class _ProgressLine:
-    """``[#####-----]  12/40  Frame 57 · 2.1 s/frame · 0:58 left`` on stderr, one line a frame."""
+def _parser() -> argparse.ArgumentParser:
+    from .farm.driver import add_farm_parser
 
-    def __call__(self, progress: Progress) -> None:
-        filled = round(20 * progress.finished / max(progress.total, 1))
-        print(f"[{'#' * filled}{'-' * (20 - filled)}] {progress.describe()}", file=sys.stderr, flush=True)
+    parser = _Parser(prog=PROG, description="Export computer-vision ground truth from a Blender scene.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    what, how = export_flags(), render_flags()
+    frames_help = "e.g. 1-240, 1-240:4 (every 4th), 1,5,9 (default: the panel's Animation Range, else the scene's)"
+    render = commands.add_parser("render", parents=[what, how], help="render frames and export their ground truth")
+    render.add_argument("--blend", help="open this .blend first (with the bpy module; blender -b FILE opens it)")
+    render.add_argument("--out", required=True, help="output folder")
+    render.add_argument("--frames", type=_frames, help=frames_help)
+    render.add_argument(
+        "--chunk-manifest",
+        metavar="PATH",
+        help="farm mode: write what this run completed to PATH (JSON) and leave meta.json, "
+        "coco.json and the contact sheet to the farm's merge",
+    )
+    merge = commands.add_parser(
+        "merge",
+        parents=[what],
+        help="write meta.json, coco.json and the contact sheet for the frames complete in a folder",
+    )
+    merge.add_argument("--blend", help="open this .blend first (with the bpy module; blender -b FILE opens it)")
+    merge.add_argument("--out", required=True, help="output folder")
+    merge.add_argument("--frames", type=_frames, help="exit 1 naming those of these frames that are not complete")
+    add_farm_parser(commands, [what, how])
+    return parser
 
 
 def run(argv: list[str]) -> int:
-    """Parse ``argv`` (without the command name), export, and return the exit status."""
+    """Parse ``argv`` (without the program's name), run the command, return the exit status."""
     try:
         args = _parser().parse_args(argv)
-        if args.blend:
-            if not os.path.isfile(args.blend):
-                raise _UsageError(f"no such .blend file: {args.blend}")
-            with hide_lines("Read blend:"):
-                bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
-    except _UsageError as error:
-        print(f"{PROG}: error: {error} (see {PROG} render --help)", file=sys.stderr)
-        return 2
-    scene = bpy.context.scene
-    options = options_from_args(args, scene.ground_truth)
-    frames = args.frames or animation_frames(scene, scene.ground_truth)
-    try:
-        progress = export_frames(scene, bpy.context.view_layer, options, frames, args.overwrite, _ProgressLine())
-    except ExportError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; complete frames are kept, run again to resume", file=sys.stderr)
-        return 130
-    print(f"{PROG}: {progress.done} frames exported, {progress.skipped} complete already, in {args.out}")
-    return 0
+    except UsageError as error:
+        print(f"{PROG}: error: {error} (see {PROG} --help)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "farm":
+        from .farm.driver import run_farm
+
+        return run_farm(args)
+    from .pipeline import command
+
+    return command.run(args)
 
 
 def register() -> None:
     global _handle
+    import bpy
+
     if hasattr(bpy.utils, "register_cli_command"):  # Blender 4.2+
         _handle = bpy.utils.register_cli_command(PROG, run)
 
@@ -197,15 +223,20 @@ def register() -> None:
 def unregister() -> None:
     global _handle
     if _handle is not None:
+        import bpy
+
         bpy.utils.unregister_cli_command(_handle)
         _handle = None
 
 
 def main() -> None:
-    """``python -m ground_truth.cli``: the add-on registered into the bpy module, then :func:`run`.
+    """``python -m ground_truth.cli``: ``farm`` as it is; ``render`` and ``merge`` with the
+    add-on registered into the bpy module (and unregistered before exiting: bpy 4.2
+    crashes at exit otherwise)."""
+    if len(sys.argv) < 2 or sys.argv[1] not in ("render", "merge"):
+        sys.exit(run(sys.argv[1:]))
+    import bpy
 
-    What it registers it unregisters before exiting (bpy 4.2 crashes at exit otherwise).
-    """
     from . import register as register_addon
     from . import unregister as unregister_addon
 

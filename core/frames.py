@@ -27,3 +27,23 @@ def parse_frames(spec: str) -> list[int]:
                 seen.add(frame)
                 frames.append(frame)
     return frames
+
+
+def format_frames(frames: list[int]) -> str:
+    """The shortest-ish text :func:`parse_frames` reads back as ``frames``: runs with one
+    step become ``A-B`` or ``A-B:K``, other frames stay single (``1-9:2,12,20-22``)."""
+    items: list[str] = []
+    i = 0
+    while i < len(frames):
+        j = i + 1
+        if j < len(frames) and frames[j] > frames[i]:
+            step = frames[j] - frames[i]
+            while j + 1 < len(frames) and frames[j + 1] - frames[j] == step:
+                j += 1
+            if j - i >= 2 or step == 1:
+                items.append(f"{frames[i]}-{frames[j]}" + (f":{step}" if step > 1 else ""))
+                i = j + 1
+                continue
+        items.append(str(frames[i]))
+        i += 1
+    return ",".join(items)

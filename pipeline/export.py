@@ -49,6 +49,10 @@ class ExportError(Exception):
     """An export that cannot run or did not finish; the message is for the user."""
 
 
+class ExportRefusedError(ExportError):
+    """An export refused before any frame rendered (running it again will not help)."""
+
+
 @dataclass
 class FrameResult:
     """One exported frame: where it went and what the engine could not give."""
@@ -100,10 +104,18 @@ def _scene_meta(scene, view_layer, size: tuple[int, int], modalities, missing, a
 class Exporter:
     """One export run over any number of frames (see the module's docstring)."""
 
-    def __init__(self, scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, options: ExportOptions):
+    def __init__(
+        self,
+        scene: bpy.types.Scene,
+        view_layer: bpy.types.ViewLayer,
+        options: ExportOptions,
+        run_files: bool = True,
+    ):
+        """``run_files=False`` (a farm's chunk): no ``meta.json``, ``coco.json`` or
+        contact sheet, and no scan of the folder; the farm's merge writes them once."""
         problems = blocking_problems(scene, options.output_dir)
         if problems:
-            raise ExportError(problems[0])
+            raise ExportRefusedError(problems[0])
         self.scene, self.view_layer = scene, view_layer
         self.root = output_root(options.output_dir)
         self.plan = plan(scene.render.engine, options.modalities)
@@ -122,12 +134,13 @@ class Exporter:
             needed = scratch_bytes(self.plan.passes, *self.size, with_combined=not compat.FILE_OUTPUT_KEEPS_VECTOR_W)
             parent = scratch.choose(needed, self.root, scratch_override())
         except scratch.ScratchError as error:
-            raise ExportError(str(error)) from error
+            raise ExportRefusedError(str(error)) from error
         except OSError as error:
-            raise ExportError(f"Cannot create the Output Folder '{self.root}': {error.strerror}") from error
+            raise ExportRefusedError(f"Cannot create the Output Folder '{self.root}': {error.strerror}") from error
         except MetaMismatchError as error:
-            raise ExportError(f"Output Folder '{self.root}': {error}; choose another folder") from error
+            raise ExportRefusedError(f"Output Folder '{self.root}': {error}; choose another folder") from error
         self.session = ExportSession(scene, view_layer, self.plan.passes, self.plan.flow, parent)
+        self.run_files = run_files
         self.meta_keeper = MetaKeeper(self.root, self.meta, self.array_keys, self.options)
         self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
         # Per frame: (frame, seconds on the main thread after the render, seconds the
@@ -136,8 +149,9 @@ class Exporter:
 
     def __enter__(self) -> Exporter:
         self.session.__enter__()
-        remove_stale_temporaries(self.root)
-        self.meta_keeper.start()
+        if self.run_files:  # a farm's chunk leaves both scans of the folder to the merge
+            remove_stale_temporaries(self.root)
+            self.meta_keeper.start()
         self._writer = BackgroundWriter(depth=1)
         return self
 
@@ -152,13 +166,15 @@ class Exporter:
             finally:
                 self.session.__exit__(exc_type, exc, traceback)
         finally:
-            self._finish_run(raise_errors=exc_type is None)
+            if self.run_files:
+                self.finish_run(raise_errors=exc_type is None)
 
-    def _finish_run(self, raise_errors: bool) -> None:
-        """What covers the whole folder: meta.json, coco.json and the contact sheet (also
-        after an error or an interruption, for the frames that are complete). meta.json is
-        rewritten even when this run wrote nothing: a killed run may have left it behind
-        the files on disk."""
+    def finish_run(self, raise_errors: bool = True) -> list[int]:
+        """Write what covers the whole folder: meta.json, coco.json and the contact sheet
+        (also after an error or an interruption, for the frames that are complete); return
+        the complete frames. meta.json is rewritten even when this run wrote nothing: a
+        killed run may have left it behind the files on disk."""
+        frames: list[int] = []
         try:
             frames = self.meta_keeper.finish()
             if self.options.coco and "object_index" in self.array_keys:
@@ -169,6 +185,7 @@ class Exporter:
             if raise_errors:
                 raise ExportError(f"Finishing {self.root} failed: {error}") from error
             log.error("could not finish %s: %s", self.root, error)  # the run's own error comes first
+        return frames
 
     def is_complete(self, frame: int) -> bool:
         """Whether every file of ``frame`` is already in the output folder."""
@@ -226,7 +243,8 @@ class Exporter:
         try:
             arrays = frame_arrays(raw, self.modalities, K, pose, frame)
             write_frame(root, frame, arrays, self.options)
-            self.meta_keeper.frame_done(frame)
+            if self.run_files:
+                self.meta_keeper.frame_done(frame)
         except OSError as error:  # TimeoutError (a held meta lock) included
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
         self.timings.append((frame, handover, time.perf_counter() - started))
@@ -308,14 +326,16 @@ def export_frames(
     frames: list[int],
     overwrite: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
+    run_files: bool = True,
 ) -> Progress:
     """Render and export ``frames`` one after the other, blocking; the scene's current
     frame is restored afterwards. Frames that are complete on disk are skipped unless
-    ``overwrite``. Raises :class:`ExportError`; frames finished before stay complete."""
+    ``overwrite``. Raises :class:`ExportError`; frames finished before stay complete.
+    ``run_files`` as for :class:`Exporter`."""
     progress = Progress(total=len(frames))
     current = scene.frame_current
     try:
-        with Exporter(scene, view_layer, options) as exporter:
+        with Exporter(scene, view_layer, options, run_files) as exporter:
             for frame in frames:
                 if not overwrite and exporter.is_complete(frame):
                     progress.step(frame, None)

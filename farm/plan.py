@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What a farm run does, decided without Blender: the chunks, the worker's command for
+each, and which frames an earlier run already completed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.frames import format_frames
+from ..exporters.formats import expected_files
+from ..exporters.layout import META_NAME, OutputOptions
+
+FARM_DIR = "_farm"
+PACKAGE_PARENT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)  # the folder holding ground_truth/
+
+
+def farm_dir(out: str) -> Path:
+    return Path(out) / FARM_DIR
+
+
+def split(frames: list[int], size: int) -> list[list[int]]:
+    """``frames`` in order, cut into chunks of ``size`` (the last may be shorter)."""
+    return [frames[i : i + size] for i in range(0, len(frames), size)]
+
+
+def _export_argv(args: argparse.Namespace) -> list[str]:
+    """The flags that say what is written, for the worker's ``render`` and ``merge``."""
+    argv = [
+        "--modalities",
+        ",".join(args.modalities),
+        "--formats",
+        ",".join(args.formats),
+        "--npz-compression",
+        str(args.npz_compression),
+        "--depth-png16-scale",
+        repr(args.depth_png16_scale),
+    ]
+    if args.no_previews:
+        argv.append("--no-previews")
+    for index, name in args.coco_category:
+        argv += ["--coco-category", f"{index}={name}"]
+    return argv
+
+
+@dataclass(frozen=True)
+class Worker:
+    """How a node starts the worker Blender: ``blender -b FILE -c ground_truth ...`` or
+    ``python -m ground_truth.cli ... --blend FILE`` (this package found through
+    ``PYTHONPATH``: the farm assumes the same paths on every node)."""
+
+    blend: str
+    out: str
+    blender: str | None = None
+    python: str | None = None
+
+    def command(self, subcommand: str, argv: list[str]) -> list[str]:
+        if self.blender:
+            return [self.blender, "-b", self.blend, "-c", "ground_truth", subcommand, "--out", self.out, *argv]
+        return [self.python, "-m", "ground_truth.cli", subcommand, "--blend", self.blend, "--out", self.out, *argv]
+
+    def env(self) -> dict[str, str]:
+        return {} if self.blender else {"PYTHONPATH": PACKAGE_PARENT}
+
+
+def worker(args: argparse.Namespace) -> Worker:
+    return Worker(
+        blend=os.path.abspath(args.blend),
+        out=os.path.abspath(args.out),
+        blender=os.path.abspath(args.blender) if args.blender else None,
+        python=os.path.abspath(args.worker_python) if args.worker_python else None,
+    )
+
+
+def chunk_argv(args: argparse.Namespace, chunk: list[int]) -> list[str]:
+    """The worker's ``render`` flags for ``chunk`` (its manifest named by its first frame)."""
+    argv = [*_export_argv(args), "--frames", format_frames(chunk), "--threads", str(args.cpus_per_task)]
+    argv += ["--chunk-manifest", str(manifest_path(args.out, chunk))]
+    if args.device:
+        argv += ["--device", args.device]
+    if args.overwrite:
+        argv.append("--overwrite")
+    return argv
+
+
+def merge_argv(args: argparse.Namespace, frames: list[int]) -> list[str]:
+    """The worker's ``merge`` flags: every frame of the run must end complete."""
+    return [*_export_argv(args), "--frames", format_frames(frames)]
+
+
+def manifest_path(out: str, chunk: list[int]) -> Path:
+    return farm_dir(os.path.abspath(out)) / "chunks" / f"{chunk[0]:06d}.json"
+
+
+def log_path(out: str, chunk: list[int], attempt: int) -> Path:
+    return farm_dir(os.path.abspath(out)) / "logs" / f"{chunk[0]:06d}.{attempt}.log"
+
+
+def _array_keys(root: Path) -> list[str] | None:
+    """What a complete frame holds, as an earlier run found it: meta.json's ``arrays``, or
+    a chunk manifest's (a farm killed before its merge)."""
+    candidates = [root / META_NAME, *sorted((root / FARM_DIR / "chunks").glob("*.json"))]
+    for path in candidates:
+        try:
+            with open(path, encoding="utf-8") as stream:
+                return list(json.load(stream)["arrays"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def complete_already(out: str, frames: list[int], options: OutputOptions) -> list[int]:
+    """Those of ``frames`` whose every file is in the folder (checked per frame: the cost
+    does not grow with the rest of the folder)."""
+    root = Path(os.path.abspath(out))
+    keys = _array_keys(root)
+    if keys is None:
+        return []
+    return [f for f in frames if all(p.exists() for p in expected_files(root, f, keys, options))]

@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Ray backend: every chunk is one Ray task that runs the worker Blender.
+
+Tasks are queued at once and Ray hands each to the next node with a free CPU (or GPU),
+so a fast node takes more chunks. A task streams back each frame its Blender finishes.
+A chunk whose Blender fails, or whose node is lost, is run again (up to
+``--max-retries`` times), skipping the frames it completed. When every chunk is done,
+one more task runs the worker's ``merge``: the only writer of ``meta.json``,
+``coco.json`` and the contact sheet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from ..cli import EXIT_REFUSED, EXIT_USAGE
+from ..core.frames import format_frames
+from . import plan, task
+from .driver import FarmError, FarmProgress
+
+
+@contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a scheduler, ``kill``) stops the driver as Ctrl+C does."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@dataclass
+class _Attempt:
+    chunk: list[int]
+    attempt: int
+    finished: set[int] = field(default_factory=set)
+    exported: int = 0
+
+
+def run_ray(args: argparse.Namespace, chunks: list[list[int]], frames: list[int], progress: FarmProgress) -> None:
+    """Run ``chunks`` and the merge on Ray; failed frames go to ``progress.failed``."""
+    try:
+        import ray
+        from ray import cloudpickle
+    except ImportError:
+        raise FarmError("the Ray backend needs the ray package in this Python: pip install 'ray==2.60.0'") from None
+    cloudpickle.register_pickle_by_value(task)  # the nodes need no copy of this package
+    try:
+        ray.init(
+            address=args.address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise FarmError(f"cannot reach the Ray cluster ({args.address or 'local'}): {error}") from None
+    try:
+        with _terminate_as_interrupt():
+            _schedule(ray, args, chunks, frames, progress)
+    finally:
+        ray.shutdown()
+
+
+def _schedule(ray, args, chunks, frames, progress) -> None:
+    worker = plan.worker(args)
+    remote = ray.remote(task.run_chunk).options(
+        num_cpus=args.cpus_per_task, num_gpus=args.gpus_per_task, max_retries=0, name="ground_truth chunk"
+    )
+    pending: dict = {}  # generator -> _Attempt
+
+    def submit(chunk: list[int], attempt: int) -> None:
+        command = worker.command("render", plan.chunk_argv(args, chunk))
+        log = str(plan.log_path(args.out, chunk, attempt))
+        pending[remote.remote(command, worker.env(), log)] = _Attempt(chunk, attempt)
+
+    def failed(run: _Attempt, why: str) -> None:
+        chunk, left = format_frames(run.chunk), [f for f in run.chunk if f not in run.finished]
+        if run.attempt < args.max_retries:
+            progress.retried += 1
+            print(f"chunk {chunk} failed ({why}); running it again", file=sys.stderr, flush=True)
+            submit(run.chunk, run.attempt + 1)
+        else:
+            progress.failed += left
+            print(f"chunk {chunk} failed ({why}); frames {format_frames(left)} given up", file=sys.stderr, flush=True)
+
+    for chunk in chunks:
+        submit(chunk, 0)
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            progress.show()
+            for generator in ready:
+                run = pending[generator]
+                try:
+                    item = ray.get(next(generator))
+                except StopIteration:
+                    del pending[generator]
+                    continue
+                except ray.exceptions.RayError as error:  # its node or worker process was lost
+                    del pending[generator]
+                    failed(run, f"lost its worker: {type(error).__name__}")
+                    continue
+                if item[0] == "frame":
+                    _, frame, exported = item
+                    run.finished.add(frame)
+                    run.exported += exported
+                    progress.frame(frame, exported)
+                    continue
+                _, status, why, host = item
+                del pending[generator]
+                progress.hosts[host] = progress.hosts.get(host, 0) + run.exported
+                if status in (EXIT_USAGE, EXIT_REFUSED):  # the same on every try: stop the run
+                    raise FarmError(f"the worker on {host} refused frames {format_frames(run.chunk)}: {why}", status)
+                if status != 0:
+                    failed(run, f"{why}, on {host}")
+    except BaseException:
+        for generator in pending:
+            ray.cancel(generator, force=True)
+        raise
+    _merge(ray, remote, worker, args, frames, progress)
+
+
+def _merge(ray, remote, worker, args, frames, progress) -> None:
+    """The worker's ``merge`` as one last task: meta.json, coco.json, the contact sheet."""
+    command = worker.command("merge", plan.merge_argv(args, frames))
+    log = str(plan.farm_dir(args.out) / "logs" / "merge.log")
+    for item in remote.remote(command, worker.env(), log):
+        _, status, why, host = ray.get(item)
+        if status not in (0, 1) or (status == 1 and not progress.failed):
+            raise FarmError(f"the merge on {host} failed: {why} (log: {log})")

@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The ``render`` and ``merge`` commands inside Blender (see :mod:`..cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import bpy
+
+from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, PROG, UsageError, output_options
+from ..core.frames import format_frames
+from ..exporters.atomic import atomic_path, remove_stale_temporaries
+from ..exporters.formats import expected_files
+from ..exporters.layout import OutputOptions
+from ..farm.task import FRAME_LINE
+from .export import Exporter, ExportError, ExportRefusedError, Progress, animation_frames, export_frames
+from .options import ExportOptions, options_from_settings
+from .quiet import hide_lines
+
+
+def options_from_args(args: argparse.Namespace, settings) -> ExportOptions:
+    """The run's options from the flags; of the .blend's settings only the COCO category
+    names are kept (they name the scene's pass indices), the flags' names winning."""
+    return ExportOptions(
+        output_dir=os.path.abspath(args.out),
+        modalities=args.modalities,
+        files=output_options(args),
+        categories={**options_from_settings(settings).categories, **dict(args.coco_category)},
+    )
+
+
+def use_device(scene: bpy.types.Scene, device: str) -> None:
+    """Render with Cycles on ``device``: every device of that type this process sees (a
+    farm gives each task its own through ``CUDA_VISIBLE_DEVICES`` and the like).
+    Raises :class:`ExportRefusedError` when there is none."""
+    if scene.render.engine != "CYCLES":
+        if device != "CPU":
+            print(f"{PROG}: note: --device is Cycles' setting; {scene.render.engine} ignores it", file=sys.stderr)
+        return
+    if device == "CPU":
+        scene.cycles.device = "CPU"
+        return
+    host = socket.gethostname()
+    preferences = bpy.context.preferences.addons["cycles"].preferences
+    try:
+        preferences.compute_device_type = device
+    except TypeError:
+        raise ExportRefusedError(f"This Blender's Cycles has no {device} support (on {host})") from None
+    preferences.get_devices()
+    found = [d for d in preferences.devices if d.type == device]
+    if not found:
+        seen = sorted({d.type for d in preferences.devices})
+        raise ExportRefusedError(f"No {device} device on {host} (Cycles sees: {', '.join(seen) or 'none'})")
+    for candidate in preferences.devices:
+        candidate.use = candidate.type == device
+    scene.cycles.device = "GPU"
+
+
+class _ProgressLine:
+    """``[#####-----]  Frame 57 · 12 of 40 · 2.1 s/frame · 0:58 left`` on stderr, one line a
+    frame; in a farm's chunk also ``ground_truth: frame 57 exported`` (or ``skipped``) on
+    stdout, which the farm counts."""
+
+    def __init__(self, chunk: bool):
+        self.chunk, self.skipped = chunk, 0
+
+    def __call__(self, progress: Progress) -> None:
+        filled = round(20 * progress.finished / max(progress.total, 1))
+        print(f"[{'#' * filled}{'-' * (20 - filled)}] {progress.describe()}", file=sys.stderr, flush=True)
+        if self.chunk:
+            what = "skipped" if progress.skipped > self.skipped else "exported"
+            self.skipped = progress.skipped
+            print(f"{FRAME_LINE}{progress.frame} {what}", flush=True)
+
+
+def _open(args: argparse.Namespace) -> None:
+    if args.blend:
+        if not os.path.isfile(args.blend):
+            raise UsageError(f"no such .blend file: {args.blend}")
+        with hide_lines("Read blend:"):
+            bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+
+
+def _write_manifest(path: str, args: argparse.Namespace, exporter_keys, files: OutputOptions, progress, frames):
+    """A chunk's report: which of its frames are complete, and what a complete frame holds."""
+    root = Path(os.path.abspath(args.out))
+    complete = [f for f in frames if all(p.exists() for p in expected_files(root, f, exporter_keys, files))]
+    manifest = {
+        "frames": format_frames(frames),
+        "complete": format_frames(complete),
+        "exported": progress.done,
+        "skipped": progress.skipped,
+        "arrays": sorted(exporter_keys),
+        "host": socket.gethostname(),
+        "blender_version": bpy.app.version_string,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as stream:
+        json.dump(manifest, stream, indent=1)
+
+
+def _render(args: argparse.Namespace) -> int:
+    scene = bpy.context.scene
+    options = options_from_args(args, scene.ground_truth)
+    frames = args.frames or animation_frames(scene, scene.ground_truth)
+    if args.device:
+        use_device(scene, args.device)
+    if args.threads:
+        scene.render.threads_mode, scene.render.threads = "FIXED", args.threads
+    chunk = args.chunk_manifest is not None
+    progress = export_frames(
+        scene, bpy.context.view_layer, options, frames, args.overwrite, _ProgressLine(chunk), run_files=not chunk
+    )
+    if chunk:
+        from ..core.modalities import plan
+
+        keys = plan(scene.render.engine, options.modalities).arrays
+        _write_manifest(args.chunk_manifest, args, keys, options.files, progress, frames)
+    print(f"{PROG}: {progress.done} frames exported, {progress.skipped} complete already, in {args.out}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    scene = bpy.context.scene
+    exporter = Exporter(scene, bpy.context.view_layer, options_from_args(args, scene.ground_truth))
+    remove_stale_temporaries(exporter.root)
+    complete = exporter.finish_run()
+    print(f"{PROG}: {len(complete)} complete frames listed in {exporter.root / 'meta.json'}")
+    missing = sorted(set(args.frames or ()) - set(complete))
+    if missing:
+        print(f"{PROG}: error: frames {format_frames(missing)} are not complete", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """``render`` or ``merge``, with the exit statuses of :mod:`..cli`."""
+    try:
+        _open(args)
+        return _render(args) if args.command == "render" else _merge(args)
+    except UsageError as error:
+        print(f"{PROG}: error: {error} (see {PROG} {args.command} --help)", file=sys.stderr)
+        return EXIT_USAGE
+    except ExportRefusedError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    except ExportError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; complete frames are kept, run again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
