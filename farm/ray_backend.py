@@ -64,6 +64,14 @@ def run_ray(args: argparse.Namespace, chunks: list[list[int]], frames: list[int]
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise FarmError(f"cannot reach the Ray cluster ({args.address or 'local'}): {error}") from None
     try:
+        resources = ray.cluster_resources()
+        for name, need in (("CPU", args.cpus_per_task), ("GPU", args.gpus_per_task)):
+            if need > resources.get(name, 0):
+                raise FarmError(
+                    f"a task needs {need} {name} (--{name.lower()}s-per-task) and the Ray cluster has "
+                    f"{resources.get(name, 0):g} in all",
+                    EXIT_REFUSED,
+                )
         with _terminate_as_interrupt():
             _schedule(ray, args, chunks, frames, progress)
     finally:

@@ -44,6 +44,16 @@ def reason(status: int, log_path: str) -> str:
     return f"the worker exited with status {status}" + (f": {lines[-1]}" if lines else "")
 
 
+def node_name() -> str:
+    """``host`` or, on a Ray node, ``host (node IP)``: nodes can share a host."""
+    try:
+        import ray  # on a Ray node only
+
+        return f"{socket.gethostname()} ({ray.util.get_node_ip_address()})"
+    except (ImportError, RuntimeError):
+        return socket.gethostname()
+
+
 def run_chunk(command: list[str], env: dict[str, str], log_path: str) -> Iterator[tuple]:
     """Run ``command``; yield ``("frame", frame, exported)`` for each frame it finishes and
     last ``("exit", status, reason, host)``. Its standard error goes to ``log_path``."""
@@ -67,4 +77,4 @@ def run_chunk(command: list[str], env: dict[str, str], log_path: str) -> Iterato
                 log.write(line)
                 log.flush()
         status = process.wait()
-    yield ("exit", status, "" if status == 0 else reason(status, log_path), socket.gethostname())
+    yield ("exit", status, "" if status == 0 else reason(status, log_path), node_name())

@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A real Ray cluster for the farm tests, on loopback inside a private network namespace.
+
+``unshare -n`` makes a namespace that has only ``lo``; every process of the cluster,
+the driver and the worker Blenders run in it through ``nsenter``, so no traffic can
+leave the machine (Ray rewrites 127.0.0.1 to the outward address and probes a
+cloud-metadata address on start). Teardown kills every process in the namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RAY = str(Path(sys.executable).with_name("ray"))
+HEAD = "127.0.0.2"
+PORT = 6380
+
+
+class Namespace:
+    """A private network namespace with ``lo`` up, held open by a sleeping process."""
+
+    def __init__(self):
+        self.holder = subprocess.Popen(
+            ["unshare", "-n", "--", "bash", "-c", "ip link set lo up && exec sleep 3600"], start_new_session=True
+        )
+        self.path = f"/proc/{self.holder.pid}/ns/net"
+        deadline = time.monotonic() + 10
+        while "UP" not in self.run(["ip", "-o", "link", "show", "lo"]).stdout.split(">")[0]:
+            assert time.monotonic() < deadline, "lo did not come up in the namespace"
+            time.sleep(0.05)
+
+    def command(self, argv: list[str]) -> list[str]:
+        return ["nsenter", f"--net={self.path}", "--", *map(str, argv)]
+
+    def run(self, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command(argv), capture_output=True, text=True, **kwargs)
+
+    def start(self, argv: list[str], **kwargs) -> subprocess.Popen:
+        """A process in the namespace, in its own process group."""
+        return subprocess.Popen(self.command(argv), start_new_session=True, **kwargs)
+
+    def processes(self) -> list[int]:
+        """Every process inside the namespace (the holder too)."""
+        inside = os.readlink(self.path)
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.readlink(f"/proc/{entry}/ns/net") == inside:
+                        found.append(int(entry))
+                except OSError:
+                    pass
+        return found
+
+    def descendants(self, root: int) -> list[int]:
+        """``root`` and every process below it."""
+        parents = {}
+        for pid in self.processes():
+            try:
+                parents[pid] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                pass
+        found, grew = {root}, True
+        while grew:
+            more = {pid for pid, parent in parents.items() if parent in found} - found
+            found |= more
+            grew = bool(more)
+        return sorted(found)
+
+    def close(self) -> None:
+        for pid in self.processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.holder.wait(timeout=10)
+
+
+class RayCluster:
+    """``ray start --head`` with no CPUs, and ``nodes`` worker nodes of one CPU each,
+    with their own loopback addresses (127.0.0.3, 127.0.0.4, ...)."""
+
+    def __init__(self, nodes: int = 2):
+        self.namespace = Namespace()
+        self.temp = tempfile.mkdtemp(prefix="gtray", dir="/tmp")  # short: Ray's socket paths
+        self.env = {
+            **os.environ,
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN": secrets.token_hex(16),
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
+        self.address = f"{HEAD}:{PORT}"
+        try:
+            self.head = self._ray_start(
+                "head",
+                "--head",
+                "--num-cpus=0",
+                f"--node-ip-address={HEAD}",
+                f"--port={PORT}",
+                f"--temp-dir={self.temp}",
+                "--include-dashboard=false",
+            )
+            self.wait_for_nodes(1)  # one at a time: nodes that start together may not both join
+            self.nodes = []
+            for i in range(nodes):
+                self.nodes.append(self.start_node(i))
+                self.wait_for_nodes(i + 2)
+        except BaseException:
+            self.close()
+            raise
+
+    def _ray_start(self, name: str, *flags: str) -> subprocess.Popen:
+        log = open(Path(self.temp) / f"{name}.log", "ab")
+        flags = (*flags, "--block", "--disable-usage-stats")
+        return self.namespace.start([RAY, "start", *flags], env=self.env, stdout=log, stderr=log)
+
+    def start_node(self, i: int) -> subprocess.Popen:
+        return self._ray_start(
+            f"node{i}", f"--address={self.address}", "--num-cpus=1", f"--node-ip-address=127.0.0.{3 + i}"
+        )
+
+    def alive_nodes(self) -> int:
+        code = (
+            f"import ray; ray.init(address={self.address!r}, logging_level='ERROR', log_to_driver=False);"
+            "print(sum(n['Alive'] for n in ray.nodes()))"
+        )
+        done = self.namespace.run([sys.executable, "-c", code], env=self.env, timeout=120)
+        return int(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 and done.stdout.strip() else 0
+
+    def wait_for_nodes(self, count: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while self.alive_nodes() != count:
+            assert time.monotonic() < deadline, f"the Ray cluster did not reach {count} nodes"
+            time.sleep(1)
+
+    def kill_node(self, i: int) -> None:
+        """SIGKILL every process of a worker node at once, as when its machine dies: the
+        ``ray start`` process and all below it (raylet, Ray workers in their own process
+        groups, the worker Blenders they started)."""
+        doomed = self.namespace.descendants(self.nodes[i].pid)
+        for sig in (signal.SIGSTOP, signal.SIGKILL):  # stopped first: none reacts to the others' deaths
+            for pid in doomed:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        self.nodes[i].wait()
+
+    def close(self) -> None:
+        self.namespace.close()
+        shutil.rmtree(self.temp, ignore_errors=True)

@@ -1,0 +1,249 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The farm on a real Ray cluster: a head with no CPUs and two one-CPU worker nodes on
+loopback, in a private network namespace (see cluster.py). The driver runs in a Python
+where ``import bpy`` fails; the workers are the bpy module's Python. Each result is
+checked against a single-machine run of the same frames and against ray casts."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import bpy
+import numpy as np
+import png
+import pytest
+import scenes
+from cluster import RayCluster
+from ground_truth.core.frames import format_frames, parse_frames
+
+FRAMES = 24
+pytestmark = pytest.mark.farm
+
+
+@pytest.fixture(scope="module")
+def project(addon, tmp_path_factory):
+    """The shipped zip unpacked, a saved 24-frame moving scene, and its single-machine export."""
+    root = tmp_path_factory.mktemp("farm_project")
+    with zipfile.ZipFile(addon) as archive:
+        archive.extractall(root / "packages" / "ground_truth")
+    blocker = root / "no_bpy"  # the driver must not need Blender
+    blocker.mkdir()
+    (blocker / "bpy.py").write_text("raise ImportError('the farm driver imported bpy')\n")
+    scene = scenes.new_scene(root / "unused")
+    scenes.build_moving_scene(scene, FRAMES)
+    blend = root / "moving.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    single = root / "single"
+    env = {**os.environ, "PYTHONPATH": str(root / "packages")}
+    done = subprocess.run(
+        [sys.executable, "-m", "ground_truth.cli", "render", "--blend", blend, "--out", single, "--frames", "1-24"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return {"root": root, "blend": blend, "single": single, "path": f"{blocker}:{root / 'packages'}"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray_cluster = RayCluster(nodes=2)
+    yield ray_cluster
+    ray_cluster.close()
+
+
+def farm_command(project, cluster, out, *extra, worker=sys.executable, address=True):
+    argv = [sys.executable, "-m", "ground_truth.cli", "farm", "--blend", project["blend"], "--out", out]
+    argv += ["--frames", f"1-{FRAMES}", "--chunk", "4", "--worker-python", worker, *extra]
+    if address:
+        argv += ["--address", cluster.address]
+    return argv
+
+
+def start_farm(project, cluster, out, *extra, **kwargs):
+    return cluster.namespace.start(
+        farm_command(project, cluster, out, *extra, **kwargs),
+        env={**cluster.env, "PYTHONPATH": project["path"]},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_farm(project, cluster, out, *extra, **kwargs):
+    process = start_farm(project, cluster, out, *extra, **kwargs)
+    out_text, err_text = process.communicate(timeout=900)
+    return process.returncode, out_text, err_text
+
+
+def pixels(path: Path) -> np.ndarray:
+    _, _, rows, _ = png.Reader(filename=str(path)).asDirect()
+    return np.array(list(rows))
+
+
+def complete(out: Path) -> list[int]:
+    return sorted(int(p.stem) for p in (out / "npz").glob("*.npz")) if (out / "npz").is_dir() else []
+
+
+def assert_same_as_single(out: Path, single: Path, frames=range(1, FRAMES + 1)):
+    """Every file of the single-machine run is there with the same content: meta.json,
+    previews and the contact sheet byte for byte, every NPZ array equal, RGB pixels equal
+    (Blender stamps the PNG with the time of the render)."""
+
+    def files(folder: Path) -> set[Path]:
+        found = {p.relative_to(folder) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
+        return {p for p in found if p.parts[0] != "_farm" and p.stem.lstrip("-").isdigit()}
+
+    wanted = {p for p in files(single) if int(p.stem) in frames}
+    assert files(out) == wanted
+    if list(frames) == list(range(1, FRAMES + 1)):  # the run-level files too
+        wanted |= {Path("meta.json"), Path("contact_sheet.png")}
+    for name in sorted(wanted):
+        a, b = single / name, out / name
+        if name.suffix == ".npz":
+            with np.load(a) as left, np.load(b) as right:
+                assert sorted(left) == sorted(right)
+                for key in left:
+                    assert np.array_equal(left[key], right[key], equal_nan=left[key].dtype.kind == "f"), (name, key)
+        elif name.parts[0] == "rgb":
+            assert np.array_equal(pixels(a), pixels(b)), name
+        else:
+            assert a.read_bytes() == b.read_bytes(), name
+
+
+def manifests(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((out / "_farm" / "chunks").glob("*.json"))]
+
+
+def test_farm_export_equals_one_machine_and_the_geometry(project, cluster, tmp_path):
+    out = tmp_path / "farm"
+    code, stdout, stderr = run_farm(project, cluster, out)
+    assert code == 0, stderr
+    assert stdout.splitlines() == [f"ground_truth: every frame is complete in {out}"]
+    assert "24 of 24 frames complete (24 rendered)" in stderr
+    # Every frame exactly once: six chunks of four, none run twice, both nodes at work.
+    chunks = manifests(out)
+    assert [c["frames"] for c in chunks] == ["1-4", "5-8", "9-12", "13-16", "17-20", "21-24"]
+    assert [c["exported"] for c in chunks] == [4] * 6
+    assert [c["complete"] for c in chunks] == [c["frames"] for c in chunks]
+    assert len(list((out / "_farm" / "logs").glob("*.1.log"))) == 0  # no retry
+    assert "127.0.0.3" in stderr and "127.0.0.4" in stderr  # the summary's frames per node
+    assert_same_as_single(out, project["single"])
+    assert json.loads((out / "meta.json").read_text())["frames_written"] == list(range(1, FRAMES + 1))
+    # And the numbers are the scene's: depth and object index against ray casts.
+    bpy.ops.wm.open_mainfile(filepath=str(project["blend"]))
+    scene = bpy.context.scene
+    for frame in (1, 17):
+        scene.frame_set(frame)
+        truth = scenes.cast_pixels(scene)
+        inside = truth["interior"]
+        with np.load(out / "npz" / f"{frame:06d}.npz") as arrays:
+            relative = np.abs(arrays["depth"][inside] - truth["depth"][inside]) / truth["depth"][inside]
+            assert relative.max() < 1e-4, frame
+            index = {o.name: o.pass_index for o in scene.objects}
+            assert np.array_equal(arrays["object_index"][inside], [index[n] for n in truth["object"][inside]])
+
+
+def test_a_missing_gpu_is_refused_before_any_frame_on_a_local_ray(project, cluster, tmp_path):
+    """The laptop command (no --address: a local Ray) asking for a GPU this machine lacks:
+    refused by the driver (no GPU in the cluster), and by the worker when the task does
+    not ask Ray for one (no CUDA device), with one line and nothing written."""
+    out = tmp_path / "gpu"
+    for extra, words in ((), "a task needs 1 GPU"), (("--gpus-per-task", "0"), "No CUDA device on"):
+        code, _, stderr = run_farm(project, cluster, out, "--device", "CUDA", *extra, address=False)
+        assert code == 3, stderr
+        errors = [line for line in stderr.splitlines() if line.startswith("ground_truth: error:")]
+        assert len(errors) == 1 and words in errors[0], stderr
+        assert "Traceback" not in stderr
+        assert complete(out) == [] and not (out / "rgb").exists() and not (out / "meta.json").exists()
+
+
+def test_a_chunk_that_always_crashes_is_retried_then_named(project, cluster, tmp_path):
+    """A worker Blender that dies of SIGSEGV on frames 5-8, every time."""
+    crashing = tmp_path / "crashing_python"
+    crashing.write_text(f'#!/bin/bash\ncase " $* " in *" 5-8 "*) kill -SEGV $$ ;; esac\nexec {sys.executable} "$@"\n')
+    crashing.chmod(0o755)
+    out = tmp_path / "crash"
+    code, _, stderr = run_farm(project, cluster, out, "--max-retries", "2", worker=crashing)
+    assert code == 1, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("ground_truth: error:")]
+    assert errors == [f"ground_truth: error: frames 5-8 failed after 3 attempts (logs in {out / '_farm' / 'logs'})"]
+    assert sorted(p.name for p in (out / "_farm" / "logs").glob("000005.*")) == [f"000005.{i}.log" for i in range(3)]
+    assert "SIGSEGV" in stderr
+    others = [f for f in range(1, FRAMES + 1) if f not in range(5, 9)]
+    assert complete(out) == others
+    assert json.loads((out / "meta.json").read_text())["frames_written"] == others
+    assert_same_as_single(out, project["single"], frames=others)
+
+
+def test_a_killed_driver_is_resumed_without_rendering_complete_frames_again(project, cluster, tmp_path):
+    out = tmp_path / "resumed"
+    driver = start_farm(project, cluster, out)
+    deadline = time.monotonic() + 300
+    while len(complete(out)) < 6:
+        assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()
+        time.sleep(0.05)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.communicate()
+    time.sleep(3)  # Ray ends a dead driver's tasks; their Blenders die with them
+    inside = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in cluster.namespace.processes()]
+    assert not [command for command in inside if str(out).encode() in command]
+    before = {f: (out / "npz" / f"{f:06d}.npz").stat().st_mtime_ns for f in complete(out)}
+    assert 6 <= len(before) < FRAMES
+    code, _, stderr = run_farm(project, cluster, out)
+    assert code == 0, stderr
+    assert f"{FRAMES - len(before)} rendered" in stderr
+    assert all((out / "npz" / f"{f:06d}.npz").stat().st_mtime_ns == t for f, t in before.items())
+    assert_same_as_single(out, project["single"])
+
+
+def ancestors(pid: int) -> list[bytes]:
+    """The command lines of ``pid``'s parent, grandparent, ... up to the namespace's start."""
+    lines = []
+    try:
+        while pid > 1:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+    except (OSError, ValueError):
+        pass
+    return lines
+
+
+def chunk_rendering_on(cluster, node_ip: str) -> list[int] | None:
+    """The frames of the chunk a worker Blender renders on the node ``node_ip`` (under
+    that node's raylet, whose command line names its address), or None."""
+    for pid in cluster.namespace.processes():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"render" in command and b"--frames" in command:
+            if any(f"node_ip_address={node_ip}".encode() in line for line in ancestors(pid)):
+                return parse_frames(command[command.index(b"--frames") + 1].decode())
+    return None
+
+
+def test_a_lost_node_does_not_lose_the_run(project, cluster, tmp_path):
+    """SIGKILL of a whole worker node in the middle of a chunk: the chunk runs again on
+    the other node, which skips the frames the lost one completed."""
+    out = tmp_path / "lost"
+    driver = start_farm(project, cluster, out)
+    deadline = time.monotonic() + 300
+    while True:  # until the node's Blender has finished a frame of its chunk, and not all
+        chunk = chunk_rendering_on(cluster, "127.0.0.4")
+        if chunk and 1 <= len(set(chunk) & set(complete(out))) < len(chunk):
+            break
+        assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()
+        time.sleep(0.02)
+    cluster.kill_node(1)
+    _, stderr = driver.communicate(timeout=600)
+    assert driver.returncode == 0, stderr
+    assert f"chunk {format_frames(chunk)} failed (lost its worker" in stderr, stderr
+    assert "running it again" in stderr and "24 of 24 frames complete" in stderr
+    assert_same_as_single(out, project["single"])
