@@ -77,15 +77,21 @@ def worker(args: argparse.Namespace) -> Worker:
     )
 
 
-def chunk_argv(args: argparse.Namespace, chunk: list[int]) -> list[str]:
-    """The worker's ``render`` flags for ``chunk`` (its manifest named by its first frame)."""
-    argv = [*_export_argv(args), "--frames", format_frames(chunk), "--threads", str(args.cpus_per_task)]
-    argv += ["--chunk-manifest", str(manifest_path(args.out, chunk))]
+def render_argv(args: argparse.Namespace) -> list[str]:
+    """The worker's ``render`` flags that every chunk shares (``--frames`` and
+    ``--chunk-manifest`` follow)."""
+    argv = [*_export_argv(args), "--threads", str(args.cpus_per_task)]
     if args.device:
         argv += ["--device", args.device]
     if args.overwrite:
         argv.append("--overwrite")
     return argv
+
+
+def chunk_argv(args: argparse.Namespace, chunk: list[int]) -> list[str]:
+    """The worker's ``render`` flags for ``chunk`` (its manifest named by its first frame)."""
+    frames = ["--frames", format_frames(chunk), "--chunk-manifest", str(manifest_path(args.out, chunk))]
+    return [*render_argv(args), *frames]
 
 
 def merge_argv(args: argparse.Namespace, frames: list[int]) -> list[str]:

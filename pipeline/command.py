@@ -86,6 +86,12 @@ def _open(args: argparse.Namespace) -> None:
             bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
 
 
+def _host() -> str:
+    """This machine's name, with the SLURM node's when there is one (nodes can share a host)."""
+    node = os.environ.get("SLURMD_NODENAME")
+    return f"{socket.gethostname()} ({node})" if node else socket.gethostname()
+
+
 def _write_manifest(path: str, args: argparse.Namespace, exporter_keys, files: OutputOptions, progress, frames):
     """A chunk's report: which of its frames are complete, and what a complete frame holds."""
     root = Path(os.path.abspath(args.out))
@@ -96,7 +102,7 @@ def _write_manifest(path: str, args: argparse.Namespace, exporter_keys, files: O
         "exported": progress.done,
         "skipped": progress.skipped,
         "arrays": sorted(exporter_keys),
-        "host": socket.gethostname(),
+        "host": _host(),
         "blender_version": bpy.app.version_string,
     }
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The version matrix: the whole test suite on every supported Blender, the same scene
-exported on each and compared with Blender 5.2 LTS, and the panel in a real Blender 3.4
-window (tests/gui, Debian's blender under Xvfb).
+exported on each and compared with Blender 5.2 LTS, the panel in a real Blender 3.4
+window (tests/gui, Debian's blender under Xvfb), and the farm on a real SLURM.
 
     tools/matrix.sh [--versions 4.2.23,5.2.3]
 
@@ -94,6 +94,17 @@ def main() -> None:
     rows.append(["3.4 (Debian, GUI)", "3.11", gui or "no summary", f"{seconds:.0f} s", "–"])
     failed |= not gui_ok
     print(f"matrix: Blender 3.4 GUI: {rows[-1][2]}", flush=True)
+
+    # SLURM (Debian's, installed here when missing) running the farm's job array and merge.
+    subprocess.run(["bash", "tools/install_slurm.sh"], cwd=ROOT, check=True)
+    slurm_ok, slurm, seconds = run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "slurm", "tests/blender/test_farm.py"],
+        work / "slurm.log",
+        {**os.environ, "GT_SLURM": "1"},
+    )
+    rows.append(["5.2 farm on SLURM (Debian 22.05)", "3.13", slurm or "no summary", f"{seconds:.0f} s", "–"])
+    failed |= not slurm_ok or "1 passed" not in slurm
+    print(f"matrix: farm on SLURM: {rows[-1][2]}", flush=True)
 
     compared = [v for v in versions if v != REFERENCE and (work / v / "ground_truth" / "meta.json").exists()]
     if REFERENCE in versions and compared:

@@ -25,15 +25,18 @@ PORT = 6380
 
 
 class Namespace:
-    """A private network namespace with ``lo`` up, held open by a sleeping process."""
+    """A private network namespace with ``lo`` up, held open by a sleeping process.
+
+    ``lo`` also gets 127.0.0.2: glibc's ``getaddrinfo`` with ``AI_ADDRCONFIG`` (which
+    SLURM uses) finds no IPv4 address at all when 127.0.0.1 is the only one.
+    """
 
     def __init__(self):
-        self.holder = subprocess.Popen(
-            ["unshare", "-n", "--", "bash", "-c", "ip link set lo up && exec sleep 3600"], start_new_session=True
-        )
+        setup = "ip link set lo up && ip addr add 127.0.0.2/8 dev lo && exec sleep 3600"
+        self.holder = subprocess.Popen(["unshare", "-n", "--", "bash", "-c", setup], start_new_session=True)
         self.path = f"/proc/{self.holder.pid}/ns/net"
         deadline = time.monotonic() + 10
-        while "UP" not in self.run(["ip", "-o", "link", "show", "lo"]).stdout.split(">")[0]:
+        while "127.0.0.2/8" not in self.run(["ip", "-o", "addr", "show", "lo"]).stdout:
             assert time.monotonic() < deadline, "lo did not come up in the namespace"
             time.sleep(0.05)
 
@@ -153,6 +156,85 @@ class RayCluster:
                 except ProcessLookupError:
                     pass
         self.nodes[i].wait()
+
+    def close(self) -> None:
+        self.namespace.close()
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+SLURM_CONF = """\
+ClusterName=gt
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort=16817
+SlurmdPort=16818
+AuthType=auth/munge
+AuthInfo=socket={temp}/munge.sock
+CredType=cred/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation={temp}/state
+SlurmdSpoolDir={temp}/spool/%n
+SlurmctldPidFile={temp}/slurmctld.pid
+SlurmdPidFile={temp}/slurmd.%n.pid
+SlurmctldLogFile={temp}/slurmctld.log
+SlurmdLogFile={temp}/slurmd.%n.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+MpiDefault=none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+NodeName=n1 NodeHostname=localhost NodeAddr=127.0.0.1 Port=17001 CPUs=1 RealMemory=2000 State=UNKNOWN
+NodeName=n2 NodeHostname=localhost NodeAddr=127.0.0.1 Port=17002 CPUs=1 RealMemory=2000 State=UNKNOWN
+PartitionName=main Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+class SlurmCluster:
+    """Debian's SLURM on one host: munged, slurmctld and two ``slurmd -N`` nodes (n1, n2)
+    of one CPU each, on loopback in a private network namespace; ``env`` points SLURM's
+    commands at it (``SLURM_CONF``)."""
+
+    def __init__(self):
+        self.namespace = Namespace()
+        self.temp = tempfile.mkdtemp(prefix="gtslurm", dir="/tmp")
+        self.env = {**os.environ, "SLURM_CONF": f"{self.temp}/slurm.conf"}
+        try:
+            for folder in ("state", "spool"):
+                os.mkdir(f"{self.temp}/{folder}")
+            Path(self.env["SLURM_CONF"]).write_text(SLURM_CONF.format(temp=self.temp))
+            subprocess.run(["mungekey", "-c", "-k", f"{self.temp}/munge.key"], check=True, capture_output=True)
+            os.chmod(f"{self.temp}/munge.key", 0o600)
+            munge = [f"--{name}={self.temp}/munge{suffix}" for name, suffix in (
+                ("key-file", ".key"), ("socket", ".sock"), ("pid-file", "d.pid"),
+                ("log-file", "d.log"), ("seed-file", "d.seed"),
+            )]  # fmt: skip
+            self._daemon("munged", ["munged", "-F", "-f", *munge])
+            self._daemon("slurmctld", ["slurmctld", "-D", "-i"])
+            for node in ("n1", "n2"):
+                self._daemon(f"slurmd.{node}", ["slurmd", "-D", "-N", node])
+            deadline = time.monotonic() + 120
+            while self.idle_nodes() < 2:
+                assert time.monotonic() < deadline, "the SLURM nodes did not come up"
+                time.sleep(0.5)
+        except BaseException:
+            self.close()
+            raise
+
+    def _daemon(self, name: str, argv: list[str]) -> None:
+        log = open(Path(self.temp) / f"{name}.out", "ab")
+        self.namespace.start(argv, env=self.env, stdout=log, stderr=log)
+        time.sleep(0.3)  # munged before slurmctld before the nodes
+
+    def idle_nodes(self) -> int:
+        done = self.namespace.run(["sinfo", "-h", "-N", "-o", "%N %t"], env=self.env, timeout=60)
+        return sum(line.split()[-1] == "idle" for line in done.stdout.splitlines())
+
+    def queue(self) -> list[str]:
+        return self.namespace.run(["squeue", "-h", "-o", "%i %T"], env=self.env, timeout=60).stdout.splitlines()
 
     def close(self) -> None:
         self.namespace.close()

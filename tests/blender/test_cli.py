@@ -166,7 +166,7 @@ def test_failures_are_one_line_with_a_status(farm, tmp_path):
     assert code == 2 and "unknown modality sparkle" in err
     (tmp_path / "file").write_text("x")
     code, _, err = run("render", "--blend", str(blend), "--out", str(tmp_path / "file"))
-    assert code == 1 and err.strip().count("\n") == 0
+    assert code == 3 and err.strip().count("\n") == 0  # refused before rendering: trying again will not help
     assert err.startswith("ground_truth: error: Output Folder") and "is a file" in err
 
 
@@ -377,7 +377,7 @@ def test_a_scratch_folder_without_room_is_refused_before_rendering(farm, full_hd
     )  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(blend.parent / "packages"), "GROUND_TRUTH_SCRATCH": str(scratch)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 1
+    assert done.returncode == 3
     message = done.stderr.strip()
     assert message.startswith(f"ground_truth: error: The scratch folder '{scratch}' has 67 MB free; a frame needs ")
     assert message.endswith(

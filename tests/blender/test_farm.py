@@ -6,6 +6,7 @@ checked against a single-machine run of the same frames and against ray casts.""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import numpy as np
 import png
 import pytest
 import scenes
-from cluster import RayCluster
+from cluster import RayCluster, SlurmCluster
 from ground_truth.core.frames import format_frames, parse_frames
 
 FRAMES = 24
@@ -182,6 +183,37 @@ def test_a_chunk_that_always_crashes_is_retried_then_named(project, cluster, tmp
     assert_same_as_single(out, project["single"], frames=others)
 
 
+def blenders_writing(cluster, out: Path) -> list[bytes]:
+    """Command lines of processes in the cluster's namespace that name ``out``."""
+    found = []
+    for pid in cluster.namespace.processes():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(out).encode() in command and b"render" in command:
+            found.append(command)
+    return found
+
+
+def test_ctrl_c_stops_the_run_and_its_blenders(project, cluster, tmp_path):
+    out = tmp_path / "interrupted"
+    driver = start_farm(project, cluster, out)
+    deadline = time.monotonic() + 300
+    while len(complete(out)) < 2:
+        assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGINT)
+    _, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 130, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("ground_truth: interrupted; ") and last.endswith("run the same command again to resume")
+    assert "Traceback" not in stderr
+    time.sleep(3)
+    assert blenders_writing(cluster, out) == []
+    assert 2 <= len(complete(out)) < FRAMES
+
+
 def test_a_killed_driver_is_resumed_without_rendering_complete_frames_again(project, cluster, tmp_path):
     out = tmp_path / "resumed"
     driver = start_farm(project, cluster, out)
@@ -192,8 +224,7 @@ def test_a_killed_driver_is_resumed_without_rendering_complete_frames_again(proj
     os.killpg(driver.pid, signal.SIGKILL)
     driver.communicate()
     time.sleep(3)  # Ray ends a dead driver's tasks; their Blenders die with them
-    inside = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in cluster.namespace.processes()]
-    assert not [command for command in inside if str(out).encode() in command]
+    assert blenders_writing(cluster, out) == []
     before = {f: (out / "npz" / f"{f:06d}.npz").stat().st_mtime_ns for f in complete(out)}
     assert 6 <= len(before) < FRAMES
     code, _, stderr = run_farm(project, cluster, out)
@@ -247,3 +278,36 @@ def test_a_lost_node_does_not_lose_the_run(project, cluster, tmp_path):
     assert f"chunk {format_frames(chunk)} failed (lost its worker" in stderr, stderr
     assert "running it again" in stderr and "24 of 24 frames complete" in stderr
     assert_same_as_single(out, project["single"])
+
+
+@pytest.mark.slurm
+@pytest.mark.skipif(os.environ.get("GT_SLURM") != "1", reason="SLURM runs in tools/matrix.sh (GT_SLURM=1)")
+def test_slurm_runs_the_job_array_and_the_merge_to_the_same_files(project, tmp_path):
+    assert shutil.which("slurmctld"), "Debian's slurmctld, slurmd and munge: tools/matrix.sh installs them"
+    slurm = SlurmCluster()
+    try:
+        out = tmp_path / "slurm"
+        command = farm_command(project, None, out, "--backend", "slurm", address=False)
+        env = {**slurm.env, "PYTHONPATH": project["path"]}
+        dry = slurm.namespace.run([*command, "--dry-run"], env=env, timeout=120)
+        assert dry.returncode == 0, dry.stderr
+        job, merge = out / "_farm" / "job.sbatch", out / "_farm" / "merge.sbatch"
+        assert dry.stdout.strip() == (
+            f"job=$(sbatch --parsable {job}) && sbatch --dependency=afterany:${{job%%;*}} {merge}"
+        )
+        assert slurm.queue() == [] and complete(out) == []  # written, not submitted
+        script = job.read_text()
+        assert "#SBATCH --array=0-5" in script and "#SBATCH --requeue" in script
+        assert (out / "_farm" / "chunks.txt").read_text().splitlines()[1] == (
+            f"5-8\t{out / '_farm' / 'chunks' / '000005.json'}"
+        )
+        done = slurm.namespace.run(command, env=env, timeout=900)
+        assert done.returncode == 0, done.stderr
+        assert "24 of 24 frames complete" in done.stderr
+        assert_same_as_single(out, project["single"])
+        chunks = manifests(out)
+        assert [c["exported"] for c in chunks] == [4] * 6
+        assert {c["host"].split()[-1] for c in chunks} == {"(n1)", "(n2)"}  # both nodes took chunks
+        assert list((out / "_farm" / "logs").glob("merge-*.out"))
+    finally:
+        slurm.close()

@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The SLURM backend: ``DIR/_farm/job.sbatch``, a job array with one chunk per index, and
+``DIR/_farm/merge.sbatch``, the worker's ``merge`` submitted to run after it
+(``afterany``: it also lists the frames of a partly failed run, and names the rest).
+
+A chunk runs the same ``render`` as on Ray, again up to ``--max-retries`` times when it
+fails (a refusal, status 2 or 3, is final); ``--requeue`` puts it back in the queue when
+its node fails. The driver submits both with ``sbatch`` and follows the run until the
+merge job ends; ``--dry-run`` only writes the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..cli import output_options
+from ..core.frames import format_frames
+from ..exporters.atomic import atomic_path
+from . import plan
+from .driver import FarmError, FarmProgress
+
+ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL"}
+
+
+def _write(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _header(args: argparse.Namespace, name: str, output: str, cpus: int) -> list[str]:
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --cpus-per-task={cpus}"]
+    lines.append(f"#SBATCH --output={output}")
+    if args.partition:
+        lines.append(f"#SBATCH --partition={args.partition}")
+    return lines
+
+
+def _environment(worker: plan.Worker) -> list[str]:
+    return [f"export {key}={shlex.quote(value)}" for key, value in worker.env().items()]
+
+
+def write_jobs(args: argparse.Namespace, chunks: list[list[int]], frames: list[int]) -> tuple[Path | None, Path]:
+    """Write the job array (None when no frame is left to render) and the merge job."""
+    farm = plan.farm_dir(args.out).resolve()
+    (farm / "logs").mkdir(parents=True, exist_ok=True)
+    worker = plan.worker(args)
+    job = None
+    if chunks:
+        listing = farm / "chunks.txt"
+        _write(listing, "".join(f"{format_frames(c)}\t{plan.manifest_path(args.out, c)}\n" for c in chunks))
+        render = shlex.join(worker.command("render", plan.render_argv(args)))
+        lines = _header(args, "ground_truth", f"{farm}/logs/slurm-%A_%a.out", args.cpus_per_task)
+        lines += [f"#SBATCH --array=0-{len(chunks) - 1}", "#SBATCH --requeue"]
+        if args.gpus_per_task:
+            lines.append(f"#SBATCH --gres=gpu:{args.gpus_per_task}")
+        lines += [
+            "",
+            f"# Chunk number SLURM_ARRAY_TASK_ID is line SLURM_ARRAY_TASK_ID + 1 of {listing.name}: its frames",
+            f"# and its manifest. The worker's render runs again up to {args.max_retries} times; a refusal",
+            "# (status 2: bad arguments, 3: refused before rendering) is final.",
+            *_environment(worker),
+            "IFS=$'\\t' read -r frames manifest < <(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" "
+            + shlex.quote(str(listing))
+            + ")",
+            "status=1",
+            f"for attempt in $(seq 0 {args.max_retries}); do",
+            f'    {render} --frames "$frames" --chunk-manifest "$manifest"',
+            "    status=$?",
+            "    case $status in 0|2|3) exit $status ;; esac",
+            '    echo "ground_truth: frames $frames failed with status $status (attempt $attempt)" >&2',
+            "done",
+            "exit $status",
+        ]
+        job = farm / "job.sbatch"
+        _write(job, "\n".join(lines) + "\n")
+    merge = farm / "merge.sbatch"
+    lines = _header(args, "ground_truth-merge", f"{farm}/logs/merge-%j.out", 1)
+    lines += ["", "# meta.json, coco.json and the contact sheet, once; exit 1 names the frames not complete."]
+    lines += [*_environment(worker), "exec " + shlex.join(worker.command("merge", plan.merge_argv(args, frames)))]
+    _write(merge, "\n".join(lines) + "\n")
+    return job, merge
+
+
+def _slurm(*argv: str) -> str:
+    """Run a SLURM command; its standard output, or :class:`FarmError` with its own words."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise FarmError(f"{argv[0]} not found: run the SLURM backend where SLURM's commands are") from None
+    if done.returncode != 0:
+        raise FarmError(f"{argv[0]} failed: {(done.stderr.strip() or done.stdout.strip()).splitlines()[-1]}")
+    return done.stdout.strip()
+
+
+def _state(job_id: str) -> str:
+    """The job's state (``ENDED`` states once it is over or forgotten by SLURM)."""
+    done = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        return "COMPLETED" if "Invalid job id" in done.stderr else "UNKNOWN"
+    states = re.findall(r"JobState=(\S+)", done.stdout)
+    return "RUNNING" if any(s not in ENDED for s in states) else (states[-1] if states else "UNKNOWN")
+
+
+def run_slurm(
+    args: argparse.Namespace, chunks: list[list[int]], frames: list[int], progress: FarmProgress
+) -> bool | None:
+    """Write and submit the jobs, follow them until the merge ends; None for ``--dry-run``."""
+    job, merge = write_jobs(args, chunks, frames)
+    if args.dry_run:
+        submit = f"job=$(sbatch --parsable {job}) && " if job else ""
+        dependency = "--dependency=afterany:${job%%;*} " if job else ""
+        print(f"{submit}sbatch {dependency}{merge}")
+        return None
+    job_id = _slurm("sbatch", "--parsable", str(job)).split(";")[0] if job else None
+    dependency = [f"--dependency=afterany:{job_id}"] if job_id else []
+    merge_id = _slurm("sbatch", "--parsable", *dependency, str(merge)).split(";")[0]
+    print(f"submitted: job array {job_id or '(nothing to render)'}, merge job {merge_id}", file=sys.stderr)
+    options = output_options(args)
+    left = [f for f in frames if f not in set(plan.complete_already(args.out, frames, options))]
+    try:
+        while True:
+            state = _state(merge_id)
+            finished = set(plan.complete_already(args.out, left, options)) if left else set()
+            for frame in finished:
+                progress.frame(frame, exported=True)
+            left = [f for f in left if f not in finished]
+            progress.show()
+            if state in ENDED:
+                break
+            time.sleep(2.0)
+    except KeyboardInterrupt:
+        subprocess.run(["scancel", *filter(None, (job_id, merge_id))], capture_output=True, timeout=120)
+        raise
+    progress.failed = left
+    _hosts(args, chunks, progress)
+    if left:
+        reasons = _errors(plan.farm_dir(args.out) / "logs", job_id)
+        if reasons:
+            print(f"last worker error: {reasons[-1]}", file=sys.stderr)
+    elif state != "COMPLETED":
+        raise FarmError(f"the merge job {merge_id} ended {state} (log: {plan.farm_dir(args.out) / 'logs'})")
+    return True
+
+
+def _hosts(args: argparse.Namespace, chunks: list[list[int]], progress: FarmProgress) -> None:
+    """Frames rendered per node, from the chunks' manifests."""
+    for chunk in chunks:
+        try:
+            manifest = json.loads(plan.manifest_path(args.out, chunk).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        progress.hosts[manifest["host"]] = progress.hosts.get(manifest["host"], 0) + manifest["exported"]
+
+
+def _errors(logs: Path, job_id: str | None) -> list[str]:
+    found = []
+    for log in sorted(logs.glob(f"slurm-{job_id}_*.out")) if job_id else ():
+        found += [line for line in log.read_text(errors="replace").splitlines() if "ground_truth: error:" in line]
+    return found
