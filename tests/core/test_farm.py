@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The farm's bpy-free parts: chunks, resuming, and the SLURM job script run by bash with
+a stand-in worker (the real SLURM and Ray runs are in tests/blender/test_farm.py)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ground_truth.cli import _parser
+from ground_truth.exporters.formats import expected_files
+from ground_truth.exporters.layout import OutputOptions
+from ground_truth.farm import plan, slurm
+
+
+def farm_args(tmp_path: Path, *extra: str):
+    blend = tmp_path / "scene.blend"
+    blend.write_bytes(b"BLENDER")
+    argv = ["farm", "--blend", str(blend), "--out", str(tmp_path / "out"), "--frames", "1-10"]
+    return _parser().parse_args([*argv, *extra])
+
+
+def test_chunks_keep_the_order_and_cover_every_frame_once():
+    frames = list(range(1, 240, 3))
+    chunks = plan.split(frames, 7)
+    assert [f for c in chunks for f in c] == frames
+    assert [len(c) for c in chunks] == [7] * 11 + [3]
+
+
+def test_frames_complete_on_disk_are_not_planned_again(tmp_path):
+    out = tmp_path / "out"
+    options = OutputOptions(previews=False)
+    keys = ["K", "depth", "frame", "world_to_camera"]
+    assert plan.complete_already(str(out), [1, 2, 3], options) == []  # nothing says what a frame holds
+    (out / "_farm" / "chunks").mkdir(parents=True)
+    (out / "_farm" / "chunks" / "000001.json").write_text(json.dumps({"arrays": keys}))
+    for frame in (1, 3):
+        for path in expected_files(out, frame, keys, options):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"x")
+    os.remove(expected_files(out, 3, keys, options)[0])  # frame 3 lacks a file
+    assert plan.complete_already(str(out), [1, 2, 3], options) == [1]
+
+
+def fake_worker(tmp_path: Path, statuses: str) -> Path:
+    """A stand-in for the worker's Python: logs its arguments, exits with the next status."""
+    script = tmp_path / "worker"
+    script.write_text(
+        "#!/bin/bash\n"
+        f'echo "$*" >> {tmp_path}/calls\n'
+        f"n=$(wc -l < {tmp_path}/calls)\n"
+        f"exit $(cut -d' ' -f$n <<< '{statuses}')\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def run_array_task(tmp_path: Path, statuses: str, index: int, retries: int = 2):
+    tmp_path.mkdir(exist_ok=True)
+    args = farm_args(tmp_path, "--chunk", "4", "--worker-python", str(fake_worker(tmp_path, statuses)))
+    args.max_retries, args.gpus_per_task = retries, 0
+    chunks = plan.split(args.frames, args.chunk)
+    job, merge = slurm.write_jobs(args, chunks, args.frames)
+    env = {**os.environ, "SLURM_ARRAY_TASK_ID": str(index)}
+    done = subprocess.run(["bash", str(job)], env=env, capture_output=True, text=True, timeout=60)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    return done, calls, job, merge
+
+
+def test_the_job_script_renders_its_line_and_retries_failures(tmp_path):
+    done, calls, job, merge = run_array_task(tmp_path, "1 1 0", index=1)
+    assert done.returncode == 0 and len(calls) == 3  # two failures, then success
+    manifest = tmp_path / "out" / "_farm" / "chunks" / "000005.json"
+    assert all(call.endswith(f"--frames 5-8 --chunk-manifest {manifest}") for call in calls)
+    assert calls[0].startswith(f"-m ground_truth.cli render --blend {tmp_path / 'scene.blend'} --out ")
+    assert done.stderr.count("failed with status 1") == 2
+    script = job.read_text()
+    assert "#SBATCH --array=0-2" in script and "#SBATCH --requeue" in script and "--gres" not in script
+    assert f"export PYTHONPATH={plan.PACKAGE_PARENT}" in script
+    assert merge.read_text().splitlines()[-1].endswith("merge --blend " + str(tmp_path / "scene.blend") + " --out "
+        + str(tmp_path / "out") + " --modalities depth,normal,flow,object_index,material_index,emission,boxes "
+        "--formats npz --npz-compression 1 --depth-png16-scale 1000.0 --frames 1-10")  # fmt: skip
+
+
+def test_the_job_script_gives_up_after_the_retries_and_at_once_on_a_refusal(tmp_path):
+    done, calls, _, _ = run_array_task(tmp_path / "a", "1 1 1 0", index=2)
+    assert done.returncode == 1 and len(calls) == 3 and calls[0].endswith("--frames 9-10 --chunk-manifest " + str(
+        tmp_path / "a" / "out" / "_farm" / "chunks" / "000009.json"))  # fmt: skip
+    done, calls, _, _ = run_array_task(tmp_path / "b", "3 0", index=0)
+    assert done.returncode == 3 and len(calls) == 1
+
+
+def test_the_driver_says_what_is_missing_in_one_line(tmp_path):
+    command = [sys.executable, "-m", "ground_truth.cli", "farm", "--blend", str(tmp_path / "none.blend")]
+    command += ["--out", str(tmp_path), "--frames", "1-3"]
+    (tmp_path / "packages").mkdir()
+    (tmp_path / "packages" / "ground_truth").symlink_to(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "packages")}
+    for extra, words in (
+        ([], "one of the arguments --blender --worker-python is required"),
+        (["--worker-python", sys.executable], "no such .blend file"),
+        (["--worker-python", sys.executable, "--chunk", "0"], "bad count '0'"),
+    ):
+        done = subprocess.run([*command, *extra], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert words in done.stderr
