@@ -51,7 +51,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _frames(text: str) -> list[int]:
+def frame_list(text: str) -> list[int]:
     try:
         return parse_frames(text)
     except ValueError as error:  # argparse shows ArgumentTypeError's own words
@@ -156,6 +156,12 @@ def render_flags() -> argparse.ArgumentParser:
     return flags
 
 
+def bar(done: int, total: int) -> str:
+    """``[#####---------------]``: the start of every progress line."""
+    filled = round(20 * done / max(total, 1))
+    return f"[{'#' * filled}{'-' * (20 - filled)}]"
+
+
 def output_options(args: argparse.Namespace) -> OutputOptions:
     """The files a frame gets, from :func:`export_flags`' flags."""
     formats = set(args.formats)
@@ -177,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", parents=[what, how], help="render frames and export their ground truth")
     render.add_argument("--blend", help="open this .blend first (with the bpy module; blender -b FILE opens it)")
     render.add_argument("--out", required=True, help="output folder")
-    render.add_argument("--frames", type=_frames, help=frames_help)
+    render.add_argument("--frames", type=frame_list, help=frames_help)
     render.add_argument(
         "--chunk-manifest",
         metavar="PATH",
@@ -191,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     merge.add_argument("--blend", help="open this .blend first (with the bpy module; blender -b FILE opens it)")
     merge.add_argument("--out", required=True, help="output folder")
-    merge.add_argument("--frames", type=_frames, help="exit 1 naming those of these frames that are not complete")
+    merge.add_argument("--frames", type=frame_list, help="exit 1 naming those of these frames that are not complete")
     add_farm_parser(commands, [what, how])
     return parser
 

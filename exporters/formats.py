@@ -177,9 +177,12 @@ def write_frame(root: Path, frame: int, arrays: dict[str, np.ndarray], options: 
         file_format.write(root, frame, arrays, options)
 
 
+def is_complete(root: Path, frame: int, array_keys: Iterable[str], options: layout.OutputOptions) -> bool:
+    """Whether every file :func:`expected_files` lists for ``frame`` is in the folder."""
+    return all(p.exists() for p in expected_files(root, frame, array_keys, options))
+
+
 def complete_frames(root: Path, array_keys: Iterable[str], options: layout.OutputOptions) -> list[int]:
     """The frames in the folder that have every file :func:`expected_files` lists, sorted."""
     keys = frozenset(array_keys)
-    return sorted(
-        f for f in layout.frames_on_disk(root) if all(p.exists() for p in expected_files(root, f, keys, options))
-    )
+    return sorted(f for f in layout.frames_on_disk(root) if is_complete(root, f, keys, options))

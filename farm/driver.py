@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``ground_truth farm``: the driver. It needs no Blender; each chunk of frames is one
-``render`` of a worker Blender on the cluster (see docs/farms.md)."""
+``render`` of a worker Blender on the cluster (see docs/contract.md, "Farms")."""
 
 from __future__ import annotations
 
@@ -10,16 +10,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, output_options, positive
-from ..core.frames import format_frames, parse_frames
+from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, bar, frame_list, output_options, positive
+from ..core.frames import format_frames
 from . import plan
-
-
-def _frames(text: str) -> list[int]:
-    try:
-        return parse_frames(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _retries(text: str) -> int:
@@ -37,7 +30,7 @@ def add_farm_parser(commands, parents: list[argparse.ArgumentParser]) -> None:
     farm.add_argument("--backend", choices=("ray", "slurm"), default="ray", help="default: ray")
     farm.add_argument("--blend", required=True, help="the .blend, at a path every node reads")
     farm.add_argument("--out", required=True, help="output folder, on storage every node shares")
-    farm.add_argument("--frames", type=_frames, required=True, help="e.g. 1-240, 1-240:4, 1,5,9")
+    farm.add_argument("--frames", type=frame_list, required=True, help="e.g. 1-240, 1-240:4, 1,5,9")
     farm.add_argument("--chunk", type=positive, default=10, help="frames per task (default 10)")
     worker = farm.add_mutually_exclusive_group(required=True)
     worker.add_argument("--blender", metavar="PATH", help="the worker: a Blender with the extension installed")
@@ -87,8 +80,7 @@ class FarmProgress:
             parts.append(f"{self.retried} chunks retried")
         if self.failed:
             parts.append(f"{len(self.failed)} frames failed")
-        filled = round(20 * self.done / max(self.total, 1))
-        return f"[{'#' * filled}{'-' * (20 - filled)}] " + " · ".join(parts)
+        return f"{bar(self.done, self.total)} " + " · ".join(parts)
 
     def show(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -154,8 +146,9 @@ def run_farm(args: argparse.Namespace) -> int:
         else:
             from .slurm import run_slurm
 
-            if run_slurm(args, chunks, frames, progress) is None:
-                return 0  # --dry-run
+            run_slurm(args, chunks, frames, progress)
+            if args.dry_run:
+                return 0
     except FarmError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return error.status

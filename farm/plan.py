@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.frames import format_frames
-from ..exporters.formats import expected_files
+from ..exporters.formats import is_complete
 from ..exporters.layout import META_NAME, OutputOptions
 
 FARM_DIR = "_farm"
-PACKAGE_PARENT = os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-)  # the folder holding ground_truth/
+PACKAGE_PARENT = str(Path(__file__).absolute().parents[2])  # the folder holding ground_truth/ (links kept)
 
 
 def farm_dir(out: str) -> Path:
@@ -127,4 +125,4 @@ def complete_already(out: str, frames: list[int], options: OutputOptions) -> lis
     keys = _array_keys(root)
     if keys is None:
         return []
-    return [f for f in frames if all(p.exists() for p in expected_files(root, f, keys, options))]
+    return [f for f in frames if is_complete(root, f, keys, options)]

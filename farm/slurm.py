@@ -108,16 +108,15 @@ def _state(job_id: str) -> str:
     return "RUNNING" if any(s not in ENDED for s in states) else (states[-1] if states else "UNKNOWN")
 
 
-def run_slurm(
-    args: argparse.Namespace, chunks: list[list[int]], frames: list[int], progress: FarmProgress
-) -> bool | None:
-    """Write and submit the jobs, follow them until the merge ends; None for ``--dry-run``."""
+def run_slurm(args: argparse.Namespace, chunks: list[list[int]], frames: list[int], progress: FarmProgress) -> None:
+    """Write and submit the jobs, and follow them until the merge ends (with ``--dry-run``
+    print the ``sbatch`` line instead); failed frames go to ``progress.failed``."""
     job, merge = write_jobs(args, chunks, frames)
     if args.dry_run:
         submit = f"job=$(sbatch --parsable {job}) && " if job else ""
         dependency = "--dependency=afterany:${job%%;*} " if job else ""
         print(f"{submit}sbatch {dependency}{merge}")
-        return None
+        return
     job_id = _slurm("sbatch", "--parsable", str(job)).split(";")[0] if job else None
     dependency = [f"--dependency=afterany:{job_id}"] if job_id else []
     merge_id = _slurm("sbatch", "--parsable", *dependency, str(merge)).split(";")[0]
@@ -146,7 +145,6 @@ def run_slurm(
             print(f"last worker error: {reasons[-1]}", file=sys.stderr)
     elif state != "COMPLETED":
         raise FarmError(f"the merge job {merge_id} ended {state} (log: {plan.farm_dir(args.out) / 'logs'})")
-    return True
 
 
 def _hosts(args: argparse.Namespace, chunks: list[list[int]], progress: FarmProgress) -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import bpy
 
-from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, PROG, UsageError, output_options
+from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, PROG, UsageError, bar, output_options
 from ..core.frames import format_frames
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
-from ..exporters.formats import expected_files
+from ..exporters.formats import is_complete
 from ..exporters.layout import OutputOptions
 from ..farm.task import FRAME_LINE
 from .export import Exporter, ExportError, ExportRefusedError, Progress, animation_frames, export_frames
@@ -70,8 +70,7 @@ class _ProgressLine:
         self.chunk, self.skipped = chunk, 0
 
     def __call__(self, progress: Progress) -> None:
-        filled = round(20 * progress.finished / max(progress.total, 1))
-        print(f"[{'#' * filled}{'-' * (20 - filled)}] {progress.describe()}", file=sys.stderr, flush=True)
+        print(f"{bar(progress.finished, progress.total)} {progress.describe()}", file=sys.stderr, flush=True)
         if self.chunk:
             what = "skipped" if progress.skipped > self.skipped else "exported"
             self.skipped = progress.skipped
@@ -95,7 +94,7 @@ def _host() -> str:
 def _write_manifest(path: str, args: argparse.Namespace, exporter_keys, files: OutputOptions, progress, frames):
     """A chunk's report: which of its frames are complete, and what a complete frame holds."""
     root = Path(os.path.abspath(args.out))
-    complete = [f for f in frames if all(p.exists() for p in expected_files(root, f, exporter_keys, files))]
+    complete = [f for f in frames if is_complete(root, f, exporter_keys, files)]
     manifest = {
         "frames": format_frames(frames),
         "complete": format_frames(complete),

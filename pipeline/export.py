@@ -31,7 +31,7 @@ from ..core.support import addon_version
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
-from ..exporters.formats import expected_files, write_frame
+from ..exporters.formats import expected_files, is_complete, write_frame
 from ..exporters.layout import rgb_path
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export
 from . import scene_info, scratch
@@ -189,7 +189,7 @@ class Exporter:
 
     def is_complete(self, frame: int) -> bool:
         """Whether every file of ``frame`` is already in the output folder."""
-        return all(path.exists() for path in expected_files(self.root, frame, self.array_keys, self.options))
+        return is_complete(self.root, frame, self.array_keys, self.options)
 
     def before_render(self) -> None:
         """Note the frame and its camera (K, pose) before the render moves anything."""

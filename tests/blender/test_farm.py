@@ -183,6 +183,14 @@ def test_a_chunk_that_always_crashes_is_retried_then_named(project, cluster, tmp
     assert_same_as_single(out, project["single"], frames=others)
 
 
+def wait_until(driver, ready, seconds: float = 300) -> None:
+    """Poll ``ready()`` while the driver runs; fail if it ends or time runs out first."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()
+        time.sleep(0.02)
+
+
 def blenders_writing(cluster, out: Path) -> list[bytes]:
     """Command lines of processes in the cluster's namespace that name ``out``."""
     found = []
@@ -199,10 +207,7 @@ def blenders_writing(cluster, out: Path) -> list[bytes]:
 def test_ctrl_c_stops_the_run_and_its_blenders(project, cluster, tmp_path):
     out = tmp_path / "interrupted"
     driver = start_farm(project, cluster, out)
-    deadline = time.monotonic() + 300
-    while len(complete(out)) < 2:
-        assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()
-        time.sleep(0.05)
+    wait_until(driver, lambda: len(complete(out)) >= 2)
     driver.send_signal(signal.SIGINT)
     _, stderr = driver.communicate(timeout=120)
     assert driver.returncode == 130, stderr
@@ -217,10 +222,7 @@ def test_ctrl_c_stops_the_run_and_its_blenders(project, cluster, tmp_path):
 def test_a_killed_driver_is_resumed_without_rendering_complete_frames_again(project, cluster, tmp_path):
     out = tmp_path / "resumed"
     driver = start_farm(project, cluster, out)
-    deadline = time.monotonic() + 300
-    while len(complete(out)) < 6:
-        assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()
-        time.sleep(0.05)
+    wait_until(driver, lambda: len(complete(out)) >= 6)
     os.killpg(driver.pid, signal.SIGKILL)
     driver.communicate()
     time.sleep(3)  # Ray ends a dead driver's tasks; their Blenders die with them
@@ -265,13 +267,14 @@ def test_a_lost_node_does_not_lose_the_run(project, cluster, tmp_path):
     the other node, which skips the frames the lost one completed."""
     out = tmp_path / "lost"
     driver = start_farm(project, cluster, out)
-    deadline = time.monotonic() + 300
-    while True:  # until the node's Blender has finished a frame of its chunk, and not all
+    chunk = None
+
+    def mid_chunk() -> bool:  # the node's Blender has finished a frame of its chunk, and not all
+        nonlocal chunk
         chunk = chunk_rendering_on(cluster, "127.0.0.4")
-        if chunk and 1 <= len(set(chunk) & set(complete(out))) < len(chunk):
-            break
-        assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()
-        time.sleep(0.02)
+        return bool(chunk) and 1 <= len(set(chunk) & set(complete(out))) < len(chunk)
+
+    wait_until(driver, mid_chunk)
     cluster.kill_node(1)
     _, stderr = driver.communicate(timeout=600)
     assert driver.returncode == 0, stderr
