@@ -28,10 +28,12 @@ interrupted (complete frames stay; run again to resume).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .core.frames import parse_frames
 from .core.modalities import MODALITIES
+from .core.motion import offsets_from_text
 from .exporters.formats import FORMATS as FILE_FORMATS
 from .exporters.layout import OutputOptions
 
@@ -82,6 +84,20 @@ def _level(text: str) -> int:
     if not (text.isdigit() and 0 <= int(text) <= 9):
         raise argparse.ArgumentTypeError(f"bad compression level {text!r} (want 0 to 9)")
     return int(text)
+
+
+def _offsets(text: str) -> str:
+    try:
+        offsets_from_text(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _npy(text: str) -> str:
+    if not text.endswith(".npy") or not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a .npy file")
+    return os.path.abspath(text)
 
 
 def _scale(text: str) -> float:
@@ -138,6 +154,24 @@ def export_flags() -> argparse.ArgumentParser:
         metavar="INDEX=NAME",
         help="name the COCO category of an object pass index (repeatable; default: the .blend's "
         "COCO Categories table, else the objects' names)",
+    )
+    flags.add_argument(
+        "--flow-offsets",
+        type=_offsets,
+        default="",
+        metavar="K,K",
+        help="also flow and occlusion to frames t+k and t-k for these k >= 2 (e.g. 2,4,8)",
+    )
+    flags.add_argument("--tracks", action="store_true", help="write tracks.npz: point tracks over the frames")
+    flags.add_argument(
+        "--tracks-per-object", type=positive, default=256, help="query points per indexed object (default 256)"
+    )
+    flags.add_argument("--tracks-seed", type=int, default=0, help="seed of the sampled query points (default 0)")
+    flags.add_argument(
+        "--track-queries",
+        type=_npy,
+        metavar="FILE.npy",
+        help="(N, 3) float array of (frame index, y, x) queries instead of sampled ones; implies --tracks",
     )
     return flags
 

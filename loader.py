@@ -6,6 +6,7 @@
     frame = load_frame("run/npz/000001.npz")        # or .exr: the same dict of arrays
     for arrays in iter_frames("run"):               # every complete frame of a folder
         ...
+    tracks = load_tracks("run")                     # tracks.npz, TAP-Vid's layout
 
 Errors on truncated, empty or foreign files raise :class:`FrameFileError` naming the file.
 """
@@ -17,11 +18,21 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.tracks import TRACKS_NAME
 from .exporters.frame_io import FrameFileError, load_frame
 from .exporters.layout import exr_path, npz_path
 from .exporters.meta import read_meta
 
-__all__ = ["FrameFileError", "iter_frames", "load_frame", "read_meta"]
+__all__ = ["FrameFileError", "iter_frames", "load_frame", "load_tracks", "read_meta"]
+
+
+def load_tracks(root: str | Path) -> dict[str, np.ndarray]:
+    """The folder's point tracks (``tracks.npz``: ``frames``, ``query_points``,
+    ``target_points``, ``occluded``, ``track_depth``, ``track_object_index``)."""
+    path = Path(root) / TRACKS_NAME
+    if not path.exists():
+        raise FrameFileError(f"{path}: no tracks here (export with Point Tracks on, or --tracks)")
+    return load_frame(path)
 
 
 def iter_frames(root: str | Path) -> Iterator[dict[str, np.ndarray]]:

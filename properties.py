@@ -58,6 +58,24 @@ class GroundTruthSettings(bpy.types.PropertyGroup):
     frame_end: IntProperty(
         name="End", description="Last frame of the animation export (0: the scene's)", default=0, min=0
     )
+    flow_offsets: StringProperty(
+        name="Flow Offsets",
+        description="Also flow (and occlusion) to frames t+k and t-k for these k, comma-separated, e.g. 2,4,8",
+        default="",
+    )
+    use_tracks: BoolProperty(
+        name="Point Tracks",
+        description="tracks.npz: points on each indexed object followed over the exported frames (TAP-Vid layout)",
+        default=False,
+    )
+    tracks_per_object: IntProperty(
+        name="Tracks per Object",
+        description="Query points sampled on each object with a pass index above 0",
+        default=256,
+        min=1,
+        max=100000,
+    )
+    tracks_seed: IntProperty(name="Tracks Seed", description="Seed of the query points' sampling", default=0, min=0)
 
 
 # One switch per registered modality and file format, before the class registers.

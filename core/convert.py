@@ -85,13 +85,16 @@ def index_mask(index: np.ndarray) -> np.ndarray:
 class FrameData:
     """One frame on its way from passes to arrays: what a modality's conversion reads.
 
-    ``passes`` are the raw pass images by pass key; ``arrays`` the arrays made so far (a
-    conversion may reuse an earlier one's); ``background`` is where no surface was hit.
+    ``passes`` are the raw pass images by pass key; ``geometry`` the arrays computed from
+    the scene at other frames (occlusion, flow over k frames: ``pipeline/motion.py``);
+    ``arrays`` the arrays made so far (a conversion may reuse an earlier one's);
+    ``background`` is where no surface was hit.
     """
 
     passes: dict[str, np.ndarray]
     K: np.ndarray
     world_to_camera: np.ndarray
+    geometry: dict[str, np.ndarray] = field(default_factory=dict)  # from the scene at other frames
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     background: np.ndarray = field(init=False)
 
@@ -114,7 +117,12 @@ def normal_arrays(data: FrameData) -> dict[str, np.ndarray]:
 
 def flow_arrays(data: FrameData) -> dict[str, np.ndarray]:
     forward, backward = flow_from_vector(data.passes["vector"], data.background)
-    return {"flow_forward": forward, "flow_backward": backward}
+    over_k = {key: value for key, value in data.geometry.items() if key.startswith("flow_")}
+    return {"flow_forward": forward, "flow_backward": backward, **over_k}
+
+
+def occlusion_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    return {key: value for key, value in data.geometry.items() if key.startswith("occlusion_")}
 
 
 def object_index_arrays(data: FrameData) -> dict[str, np.ndarray]:

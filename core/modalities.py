@@ -15,6 +15,7 @@ Adding a modality: write its conversion (a function of :class:`FrameData`, in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -85,6 +86,8 @@ class Modality:
     passes: tuple[str, ...]
     arrays: tuple[Array, ...]
     convert: Callable[[FrameData], dict[str, np.ndarray]]
+    requires: str | None = None  # another modality it goes with (exported only when that one is)
+    geometric: bool = False  # computed from the scene at other frames, not from a pass
 
 
 MODALITIES = (
@@ -126,6 +129,27 @@ MODALITIES = (
         convert.flow_arrays,
     ),
     Modality(
+        "occlusion",
+        "Occlusion",
+        "uint8 per pixel, what becomes of its surface point at t+1 (forward) and t-1 (backward): "
+        "0 visible, 1 hidden behind a surface, 2 outside the picture, 255 no surface (or not followed)",
+        (),
+        (
+            Array(
+                "occlusion_forward",
+                "uint8",
+                "(H, W)",
+                "the point seen at (x, y) in frame t, in t+1: 0 visible, 1 hidden, 2 outside; 255 no surface",
+                "V",
+                "occlusion",
+            ),
+            Array("occlusion_backward", "uint8", "(H, W)", "the same towards t-1", "V", "occlusion"),
+        ),
+        convert.occlusion_arrays,
+        requires="flow",
+        geometric=True,
+    ),
+    Modality(
         "object_index",
         "Object Index",
         "int32 object pass index of the first surface hit; 0 = background",
@@ -164,6 +188,23 @@ MODALITIES = (
 )
 MODALITY_BY_KEY = {m.key: m for m in MODALITIES}
 
+# For each k of the ``flow_offsets`` setting (k >= 2), made by the modalities named.
+OFFSET_ARRAYS = (
+    (
+        "flow",
+        Array(
+            "flow_forward_k<k>",
+            "float32",
+            "(H, W, 2)",
+            "pixels (dx, dy) to frame t+k, as flow_forward; NaN undefined",
+            "XY",
+        ),
+    ),
+    ("flow", Array("flow_backward_k<k>", "float32", "(H, W, 2)", "pixels (dx, dy) to frame t-k", "XY")),
+    ("occlusion", Array("occlusion_forward_k<k>", "uint8", "(H, W)", "as occlusion_forward, in frame t+k", "V")),
+    ("occlusion", Array("occlusion_backward_k<k>", "uint8", "(H, W)", "as occlusion_forward, in frame t-k", "V")),
+)
+
 # In every frame, whatever the modalities.
 CAMERA_ARRAYS = (
     Array("K", "float64", "(3, 3)", "intrinsics in pixels, OpenCV: pixel centres at integer coordinates", "header"),
@@ -171,6 +212,23 @@ CAMERA_ARRAYS = (
     Array("frame", "int64", "()", "the frame number", "header"),
 )
 ARRAYS = {a.key: a for a in (*(a for m in MODALITIES for a in m.arrays), *CAMERA_ARRAYS)}
+_OFFSET_KEY = re.compile(r"(.+_k)([0-9]+)")
+
+
+def array_for(key: str) -> Array | None:
+    """The registry's entry for an array key, ``flow_forward_k4`` included; else None."""
+    if key in ARRAYS:
+        return ARRAYS[key]
+    match = _OFFSET_KEY.fullmatch(key)
+    if match is None:
+        return None
+    return next((a for _, a in OFFSET_ARRAYS if a.key == f"{match[1]}<k>"), None)
+
+
+def offset_keys(modalities: Iterable[str], offsets: Iterable[int]) -> list[str]:
+    """The keys of the arrays over k frames that these modalities make for ``offsets``."""
+    chosen = set(modalities)
+    return [a.key.replace("<k>", str(k)) for k in offsets for m, a in OFFSET_ARRAYS if m in chosen]
 
 
 def engine_family(engine: str) -> str | None:
@@ -191,38 +249,60 @@ class Plan:
     missing: tuple[str, ...]  # the wanted ones it cannot give
     passes: tuple[str, ...]  # the passes to render (the background pass always among them)
     arrays: frozenset[str]  # every array key of a frame
+    offsets: tuple[int, ...] = ()  # the flow offsets k >= 2 given
 
     @property
     def flow(self) -> bool:
         return "vector" in self.passes
 
+    @property
+    def geometric(self) -> bool:
+        """Whether frames need the scene's geometry at other frames."""
+        return bool(self.offsets) or any(MODALITY_BY_KEY[m].geometric for m in self.modalities)
 
-def plan(engine: str, wanted: Iterable[str]) -> Plan:
-    """The one wanted → given → passes → arrays chain (operators, wiring and export use it)."""
+
+def plan(engine: str, wanted: Iterable[str], offsets: Iterable[int] = (), geometry: bool = True) -> Plan:
+    """The one wanted → given → passes → arrays chain (operators, wiring and export use it).
+
+    A modality that goes with another (occlusion with flow) comes only with it; offsets
+    only with flow. ``geometry=False`` (a render that cannot look at other frames) leaves
+    out what needs them, as missing."""
     wanted = set(wanted)
-    chosen = [m for m in MODALITIES if m.key in wanted]
-    given = [m for m in chosen if engine_gives(engine, m.key)]
+    chosen = [m for m in MODALITIES if m.key in wanted and (m.requires is None or m.requires in wanted)]
+    can = {m.key for m in chosen if engine_gives(engine, m.key) and (geometry or not m.geometric)}
+    given = [m for m in chosen if m.key in can and (m.requires is None or m.requires in can)]
+    keys = [m.key for m in given]
+    offsets = tuple(offsets) if geometry and "flow" in keys else ()
+    missing = [m.key for m in chosen if m not in given]
     passes = {BACKGROUND_PASS} | {p for m in given for p in m.passes}
     return Plan(
-        modalities=tuple(m.key for m in given),
-        missing=tuple(m.key for m in chosen if m not in given),
+        modalities=tuple(keys),
+        missing=tuple(missing),
         passes=tuple(p for p in PASSES if p in passes),
-        arrays=frozenset(a.key for m in given for a in m.arrays) | {a.key for a in CAMERA_ARRAYS},
+        arrays=frozenset(a.key for m in given for a in m.arrays)
+        | {a.key for a in CAMERA_ARRAYS}
+        | set(offset_keys(keys, offsets)),
+        offsets=offsets,
     )
 
 
 def frame_arrays(
-    passes: dict[str, np.ndarray], modalities: Iterable[str], K: np.ndarray, world_to_camera: np.ndarray, frame: int
+    passes: dict[str, np.ndarray],
+    modalities: Iterable[str],
+    K: np.ndarray,
+    world_to_camera: np.ndarray,
+    frame: int,
+    geometry: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every array of ``modalities`` (and the camera's) from one frame's raw passes.
 
     ``passes`` maps pass keys to float32 images with row 0 at the top (as the scratch
     EXR holds them) and is consumed: a pass is dropped as soon as no later modality
     needs it, so that a large frame holds its passes and arrays together one pass at a
-    time.
+    time. ``geometry`` holds the arrays computed from the scene at other frames.
     """
     order = [MODALITY_BY_KEY[key] for key in modalities]
-    data = FrameData(passes, K, world_to_camera)
+    data = FrameData(passes, K, world_to_camera, geometry or {})
     for name in set(passes) - {p for m in order for p in m.passes}:
         del passes[name]  # rendered for the background only
     for i, modality in enumerate(order):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.modalities import ARRAYS
+from ..core.modalities import ARRAYS, array_for
 from .atomic import atomic_path
 from .exr_scanline import write_zip
 
@@ -26,7 +26,7 @@ _HEADER_BOXES = "ground_truth_boxes"
 
 def _suffixes(key: str) -> str:
     """The channel suffixes of an array (a foreign key reads as a vector)."""
-    array = ARRAYS.get(key)
+    array = array_for(key)
     return array.exr if array is not None and array.exr not in ("header", "boxes") else "XYZW"
 
 
@@ -62,7 +62,7 @@ def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
     OpenEXR library needed in Blender, and no second copy of the frame in memory."""
     channels: dict[str, np.ndarray] = {}
     for key, array in arrays.items():
-        if key not in ARRAYS or ARRAYS[key].exr not in ("header", "boxes"):
+        if key not in ARRAYS or ARRAYS[key].exr not in ("header", "boxes"):  # offset arrays are images
             channels.update(_channels(key, array))
     extra: dict[str, object] = {
         "K": np.asarray(arrays["K"], dtype=np.float64),
@@ -95,7 +95,10 @@ def _read_exr(path: Path) -> dict[str, np.ndarray]:
     for key, components in grouped.items():
         if len(components) == 1 and components[0][0] == "V":
             pixels = components[0][1]
-            out[key] = pixels.astype(np.int32) if pixels.dtype == np.uint32 else pixels
+            array = array_for(key)
+            if pixels.dtype == np.uint32:  # masks (int32) and codes (uint8) travel as UINT
+                pixels = pixels.astype(array.dtype if array is not None else np.int32)
+            out[key] = pixels
         else:
             order = _suffixes(key)
             components.sort(key=lambda item: order.index(item[0]))

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..core.modalities import CAMERA_ARRAYS, MODALITIES
+from ..core.modalities import CAMERA_ARRAYS, MODALITIES, OFFSET_ARRAYS
 from .atomic import atomic_path, owner
 from .formats import complete_frames
 from .layout import META_NAME, OutputOptions
@@ -31,12 +31,15 @@ CONVENTIONS = {
     "camera_axes": "OpenCV: x right, y down, z forward",
     **{m.key: m.description for m in MODALITIES},
     **{a.key: a.meaning for a in CAMERA_ARRAYS},
+    **{a.key: a.meaning for _, a in OFFSET_ARRAYS},
+    "occlusion_rule": "a surface in front of the point by more than 1e-4 of its distance hides it; "
+    "points are followed on their object's evaluated triangles",
 }
 
 _LOCK_NAME = ".meta.lock"
 
 # Scene-wide facts that every run writing into one folder must share.
-_MUST_MATCH = ("resolution", "modalities", "camera", "projection")
+_MUST_MATCH = ("resolution", "modalities", "camera", "projection", "flow_offsets")
 
 
 class MetaMismatchError(ValueError):

@@ -43,6 +43,12 @@ def _export_argv(args: argparse.Namespace) -> list[str]:
         argv.append("--no-previews")
     for index, name in args.coco_category:
         argv += ["--coco-category", f"{index}={name}"]
+    if args.flow_offsets:
+        argv += ["--flow-offsets", args.flow_offsets]
+    if args.tracks or args.track_queries:
+        argv += ["--tracks", "--tracks-per-object", str(args.tracks_per_object), "--tracks-seed", str(args.tracks_seed)]
+    if args.track_queries:
+        argv += ["--track-queries", args.track_queries]
     return argv
 
 

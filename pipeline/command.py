@@ -18,8 +18,16 @@ from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.formats import is_complete
 from ..exporters.layout import OutputOptions
 from ..farm.task import FRAME_LINE
-from .export import Exporter, ExportError, ExportRefusedError, Progress, animation_frames, export_frames
-from .options import ExportOptions, options_from_settings
+from .export import (
+    Exporter,
+    ExportError,
+    ExportRefusedError,
+    Progress,
+    animation_frames,
+    export_frames,
+    export_plan,
+)
+from .options import ExportOptions, TrackOptions, options_from_settings
 from .quiet import hide_lines
 
 
@@ -31,6 +39,10 @@ def options_from_args(args: argparse.Namespace, settings) -> ExportOptions:
         modalities=args.modalities,
         files=output_options(args),
         categories={**options_from_settings(settings).categories, **dict(args.coco_category)},
+        flow_offsets=args.flow_offsets,
+        tracks=TrackOptions(args.tracks_per_object, args.tracks_seed, args.track_queries)
+        if args.tracks or args.track_queries
+        else None,
     )
 
 
@@ -122,9 +134,7 @@ def _render(args: argparse.Namespace) -> int:
         scene, bpy.context.view_layer, options, frames, args.overwrite, _ProgressLine(chunk), run_files=not chunk
     )
     if chunk:
-        from ..core.modalities import plan
-
-        keys = plan(scene.render.engine, options.modalities).arrays
+        keys = export_plan(scene, options).arrays
         _write_manifest(args.chunk_manifest, args, keys, options.files, progress, frames)
     print(f"{PROG}: {progress.done} frames exported, {progress.skipped} complete already, in {args.out}")
     return 0

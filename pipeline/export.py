@@ -25,7 +25,8 @@ import numpy as np
 
 from .. import compat
 from ..core.camera import intrinsics, output_size, world_to_camera
-from ..core.modalities import frame_arrays, plan, scratch_bytes
+from ..core.modalities import Plan, frame_arrays, plan, scratch_bytes
+from ..core.motion import offsets_from_text
 from ..core.previews import preview_keys
 from ..core.support import addon_version
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
@@ -34,12 +35,13 @@ from ..exporters.coco_file import write_coco
 from ..exporters.formats import expected_files, is_complete, write_frame
 from ..exporters.layout import rgb_path
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export
-from . import scene_info, scratch
+from . import motion, scene_info, scratch
 from .checks import blocking_problems, output_root
 from .contact import write_contact_sheet
 from .options import ExportOptions
 from .quiet import hide_lines
 from .session import ExportSession
+from .tracks import write_tracks
 
 log = logging.getLogger(__name__)
 _own_renders = 0
@@ -101,6 +103,16 @@ def _scene_meta(scene, view_layer, size: tuple[int, int], modalities, missing, a
     }
 
 
+def export_plan(scene: bpy.types.Scene, options: ExportOptions, geometry: bool = True) -> Plan:
+    """What a run with ``options`` renders and writes on the scene's engine. ``geometry``
+    is whether the run may visit other frames (not from inside a render job: F12)."""
+    try:
+        offsets = offsets_from_text(options.flow_offsets)
+    except ValueError as error:
+        raise ExportRefusedError(f"Flow Offsets: {error}") from None
+    return plan(scene.render.engine, options.modalities, offsets, geometry)
+
+
 class Exporter:
     """One export run over any number of frames (see the module's docstring)."""
 
@@ -110,15 +122,19 @@ class Exporter:
         view_layer: bpy.types.ViewLayer,
         options: ExportOptions,
         run_files: bool = True,
+        geometry: bool = True,
     ):
-        """``run_files=False`` (a farm's chunk): no ``meta.json``, ``coco.json`` or
-        contact sheet, and no scan of the folder; the farm's merge writes them once."""
+        """``run_files=False`` (a farm's chunk): no ``meta.json``, ``coco.json``,
+        contact sheet or tracks, and no scan of the folder; the farm's merge writes them
+        once. ``geometry=False`` (renders started by Blender, F12): nothing that needs
+        the scene at other frames (occlusion, flow offsets, tracks)."""
         problems = blocking_problems(scene, options.output_dir)
         if problems:
             raise ExportRefusedError(problems[0])
         self.scene, self.view_layer = scene, view_layer
         self.root = output_root(options.output_dir)
-        self.plan = plan(scene.render.engine, options.modalities)
+        self.plan = export_plan(scene, options, geometry)
+        self.tracks = options.tracks if geometry else None
         self.missing = list(self.plan.missing)
         self.modalities = list(self.plan.modalities)
         self.options = options.files
@@ -127,6 +143,9 @@ class Exporter:
         self.meta = _scene_meta(scene, view_layer, self.size, self.modalities, self.missing, self.array_keys)
         if self.options.depth_png16:
             self.meta["depth_png16_scale_per_metre"] = self.options.depth_png16_scale
+        self.meta["flow_offsets"] = list(self.plan.offsets)
+        if self.plan.geometric or self.tracks:
+            self.meta["surface_motion"] = motion.motion_routes(scene)
         self.categories = {**scene_info.names_by_index(self.meta["objects"]), **options.categories}
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -139,7 +158,8 @@ class Exporter:
             raise ExportRefusedError(f"Cannot create the Output Folder '{self.root}': {error.strerror}") from error
         except MetaMismatchError as error:
             raise ExportRefusedError(f"Output Folder '{self.root}': {error}; choose another folder") from error
-        self.session = ExportSession(scene, view_layer, self.plan.passes, self.plan.flow, parent)
+        self.session = ExportSession(scene, view_layer, self.plan.passes, self.plan.flow, parent, self.plan.geometric)
+        self.motion = motion.GeometryCache(scene, view_layer) if self.plan.geometric else None
         self.run_files = run_files
         self.meta_keeper = MetaKeeper(self.root, self.meta, self.array_keys, self.options)
         self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
@@ -181,6 +201,9 @@ class Exporter:
                 write_coco(self.root, frames, self.categories)
             if self.options.previews:
                 write_contact_sheet(self.root, frames, preview_keys(self.array_keys))
+            if self.tracks is not None and frames:
+                previews = self.options.previews
+                write_tracks(self.scene, self.view_layer, self.root, frames, self.tracks, self.size, previews)
         except (OSError, RuntimeError, ValueError) as error:
             if raise_errors:
                 raise ExportError(f"Finishing {self.root} failed: {error}") from error
@@ -232,16 +255,35 @@ class Exporter:
         if (width, height) != self.size:
             expected = "×".join(map(str, self.size))
             raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
+        geometry = self._motion(frame, raw["depth"])
         handover = time.perf_counter() - started
-        self._writer.submit(lambda: self._write(frame, raw, K, pose, handover))
+        self._writer.submit(lambda: self._write(frame, raw, K, pose, handover, geometry))
         return FrameResult(frame, root, expected_files(root, frame, self.array_keys, self.options), self.missing)
 
-    def _write(self, frame: int, raw: dict[str, np.ndarray], K: np.ndarray, pose: np.ndarray, handover: float) -> None:
+    def _motion(self, frame: int, depth: np.ndarray) -> dict[str, np.ndarray]:
+        """The frame's arrays that need the scene at other frames (the scene returns to
+        ``frame`` afterwards)."""
+        if self.motion is None:
+            return {}
+        try:
+            return motion.frame_motion(self.motion, frame, depth, "occlusion" in self.modalities, self.plan.offsets)
+        finally:
+            self.scene.frame_set(frame)
+
+    def _write(
+        self,
+        frame: int,
+        raw: dict[str, np.ndarray],
+        K: np.ndarray,
+        pose: np.ndarray,
+        handover: float,
+        geometry: dict[str, np.ndarray],
+    ) -> None:
         """On the writer thread (no bpy here): convert, write the frame, update meta.json."""
         root = self.root
         started = time.perf_counter()
         try:
-            arrays = frame_arrays(raw, self.modalities, K, pose, frame)
+            arrays = frame_arrays(raw, self.modalities, K, pose, frame, geometry)
             write_frame(root, frame, arrays, self.options)
             if self.run_files:
                 self.meta_keeper.frame_done(frame)

@@ -42,7 +42,10 @@ def on_render_init(scene, *_):
     if _run is not None or rendering_for_export() or not scene.ground_truth.auto_export:
         return
     try:
-        _run = Exporter(scene, _view_layer(scene), options_from_settings(scene.ground_truth)).__enter__()
+        # Inside Blender's render job the scene cannot visit other frames: no occlusion,
+        # flow offsets or tracks here (Export Frame / Animation give them).
+        _run = Exporter(scene, _view_layer(scene), options_from_settings(scene.ground_truth), geometry=False)
+        _run.__enter__()
     except ExportError as error:
         _say(f"not exporting this render: {error}")
 

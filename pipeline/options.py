@@ -13,6 +13,15 @@ from ..exporters.layout import OutputOptions
 
 
 @dataclass(frozen=True)
+class TrackOptions:
+    """Point tracks over the run's frames (``tracks.npz``)."""
+
+    per_object: int = 256
+    seed: int = 0
+    queries: str | None = None  # an (N, 3) .npy of (frame index, y, x) instead of sampled ones
+
+
+@dataclass(frozen=True)
 class ExportOptions:
     """One run's options (the names follow ``scene.ground_truth``; see docs/contract.md)."""
 
@@ -20,6 +29,8 @@ class ExportOptions:
     modalities: tuple[str, ...] = tuple(m.key for m in MODALITIES)  # wanted; the engine may give fewer
     files: OutputOptions = field(default_factory=OutputOptions)
     categories: dict[int, str] = field(default_factory=dict)  # COCO names by pass index; others get object names
+    flow_offsets: str = ""  # extra flow offsets k >= 2, "2,4,8" (checked when the run starts)
+    tracks: TrackOptions | None = None  # tracks.npz at the end of the run, when set
 
 
 def wanted_modalities(settings) -> tuple[str, ...]:
@@ -38,4 +49,6 @@ def options_from_settings(settings) -> ExportOptions:
             depth_png16_scale=settings.depth_png16_scale,
         ),
         categories={c.pass_index: c.name for c in settings.categories if c.name.strip()},
+        flow_offsets=settings.flow_offsets,
+        tracks=TrackOptions(settings.tracks_per_object, settings.tracks_seed) if settings.use_tracks else None,
     )

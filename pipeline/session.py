@@ -18,6 +18,7 @@ from ..exporters.exr_scanline import TruncatedExrError
 from ..exporters.raw_exr import read_raw_passes
 from . import scratch
 from .changes import SceneChanges
+from .motion import match_render_geometry
 
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
@@ -39,7 +40,8 @@ def _check_png(path: Path) -> None:
 class ExportSession:
     """``with ExportSession(...)``: passes on, motion blur off (for flow), the compositor
     on the CPU, our File Output live and writing into a private scratch folder made in
-    ``scratch_parent``; on exit everything as it was.
+    ``scratch_parent``, and with ``geometry`` the viewport's evaluation matched to the
+    render's (``motion.match_render_geometry``); on exit everything as it was.
 
     The user's own nodes, links and settings are restored even when the render fails.
     """
@@ -51,8 +53,10 @@ class ExportSession:
         passes: tuple[str, ...],
         flow: bool,
         scratch_parent: Path,
+        geometry: bool = False,
     ):
         self.scene, self.view_layer, self.passes, self.flow = scene, view_layer, passes, flow
+        self.geometry = geometry
         self.scratch_parent = scratch_parent
         self.changes = SceneChanges()
         self.raw_dir: Path | None = None
@@ -77,6 +81,8 @@ class ExportSession:
             changes.set(scene.render, "use_motion_blur", False)
         changes.set(scene.render, "use_compositing", True)
         compat.use_cpu_compositor(changes, scene.render)
+        if self.geometry:
+            match_render_geometry(scene, self.view_layer, changes)
 
         tree = compat.compositor_tree(scene)
         if tree is None:

@@ -128,8 +128,9 @@ def cast_pixels(scene, reach_px=FILTER_REACH_PX):
     ray through the pixel centre: ``hit`` bool, ``object`` name ('' on background),
     ``depth`` (planar, metres), ``normal`` (world face normal), ``location`` (world);
     and over the pixel filter's reach (``reach_px``): ``interior`` (one face of one object everywhere,
-    so averaged passes are exact), ``empty`` (no surface anywhere) and ``touching``
-    (per object name: some of it within reach, so a sample may land on it).
+    so averaged passes are exact), ``empty`` (no surface anywhere), ``touching``
+    (per object name: some of it within reach, so a sample may land on it) and
+    ``near_background`` (some background within reach). ``face`` is the hit's face index.
     """
     bpy.context.view_layer.update()  # matrix_world of objects made since the last evaluation
     cam = scene.camera
@@ -164,7 +165,7 @@ def cast_pixels(scene, reach_px=FILTER_REACH_PX):
             if obj.name not in names:
                 names.append(obj.name)
             face_id[r, c] = names.index(obj.name) * 1_000_000 + face
-            surfaces[r, c] = (obj.name, (location - origin).dot(forward), normal.normalized(), location)
+            surfaces[r, c] = (obj.name, (location - origin).dot(forward), normal.normalized(), location, face)
 
     # The window of pixel (row, col) starts at grid index (2 row, 2 col).
     window = np.lib.stride_tricks.sliding_window_view(face_id, (2 * reach + 1, 2 * reach + 1))[::2, ::2]
@@ -176,6 +177,7 @@ def cast_pixels(scene, reach_px=FILTER_REACH_PX):
         "depth": np.full((height, width), np.inf),
         "normal": np.zeros((height, width, 3)),
         "location": np.zeros((height, width, 3)),
+        "face": np.full((height, width), -1),
         "touching": {
             name: np.lib.stride_tricks.sliding_window_view(face_id // 1_000_000 == k, window.shape[-2:])[::2, ::2].any(
                 axis=(-2, -1)
@@ -183,12 +185,16 @@ def cast_pixels(scene, reach_px=FILTER_REACH_PX):
             for k, name in enumerate(names)
             if name
         },
+        "near_background": np.lib.stride_tricks.sliding_window_view(face_id < 0, window.shape[-2:])[::2, ::2].any(
+            axis=(-2, -1)
+        ),
     }
     for row in range(height):
         for col in range(width):
             centre = (2 * row + reach, 2 * col + reach)  # grid index of v = row + 0.5, u = col + 0.5
             if centre in surfaces:
-                name, depth, normal, location = surfaces[centre]
+                name, depth, normal, location, face = surfaces[centre]
+                out["face"][row, col] = face
                 out["hit"][row, col] = True
                 out["object"][row, col] = name
                 out["depth"][row, col] = depth

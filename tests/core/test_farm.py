@@ -79,8 +79,8 @@ def test_the_job_script_renders_its_line_and_retries_failures(tmp_path):
     assert "#SBATCH --array=0-2" in script and "#SBATCH --requeue" in script and "--gres" not in script
     assert f"export PYTHONPATH={plan.PACKAGE_PARENT}" in script
     assert merge.read_text().splitlines()[-1].endswith("merge --blend " + str(tmp_path / "scene.blend") + " --out "
-        + str(tmp_path / "out") + " --modalities depth,normal,flow,object_index,material_index,emission,boxes "
-        "--formats npz --npz-compression 1 --depth-png16-scale 1000.0 --frames 1-10")  # fmt: skip
+        + str(tmp_path / "out") + " --modalities depth,normal,flow,occlusion,object_index,material_index,"
+        "emission,boxes --formats npz --npz-compression 1 --depth-png16-scale 1000.0 --frames 1-10")  # fmt: skip
 
 
 def test_the_job_script_gives_up_after_the_retries_and_at_once_on_a_refusal(tmp_path):
@@ -105,3 +105,16 @@ def test_the_driver_says_what_is_missing_in_one_line(tmp_path):
         done = subprocess.run([*command, *extra], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert words in done.stderr
+
+
+def test_offsets_and_tracks_reach_every_chunk_and_the_merge(tmp_path):
+    queries = tmp_path / "queries.npy"
+    queries.write_bytes(b"\x93NUMPY")
+    extra = ["--flow-offsets", "2,8", "--tracks-per-object", "9", "--tracks-seed", "4", "--track-queries", str(queries)]
+    args = farm_args(tmp_path, "--worker-python", sys.executable, *extra)
+    for command, argv in (("render", plan.chunk_argv(args, [1, 2])), ("merge", plan.merge_argv(args, [1, 2]))):
+        parsed = _parser().parse_args([command, "--out", "x", *argv])
+        assert parsed.flow_offsets == "2,8" and parsed.tracks and parsed.tracks_per_object == 9
+        assert parsed.tracks_seed == 4 and parsed.track_queries == str(queries)
+    plain = farm_args(tmp_path, "--worker-python", sys.executable)
+    assert "--tracks" not in plan.merge_argv(plain, [1]) and "--flow-offsets" not in plan.merge_argv(plain, [1])

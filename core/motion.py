@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Where a surface point goes, and whether the camera sees it there: the numbers behind
+occlusion, flow over k frames and point tracks, from plain arrays.
+
+A surface point is a triangle of an object instance's evaluated mesh and barycentric
+weights on it. At another frame the same weights on the same triangle (the instance's
+vertices and world matrix there) give where the point went, so rigid motion, parents,
+constraints, instances and deforming meshes (armatures, shape keys) are all one case.
+Blender's own code (``pipeline/motion.py``) casts the rays; this module holds the
+camera geometry and the classification, tested without Blender.
+
+Pixel coordinates are OpenCV's with pixel centres at integers, as everywhere in the
+contract; cameras are a ``K`` and a ``world_to_camera`` (``core/camera.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+VISIBLE, HIDDEN, OUTSIDE, NO_SURFACE = 0, 1, 2, 255
+
+# A surface closer to the camera than the point by less than this fraction of the
+# point's distance does not hide it (float32 geometry, rays at grazing angles).
+HIDE_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class View:
+    """A camera at one frame: what projecting and casting rays need."""
+
+    K: np.ndarray  # (3, 3)
+    world_to_camera: np.ndarray  # (4, 4), OpenCV axes
+    size: tuple[int, int]  # (W, H)
+    orthographic: bool
+    clip: tuple[float, float]  # clip_start, clip_end along the optical axis
+
+    @property
+    def rotation(self) -> np.ndarray:
+        return np.asarray(self.world_to_camera, np.float64)[:3, :3]
+
+    @property
+    def centre(self) -> np.ndarray:
+        """The camera's position in world coordinates."""
+        m = np.asarray(self.world_to_camera, np.float64)
+        return -m[:3, :3].T @ m[:3, 3]
+
+    @property
+    def forward(self) -> np.ndarray:
+        """The optical axis (camera +z) in world coordinates."""
+        return self.rotation[2]
+
+
+def pixel_rays(view: View, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rays through pixel positions (N, 2) ``(x, y)``: world ``origins`` (N, 3) on the
+    near clipping plane, unit ``directions`` (N, 3), and ``per_depth`` (N,), the distance
+    along the ray per metre of planar depth (depth = clip_start + distance / per_depth)."""
+    pixels = np.asarray(pixels, np.float64).reshape(-1, 2)
+    K = np.asarray(view.K, np.float64)
+    x = (pixels[:, 0] - K[0, 2]) / K[0, 0]
+    y = (pixels[:, 1] - K[1, 2]) / K[1, 1]
+    rotation = view.rotation  # rows: the camera's axes in world coordinates
+    near = view.clip[0]
+    if view.orthographic:  # parallel rays; K maps metres on the image plane to pixels
+        offsets = np.stack([x, y, np.full_like(x, near)], axis=1) @ rotation
+        origins = view.centre + offsets
+        directions = np.broadcast_to(view.forward, origins.shape).copy()
+        per_depth = np.ones(len(pixels))
+    else:
+        camera = np.stack([x, y, np.ones_like(x)], axis=1)
+        length = np.linalg.norm(camera, axis=1)
+        directions = (camera / length[:, None]) @ rotation
+        per_depth = length
+        origins = view.centre + directions * (near * per_depth)[:, None]
+    return origins, directions, per_depth
+
+
+def project(view: View, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel positions (N, 2) and planar depths (N,) of world points (N, 3). Points at or
+    behind a perspective camera's centre get NaN positions."""
+    points = np.asarray(points, np.float64).reshape(-1, 3)
+    m = np.asarray(view.world_to_camera, np.float64)
+    camera = points @ m[:3, :3].T + m[:3, 3]
+    z = camera[:, 2]
+    K = np.asarray(view.K, np.float64)
+    if view.orthographic:
+        x, y = camera[:, 0], camera[:, 1]
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ahead = z > 0
+            x = np.where(ahead, camera[:, 0] / z, np.nan)
+            y = np.where(ahead, camera[:, 1] / z, np.nan)
+    return np.stack([K[0, 0] * x + K[0, 2], K[1, 1] * y + K[1, 2]], axis=1), z
+
+
+def in_picture(view: View, pixels: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Whether projected points land inside the picture and the clipping range: pixel
+    (x, y) with -0.5 <= x < W - 0.5 and -0.5 <= y < H - 0.5 (the area of the picture's
+    pixels), clip_start <= depth <= clip_end."""
+    width, height = view.size
+    x, y = pixels[:, 0], pixels[:, 1]
+    with np.errstate(invalid="ignore"):
+        return (
+            (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
+            & (depth >= view.clip[0]) & (depth <= view.clip[1])
+        )  # fmt: skip
+
+
+def barycentric(points: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Weights (N, 3) of points (N, 3) on triangles (a, b, c), each (N, 3): the point's
+    projection onto the triangle's plane is ``w0 a + w1 b + w2 c``."""
+    ab, ac, ap = b - a, c - a, points - a
+    d00 = np.einsum("ij,ij->i", ab, ab)
+    d01 = np.einsum("ij,ij->i", ab, ac)
+    d11 = np.einsum("ij,ij->i", ac, ac)
+    d20 = np.einsum("ij,ij->i", ap, ab)
+    d21 = np.einsum("ij,ij->i", ap, ac)
+    denominator = d00 * d11 - d01 * d01
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = (d11 * d20 - d01 * d21) / denominator
+        w = (d00 * d21 - d01 * d20) / denominator
+    return np.stack([1.0 - v - w, v, w], axis=1)
+
+
+def classify(inside: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """uint8 codes: ``OUTSIDE`` where not ``inside``, else ``HIDDEN`` or ``VISIBLE``."""
+    return np.where(inside, np.where(hidden, HIDDEN, VISIBLE), OUTSIDE).astype(np.uint8)
+
+
+def flow_to(pixels_from: np.ndarray, pixels_to: np.ndarray) -> np.ndarray:
+    """Flow (N, 2) float32 from positions at t to positions at t±k (NaN where either is)."""
+    return (np.asarray(pixels_to, np.float64) - np.asarray(pixels_from, np.float64)).astype(np.float32)
+
+
+def offsets_from_text(text: str) -> tuple[int, ...]:
+    """``"2,4,8"`` → ``(2, 4, 8)``: the extra flow offsets k >= 2, sorted, no repeats.
+    Raises ``ValueError`` with a message for the user."""
+    values = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        if not part.isdigit() or int(part) < 2:
+            raise ValueError(f"flow offsets are whole numbers of frames, 2 or more (k = 1 is flow itself): {part!r}")
+        values.add(int(part))
+    return tuple(sorted(values))
+
+
+def image_arrays(pixels: np.ndarray, shape: tuple[int, int], values: np.ndarray, fill, dtype) -> np.ndarray:
+    """An (H, W[, C]) array holding ``values`` at integer ``pixels`` (N, 2) and ``fill``
+    elsewhere."""
+    height, width = shape
+    out = np.full((height, width, *np.shape(values)[1:]), fill, dtype=dtype)
+    out[pixels[:, 1], pixels[:, 0]] = values
+    return out

@@ -1,0 +1,365 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The scene's geometry at other frames: occlusion, flow over k frames and point tracks.
+
+At frame t a ray through each pixel centre finds the surface point the pixel shows: an
+instance of an object, a triangle of its evaluated mesh and barycentric weights
+(``core/motion.py``). At frame t±k the same triangle of the same instance, with that
+frame's vertices and world matrix, holds the point: projected, it gives the flow; a ray
+from the camera to it tells whether it is seen (nothing in between), hidden (a surface in
+front, its own included) or outside the picture. Rigid motion, parents, constraints,
+collection instances and deforming meshes are one case. A point whose instance is gone
+at t±k, or whose mesh has another vertex count there, cannot be followed: NaN flow and
+code 255.
+
+Rays are cast against one BVH of every camera-visible instance's triangles in world
+space, built once per frame and kept while nearby frames need it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+from mathutils.bvhtree import BVHTree
+
+from ..core import motion
+from ..core.camera import intrinsics, output_size, world_to_camera
+from . import scene_info
+from .changes import SceneChanges
+
+_MESH_LIKE = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
+# Where the rendered depth and the ray's differ by more than this fraction, the pixel
+# shows something the geometry does not hold (a render-only effect such as displacement):
+# its answers are left undefined rather than guessed.
+RENDER_MISMATCH = 0.05
+
+
+@dataclass
+class Instance:
+    """One object instance at one frame: its evaluated mesh in local coordinates."""
+
+    key: tuple  # stable over frames: (object name, instancer name, persistent id)
+    name: str
+    pass_index: int
+    matrix: np.ndarray  # (4, 4) world matrix
+    local: np.ndarray  # (V, 3) vertex positions
+    triangles: np.ndarray  # (T, 3) vertex indices
+
+
+@dataclass
+class FrameGeometry:
+    frame: int
+    view: motion.View
+    instances: list[Instance]
+    first_triangle: np.ndarray  # (I + 1,): instance i owns BVH triangles [first[i], first[i + 1])
+    bvh: BVHTree | None
+
+    def __post_init__(self) -> None:
+        self.by_key = {inst.key: i for i, inst in enumerate(self.instances)}
+
+
+@dataclass
+class Surfaces:
+    """Surface points seen at some frame: per point the instance (an index into
+    ``keys``; -1 where none), the instance's own triangle, barycentric weights, and the
+    point's planar depth there. ``triangles`` keeps each instance's triangle table, so
+    that another frame's mesh is used only when it is the same mesh."""
+
+    keys: list[tuple]
+    triangles: list[np.ndarray]
+    pass_indices: list[int]
+    instance: np.ndarray  # (N,) int
+    triangle: np.ndarray  # (N,) int
+    weights: np.ndarray  # (N, 3)
+    depth: np.ndarray  # (N,)
+
+    def take(self, chosen: np.ndarray) -> Surfaces:
+        """The points ``chosen`` (an index array), in that order."""
+        return Surfaces(
+            self.keys,
+            self.triangles,
+            self.pass_indices,
+            self.instance[chosen],
+            self.triangle[chosen],
+            self.weights[chosen],
+            self.depth[chosen],
+        )
+
+    @property
+    def pass_index(self) -> np.ndarray:
+        """(N,) the pass index of each point's object (0 where none)."""
+        table = np.array([*self.pass_indices, 0], np.int32)
+        return table[self.instance]
+
+
+def concat(parts: list[Surfaces]) -> Surfaces:
+    keys, triangles, pass_indices, instance = [], [], [], []
+    for part in parts:
+        instance.append(np.where(part.instance >= 0, part.instance + len(keys), -1))
+        keys += part.keys
+        triangles += part.triangles
+        pass_indices += part.pass_indices
+    return Surfaces(
+        keys,
+        triangles,
+        pass_indices,
+        np.concatenate(instance) if instance else np.zeros(0, np.int64),
+        np.concatenate([p.triangle for p in parts]) if parts else np.zeros(0, np.int64),
+        np.concatenate([p.weights for p in parts]) if parts else np.zeros((0, 3)),
+        np.concatenate([p.depth for p in parts]) if parts else np.zeros(0),
+    )
+
+
+def _mesh_arrays(obj) -> tuple[np.ndarray, np.ndarray]:
+    mesh = obj.to_mesh()
+    try:
+        local = np.empty(len(mesh.vertices) * 3, np.float32)
+        mesh.vertices.foreach_get("co", local)
+        mesh.calc_loop_triangles()
+        triangles = np.empty(len(mesh.loop_triangles) * 3, np.int32)
+        mesh.loop_triangles.foreach_get("vertices", triangles)
+    finally:
+        obj.to_mesh_clear()
+    return local.reshape(-1, 3).astype(np.float64), triangles.reshape(-1, 3)
+
+
+def _view(scene) -> motion.View:
+    params = scene_info.camera_params(scene)
+    cam = scene.camera.data
+    return motion.View(
+        K=intrinsics(params),
+        world_to_camera=world_to_camera(scene_info.camera_matrix_world(scene)),
+        size=output_size(params),
+        orthographic=params.projection == "ORTHO",
+        clip=(cam.clip_start, cam.clip_end),
+    )
+
+
+def capture(scene, view_layer) -> FrameGeometry:
+    """The geometry of the scene's current frame, as the camera's rays meet it."""
+    depsgraph = view_layer.depsgraph
+    depsgraph.update()
+    meshes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    instances: list[Instance] = []
+    for inst in depsgraph.object_instances:
+        obj = inst.object
+        if obj.type not in _MESH_LIKE or not obj.visible_camera:
+            continue
+        if inst.is_instance:
+            key = (obj.name, inst.parent.name, tuple(inst.persistent_id))
+        else:
+            key = (obj.name, "", ())
+        if obj.name not in meshes or inst.is_instance is False:
+            meshes[obj.name] = _mesh_arrays(obj)
+        local, triangles = meshes[obj.name]
+        if len(triangles):
+            instances.append(
+                Instance(key, obj.name, obj.pass_index, np.array(inst.matrix_world, np.float64), local, triangles)
+            )
+    first = np.cumsum([0, *(len(inst.triangles) for inst in instances)])
+    bvh = None
+    if instances:
+        world, offset, polygons = [], 0, []
+        for inst in instances:
+            world.append(inst.local @ inst.matrix[:3, :3].T + inst.matrix[:3, 3])
+            polygons.append(inst.triangles + offset)
+            offset += len(inst.local)
+        vertices, polygons = np.concatenate(world).tolist(), np.concatenate(polygons).tolist()
+        bvh = BVHTree.FromPolygons(vertices, polygons, all_triangles=True)
+    return FrameGeometry(scene.frame_current, _view(scene), instances, first, bvh)
+
+
+def _cast(geometry: FrameGeometry, origins, directions, distances) -> tuple[np.ndarray, np.ndarray]:
+    """First hits of rays: BVH triangle index (-1: none) and distance."""
+    count = len(origins)
+    index = np.full(count, -1, np.int64)
+    distance = np.full(count, np.inf)
+    if geometry.bvh is None or not count:
+        return index, distance
+    ray_cast = geometry.bvh.ray_cast
+    rays = zip(origins.tolist(), directions.tolist(), distances.tolist(), strict=True)
+    for i, (origin, direction, reach) in enumerate(rays):
+        _, _, hit, travelled = ray_cast(origin, direction, reach)
+        if hit is not None:
+            index[i], distance[i] = hit, travelled
+    return index, distance
+
+
+def _world_triangles(inst: Instance, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    corners = inst.local[inst.triangles[triangles]] @ inst.matrix[:3, :3].T + inst.matrix[:3, 3]
+    return corners[:, 0], corners[:, 1], corners[:, 2]
+
+
+def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray) -> Surfaces:
+    """The surface points the camera sees through pixel positions (N, 2)."""
+    view = geometry.view
+    origins, directions, per_depth = motion.pixel_rays(view, pixels)
+    reach = (view.clip[1] - view.clip[0]) * per_depth
+    hit, travelled = _cast(geometry, origins, directions, reach)
+    count = len(hit)
+    found = hit >= 0
+    instance = np.full(count, -1, np.int64)
+    instance[found] = np.searchsorted(geometry.first_triangle, hit[found], side="right") - 1
+    triangle = np.where(found, hit - geometry.first_triangle[np.maximum(instance, 0)], -1)
+    weights = np.full((count, 3), np.nan)
+    points = origins + directions * travelled[:, None]
+    for i in np.unique(instance[found]):
+        on = instance == i
+        a, b, c = _world_triangles(geometry.instances[i], triangle[on])
+        weights[on] = motion.barycentric(points[on], a, b, c)
+    depth = np.where(found, view.clip[0] + travelled / per_depth, np.inf)
+    used = np.unique(instance[found])
+    local = np.full(len(geometry.instances) + 1, -1, np.int64)
+    local[used] = np.arange(len(used))
+    chosen = [geometry.instances[i] for i in used]
+    return Surfaces(
+        [inst.key for inst in chosen],
+        [inst.triangles for inst in chosen],
+        [inst.pass_index for inst in chosen],
+        local[instance],
+        triangle,
+        weights,
+        depth,
+    )
+
+
+def locate(surfaces: Surfaces, target: FrameGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """World positions (N, 3) of the surface points at ``target``'s frame, whether each
+    could be followed there, and each one's BVH triangle index there."""
+    count = len(surfaces.instance)
+    points = np.full((count, 3), np.nan)
+    followed = np.zeros(count, bool)
+    bvh_triangle = np.full(count, -1, np.int64)
+    for i in np.unique(surfaces.instance[surfaces.instance >= 0]):
+        j = target.by_key.get(surfaces.keys[i])
+        if j is None:
+            continue
+        inst = target.instances[j]
+        if not np.array_equal(inst.triangles, surfaces.triangles[i]):
+            continue  # another mesh there: the triangle does not carry over
+        on = surfaces.instance == i
+        a, b, c = _world_triangles(inst, surfaces.triangle[on])
+        w = surfaces.weights[on]
+        points[on] = w[:, :1] * a + w[:, 1:2] * b + w[:, 2:] * c
+        followed[on] = True
+        bvh_triangle[on] = target.first_triangle[j] + surfaces.triangle[on]
+    return points, followed, bvh_triangle
+
+
+def observe(target: FrameGeometry, points: np.ndarray, followed: np.ndarray, own: np.ndarray):
+    """Where the camera of ``target``'s frame sees world points: pixel positions (N, 2),
+    planar depths (N,) and codes (N,) uint8 (``core.motion``'s VISIBLE, HIDDEN, OUTSIDE;
+    NO_SURFACE where not ``followed``). ``own`` is each point's BVH triangle, which does
+    not hide it."""
+    view = target.view
+    pixels, depth = motion.project(view, points)
+    inside = followed & motion.in_picture(view, pixels, depth)
+    hidden = np.zeros(len(points), bool)
+    if inside.any():
+        p = points[inside]
+        if view.orthographic:
+            directions = np.broadcast_to(view.forward, p.shape)
+            span = depth[inside] - view.clip[0]
+            origins = p - directions * span[:, None]
+            reach = span - motion.HIDE_TOLERANCE * depth[inside]
+        else:
+            offset = p - view.centre
+            distance = np.linalg.norm(offset, axis=1)
+            directions = offset / distance[:, None]
+            start = view.clip[0] * distance / depth[inside]
+            origins = view.centre + directions * start[:, None]
+            reach = distance * (1.0 - motion.HIDE_TOLERANCE) - start
+        hit, _ = _cast(target, origins, np.ascontiguousarray(directions), np.maximum(reach, 0.0))
+        hidden[inside] = (hit >= 0) & (hit != own[inside])
+    codes = motion.classify(inside, hidden)
+    codes[~followed] = motion.NO_SURFACE
+    return pixels, depth, codes
+
+
+class GeometryCache:
+    """Frames' geometry, captured once and kept while a nearby frame may need it. The
+    caller puts the scene back on its frame (:meth:`at` moves it)."""
+
+    def __init__(self, scene, view_layer):
+        self.scene, self.view_layer = scene, view_layer
+        self.frames: dict[int, FrameGeometry] = {}
+
+    def at(self, frame: int) -> FrameGeometry:
+        if frame not in self.frames:
+            if self.scene.frame_current != frame or self.scene.frame_subframe:
+                self.scene.frame_set(frame)
+            self.frames[frame] = capture(self.scene, self.view_layer)
+        return self.frames[frame]
+
+    def keep(self, first: int, last: int) -> None:
+        for frame in [f for f in self.frames if not first <= f <= last]:
+            del self.frames[frame]
+
+
+def frame_motion(
+    cache: GeometryCache, frame: int, render_depth: np.ndarray, occlusion: bool, offsets: tuple[int, ...]
+) -> dict[str, np.ndarray]:
+    """The geometric arrays of ``frame`` (its render's depth pass tells which pixels show
+    a surface): ``occlusion_forward``/``_backward`` when ``occlusion``, and for each k in
+    ``offsets`` ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion). The
+    scene is left on another frame; the caller sets it back."""
+    height, width = render_depth.shape
+    rows, cols = np.nonzero(np.isfinite(render_depth) & (render_depth < 1e9))
+    pixels = np.stack([cols, rows], axis=1)
+    seen = surfaces_at(cache.at(frame), pixels)
+    agree = np.abs(seen.depth - render_depth[rows, cols]) <= RENDER_MISMATCH * render_depth[rows, cols]
+    steps = ([1] if occlusion else []) + list(offsets)
+    cache.keep(frame - max(steps, default=0), frame + max(steps, default=0))
+    out: dict[str, np.ndarray] = {}
+    for k in steps:
+        for direction, sign in (("forward", 1), ("backward", -1)):
+            target = cache.at(frame + sign * k)
+            points, followed, own = locate(seen, target)
+            followed &= agree
+            moved, _, codes = observe(target, points, followed, own)
+            suffix = "" if k == 1 else f"_k{k}"
+            if occlusion:
+                out[f"occlusion_{direction}{suffix}"] = motion.image_arrays(
+                    pixels, (height, width), codes, motion.NO_SURFACE, np.uint8
+                )
+            if k > 1:
+                flow = motion.flow_to(pixels, moved)
+                flow[~followed] = np.nan
+                image = motion.image_arrays(pixels, (height, width), flow, np.nan, np.float32)
+                out[f"flow_{direction}{suffix}"] = image
+    return out
+
+
+def match_render_geometry(scene, view_layer, changes: SceneChanges) -> None:
+    """Evaluate the scene for the rays as the render sees it: the viewport's switches of
+    objects, collections and modifiers (and subdivision levels) set to the render's for
+    the run. Geometry nodes that ask "Is Viewport" still get the viewport's answer."""
+    layers = [view_layer.layer_collection]
+    while layers:
+        layer = layers.pop()
+        changes.set(layer, "hide_viewport", False)
+        layers.extend(layer.children)
+    for obj in scene.objects:
+        changes.set(obj, "hide_viewport", obj.hide_render)
+        if obj.hide_get():
+            obj.hide_set(False)
+            changes.push(lambda o=obj: o.hide_set(True))
+        for modifier in getattr(obj, "modifiers", ()):
+            changes.set(modifier, "show_viewport", modifier.show_render)
+            if modifier.type in {"SUBSURF", "MULTIRES"}:
+                changes.set(modifier, "levels", modifier.render_levels)
+    for collection in bpy.data.collections:
+        changes.set(collection, "hide_viewport", collection.hide_render)
+
+
+def motion_routes(scene) -> dict[str, str]:
+    """meta.json's ``surface_motion``: per mesh-like object, how its points are followed."""
+    routes = {}
+    for obj in sorted(scene.objects, key=lambda o: o.name):
+        if obj.type not in _MESH_LIKE:
+            continue
+        shape_keys = obj.type == "MESH" and obj.data.shape_keys is not None
+        deforms = shape_keys or any(m.show_render for m in getattr(obj, "modifiers", ()))
+        routes[obj.name] = "deforming: triangles of the evaluated mesh" if deforms else "rigid"
+    return routes

@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Truth for occlusion, flow over k frames and tracks, from Blender's own geometry: a
+scene ray cast finds the surface a pixel shows; a rigid object's point moves with its
+``matrix_world``; a deformed mesh's point keeps its place in its (triangle) face, carried
+by ``mathutils.geometry.barycentric_transform``; Blender's ``world_to_camera_view``
+projects it; a scene ray cast from the camera tells whether anything is in front."""
+
+from __future__ import annotations
+
+import math
+
+import bmesh
+import bpy
+import numpy as np
+import scenes
+from bpy_extras.object_utils import world_to_camera_view
+from mathutils import Vector
+from mathutils.geometry import barycentric_transform
+
+# A surface nearer to the camera than the point by more than this hides it (metres).
+HIDE_MARGIN = 1e-3
+
+
+def build_passing_scene(scene):
+    """Frames 1-11 around frame 6: a panning, dollying camera; a spinning box that passes
+    in front of a static icosphere; an icosphere that leaves the picture; a moon whose
+    parent empty turns; a flag bent by a two-bone armature; a ground plane."""
+    scene.frame_start, scene.frame_end = 1, 11
+    cam = scenes.add_camera(scene, (0, -10, 2.5), (78, 0, 0), lens=40.0)
+    scenes.add_mesh(scene, "Ground", "plane", (0, 0, -1), scale=14, pass_index=1)
+    scenes.add_mesh(scene, "Post", "ico", (0, 2, 0.3), scale=1.1, pass_index=2)
+    runner = scenes.add_mesh(scene, "Runner", "cube", (0, -1, 0.3), scale=0.6, pass_index=3)
+    leaver = scenes.add_mesh(scene, "Leaver", "ico", (2.6, 0, 0.8), scale=0.6, pass_index=4)
+    arm = bpy.data.objects.new("Arm", None)
+    scene.collection.objects.link(arm)
+    arm.location = (-2.2, 1.0, 0.8)
+    moon = scenes.add_mesh(scene, "Moon", "ico", (0, 0, 0), scale=0.6, pass_index=5)
+    moon.parent = arm
+    moon.location = (1.1, 0, 0.2)
+    flag = _flag(scene, pass_index=6)
+    scenes.add_sun(scene)
+    for frame in range(1, 12):
+        t = frame - 6
+        cam.location = (0.12 * t, -10 + 0.05 * t, 2.5)
+        cam.rotation_euler = (math.radians(78), 0, math.radians(0.8 * t))
+        cam.keyframe_insert("location", frame=frame)
+        cam.keyframe_insert("rotation_euler", frame=frame)
+        runner.location = (0.55 * t, -1, 0.3)
+        runner.rotation_euler = (0, 0, math.radians(25 + 11 * t))
+        runner.keyframe_insert("location", frame=frame)
+        runner.keyframe_insert("rotation_euler", frame=frame)
+        leaver.location = (2.6 + 0.75 * t, 0, 0.8)
+        leaver.keyframe_insert("location", frame=frame)
+        arm.rotation_euler = (0, 0, math.radians(14 * t))
+        arm.keyframe_insert("rotation_euler", frame=frame)
+        bone = flag["Top"]
+        bone.rotation_mode = "XYZ"
+        bone.rotation_euler = (math.radians(7 * t), 0, math.radians(4 * t))
+        bone.keyframe_insert("rotation_euler", frame=frame)
+    scene.frame_set(6)
+
+
+def _flag(scene, pass_index):
+    """A triangulated 10×10 grid standing up, skinned to a two-bone armature (weights
+    blend over the middle); returns the armature's pose bones."""
+    mesh = bpy.data.meshes.new("Flag")
+    bm = bmesh.new()
+    bmesh.ops.create_grid(bm, x_segments=10, y_segments=10, size=0.7)
+    bmesh.ops.triangulate(bm, faces=bm.faces[:])
+    bm.to_mesh(mesh)
+    bm.free()
+    flag = bpy.data.objects.new("Flag", mesh)
+    scene.collection.objects.link(flag)
+    flag.location = (-1.6, -2.5, 0.2)
+    flag.rotation_euler = (math.radians(90), 0, math.radians(10))
+    flag.pass_index = pass_index
+    mesh.materials.append(bpy.data.materials.new("FlagMaterial"))
+    armature = bpy.data.armatures.new("Rig")
+    rig = bpy.data.objects.new("Rig", armature)
+    scene.collection.objects.link(rig)
+    rig.location, rig.rotation_euler = flag.location, flag.rotation_euler
+    bpy.context.view_layer.objects.active = rig
+    bpy.ops.object.mode_set(mode="EDIT")
+    lower = armature.edit_bones.new("Bottom")
+    lower.head, lower.tail = (0, -0.7, 0), (0, 0, 0)
+    upper = armature.edit_bones.new("Top")
+    upper.head, upper.tail = (0, 0, 0), (0, 0.7, 0)
+    upper.parent = lower
+    bpy.ops.object.mode_set(mode="OBJECT")
+    groups = {name: flag.vertex_groups.new(name=name) for name in ("Bottom", "Top")}
+    for vertex in mesh.vertices:
+        top = min(1.0, max(0.0, (vertex.co.y + 0.2) / 0.4))
+        groups["Top"].add([vertex.index], top, "REPLACE")
+        groups["Bottom"].add([vertex.index], 1.0 - top, "REPLACE")
+    modifier = flag.modifiers.new("Armature", "ARMATURE")
+    modifier.object = rig
+    return rig.pose.bones
+
+
+def _evaluated(obj, depsgraph):
+    return obj.evaluated_get(depsgraph)
+
+
+def _triangle(obj, face, depsgraph):
+    """World corners of an evaluated mesh's (triangle) face."""
+    evaluated = _evaluated(obj, depsgraph)
+    mesh = evaluated.data
+    return [evaluated.matrix_world @ mesh.vertices[i].co for i in mesh.polygons[face].vertices]
+
+
+def surfaces(scene, hits, mask):
+    """The surface points of the pixels in ``mask`` (``hits`` from ``scenes.cast_pixels`` at
+    the scene's current frame): what carries each to another frame."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    out = []
+    for row, col in zip(*np.nonzero(mask), strict=True):
+        name, face, location = hits["object"][row, col], hits["face"][row, col], hits["location"][row, col]
+        out.append(_surface(scene, name, face, location, depsgraph))
+    return out
+
+
+def _surface(scene, name, face, location, depsgraph):
+    obj = bpy.data.objects[name]
+    location = Vector(location)
+    if obj.modifiers:
+        return name, face, location, _triangle(obj, face, depsgraph)
+    return name, face, obj.matrix_world.inverted() @ location, None
+
+
+def surface_through(scene, x, y):
+    """The surface point a ray through pixel position (x, y) meets, or None."""
+    start, direction = camera_ray(scene, x, y)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    hit, location, _, face, obj, _ = scene.ray_cast(depsgraph, start, direction)
+    return _surface(scene, obj.name, face, location, depsgraph) if hit else None
+
+
+def camera_ray(scene, x, y):
+    """Start and direction of the camera's ray through pixel position (x, y), from its
+    ``view_frame`` (as ``scenes.cast_pixels``)."""
+    cam = scene.camera
+    width, height = scenes.effective_size(scene)
+    corners = [Vector(c) for c in cam.data.view_frame(scene=scene)]
+    left, right = min(c.x for c in corners), max(c.x for c in corners)
+    bottom, top = min(c.y for c in corners), max(c.y for c in corners)
+    u = left + (x + 0.5) / width * (right - left)
+    v = top - (y + 0.5) / height * (top - bottom)
+    rotation = cam.matrix_world.to_3x3().normalized()
+    origin = cam.matrix_world.translation.copy()
+    return origin, (rotation @ Vector((u, v, corners[0].z))).normalized()
+
+
+def follow(scene, points, frame):
+    """At ``frame``: each surface point's pixel (x, y), planar depth and code (0 seen,
+    1 hidden, 2 outside the picture), through Blender's own projection and ray casts."""
+    scene.frame_set(frame)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    width, height = scenes.effective_size(scene)
+    cam = scene.camera
+    origin = cam.matrix_world.translation
+    pixels, depth, codes = [], [], []
+    for name, face, carried, corners in points:
+        obj = bpy.data.objects[name]
+        if corners is None:
+            world = obj.matrix_world @ carried
+        else:
+            world = barycentric_transform(carried, *corners, *_triangle(obj, face, depsgraph))
+        ndc = world_to_camera_view(scene, cam, world)
+        x, y = ndc.x * width - 0.5, (1.0 - ndc.y) * height - 0.5
+        pixels.append((x, y))
+        depth.append(ndc.z)
+        inside = -0.5 <= x < width - 0.5 and -0.5 <= y < height - 0.5 and cam.data.clip_start <= ndc.z
+        if not inside:
+            codes.append(2)
+            continue
+        offset = world - origin
+        hit, location, *_ = scene.ray_cast(depsgraph, origin, offset.normalized(), distance=offset.length)
+        codes.append(1 if hit and (location - origin).length < offset.length - HIDE_MARGIN else 0)
+    return np.array(pixels), np.array(depth), np.array(codes)

@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Occlusion, flow over k frames and point tracks against Blender's own geometry
+(``motion_truth``): a box passing in front of an icosphere, an object leaving the
+picture, a parented object, an armature-bent flag, under a moving camera."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import bpy
+import motion_truth
+import numpy as np
+import pytest
+import scenes
+
+FRAME, FRAMES = 6, [4, 5, 6, 7, 8]
+STEPS = [(k, direction) for k in (1, 2, 5) for direction in ("forward", "backward")]
+
+
+@pytest.fixture(scope="module")
+def passing(addon, tmp_path_factory):
+    scene = scenes.new_scene(tmp_path_factory.mktemp("motion") / "out")
+    scene.cycles.samples = 1
+    motion_truth.build_passing_scene(scene)
+    settings = scene.ground_truth
+    settings.flow_offsets = "5, 2"
+    settings.use_tracks, settings.tracks_per_object, settings.tracks_seed = True, 30, 7
+    settings.use_exr = True
+    settings.frame_start, settings.frame_end = FRAMES[0], FRAMES[-1]
+    assert bpy.ops.render.gt_render_animation() == {"FINISHED"}
+    out = bpy.path.abspath(settings.output_dir)
+    arrays = dict(np.load(f"{out}/npz/{FRAME:06d}.npz"))
+    scene.frame_set(FRAME)
+    hits = scenes.cast_pixels(scene, reach_px=1.0)
+    # Away from silhouettes: one object, and no background, within a pixel.
+    away = hits["hit"] & ~hits["near_background"] & (np.sum(list(hits["touching"].values()), axis=0) == 1)
+    points = motion_truth.surfaces(scene, hits, away)
+    truth = {}
+    for k, direction in STEPS:
+        target = FRAME + k if direction == "forward" else FRAME - k
+        truth[k, direction] = motion_truth.follow(scene, points, target)
+    scene.frame_set(FRAME)
+    return scene, out, arrays, hits, away, truth
+
+
+def key(kind, direction, k):
+    return f"{kind}_{direction}" + ("" if k == 1 else f"_k{k}")
+
+
+@pytest.mark.parametrize(("k", "direction"), STEPS)
+def test_occlusion_agrees_with_ray_casts(passing, k, direction):
+    _, _, arrays, _hits, away, truth = passing
+    codes = arrays[key("occlusion", direction, k)][away]
+    _, _, expected = truth[k, direction]
+    assert away.sum() > 8000
+    agreement = np.mean(codes == expected)
+    assert agreement >= 0.995, (agreement, np.unique(expected, return_counts=True))
+
+
+def test_every_class_is_present(passing):
+    _, _, arrays, hits, _away, truth = passing
+    for code in (0, 1, 2):  # the test would pass vacuously without each
+        assert sum((t[2] == code).sum() for t in truth.values()) > 100, code
+    assert (truth[5, "forward"][2] == 2).sum() > 100 and (truth[2, "backward"][2] == 1).sum() > 100
+    for k, direction in STEPS:
+        codes = arrays[key("occlusion", direction, k)]
+        assert codes.dtype == np.uint8 and codes.shape == (120, 160)
+        np.testing.assert_array_equal(codes[~hits["hit"] & ~np.any(list(hits["touching"].values()), axis=0)], 255)
+
+
+@pytest.mark.parametrize(("k", "direction"), [s for s in STEPS if s[0] > 1])
+def test_flow_over_k_frames_matches_projected_geometry(passing, k, direction):
+    _scene, _, arrays, hits, away, truth = passing
+    flow = arrays[key("flow", direction, k)]
+    assert flow.dtype == np.float32 and flow.shape == (120, 160, 2)
+    pixels, _, codes = truth[k, direction]
+    rows, cols = np.nonzero(away)
+    expected = pixels - np.stack([cols, rows], axis=1)
+    seen = codes == 0
+    error = np.linalg.norm(flow[rows, cols] - expected, axis=-1)
+    assert np.linalg.norm(expected[seen], axis=-1).mean() > 2.0  # the motion is real
+    assert np.median(error[seen]) <= 0.01
+    names = hits["object"][rows, cols]
+    for name in ("Flag", "Moon", "Runner", "Post", "Ground"):  # deformed, parented, moving, still
+        on = seen & (names == name)
+        if on.sum() > 20:
+            assert np.median(error[on]) <= 0.01, name
+    assert (seen & (names == "Flag")).sum() > 200 and (seen & (names == "Moon")).sum() > 50
+    # Flow is where the point goes, seen or not: hidden points have it too.
+    assert np.isfinite(flow[rows, cols][codes == 1]).all()
+    assert np.median(error[codes == 1]) <= 0.01
+
+
+def test_flow_k1_from_geometry_agrees_with_the_vector_pass(passing):
+    """The two routes to t+1 (Blender's Vector pass, our geometry) meet."""
+    _, _, arrays, hits, away, truth = passing
+    rows, cols = np.nonzero(away)
+    pixels, _, codes = truth[1, "forward"]
+    expected = pixels - np.stack([cols, rows], axis=1)
+    on = (codes == 0) & (hits["object"][rows, cols] != "Flag")  # the Vector pass averages over the pixel
+    error = np.linalg.norm(arrays["flow_forward"][rows, cols][on] - expected[on], axis=-1)
+    assert np.median(error) < 0.02
+
+
+def test_meta_names_the_offsets_and_how_each_object_is_followed(passing):
+    _, out, *_ = passing
+    meta = json.loads(open(f"{out}/meta.json").read())
+    assert meta["flow_offsets"] == [2, 5]
+    assert meta["surface_motion"]["Flag"].startswith("deforming")
+    assert meta["surface_motion"]["Runner"] == "rigid" and meta["surface_motion"]["Moon"] == "rigid"
+    for name in ("occlusion", "occlusion_rule", "flow_forward_k<k>", "occlusion_backward_k<k>"):
+        assert name in meta["conventions"]
+    assert {"flow_forward_k2", "flow_backward_k5", "occlusion_forward_k5", "occlusion_backward"} <= set(meta["arrays"])
+
+
+def test_exr_and_loader_give_the_same_arrays(passing):
+    from ground_truth.loader import load_frame
+
+    _, out, arrays, *_ = passing
+    from_exr = load_frame(f"{out}/exr/{FRAME:06d}.exr")
+    for name in ("occlusion_forward", "occlusion_backward_k5", "flow_forward_k2", "flow_backward_k5"):
+        assert from_exr[name].dtype == arrays[name].dtype, name
+        np.testing.assert_array_equal(from_exr[name], arrays[name])
+
+
+def test_occlusion_previews_and_contact_sheet(passing):
+    _, out, _arrays, *_ = passing
+    for name in ("occlusion_forward", "occlusion_backward"):
+        assert os.path.isfile(f"{out}/preview/{name}/{FRAME:06d}.png")
+    sheet = bpy.data.images.load(f"{out}/contact_sheet.png")
+    columns = 1 + sum(1 for name in os.listdir(f"{out}/preview"))
+    assert sheet.size[0] >= columns * 160  # one column per preview folder, occlusion's included
+    assert os.path.isfile(f"{out}/tracks_preview.png")
+
+
+def _track_truth(scene, tracks):
+    """Per query: its pixel, code and depth in every frame, from Blender's geometry (code
+    -1 for a query on no surface)."""
+    frames = [int(f) for f in tracks["frames"]]
+    pixels = np.full((len(tracks["query_points"]), len(frames), 2), np.nan)
+    codes = np.full((len(tracks["query_points"]), len(frames)), -1)
+    depth = np.full(codes.shape, np.nan)
+    by_frame = {}
+    for n, (t, y, x) in enumerate(tracks["query_points"]):
+        by_frame.setdefault(int(t), []).append((n, x, y))
+    for t, queries in by_frame.items():
+        scene.frame_set(frames[t])
+        points = [motion_truth.surface_through(scene, x, y) for _, x, y in queries]
+        queries = [q for q, p in zip(queries, points, strict=True) if p is not None]
+        points = [p for p in points if p is not None]
+        if not points:
+            continue
+        for index, frame in enumerate(frames):
+            moved, z, code = motion_truth.follow(scene, points, frame)
+            rows = [n for n, _, _ in queries]
+            pixels[rows, index], codes[rows, index], depth[rows, index] = moved, code, z
+        scene.frame_set(frames[t])
+    scene.frame_set(FRAME)
+    return pixels, codes, depth
+
+
+def test_tracks_follow_the_geometry(passing):
+    from ground_truth.loader import load_tracks
+
+    scene, out, *_ = passing
+    tracks = load_tracks(out)
+    np.testing.assert_array_equal(tracks["frames"], FRAMES)
+    count = len(tracks["query_points"])
+    assert tracks["target_points"].shape == (count, 5, 2) and tracks["occluded"].shape == (count, 5)
+    assert tracks["query_points"].dtype == np.float32 and tracks["occluded"].dtype == bool
+    objects, per_object = np.unique(tracks["track_object_index"], return_counts=True)
+    assert set(objects) == {1, 2, 3, 4, 5, 6} and per_object.max() == 30  # every indexed object, 30 each
+    assert len(set(tracks["query_points"][:, 0].tolist())) == 5  # queries spread over the frames
+    pixels, codes, depth = _track_truth(scene, tracks)
+    seen = codes == 0
+    error = np.linalg.norm(tracks["target_points"] - pixels, axis=-1)
+    assert seen.sum() > 500 and (codes == 1).sum() > 10 and (codes == 2).sum() > 5
+    assert np.median(error[seen]) <= 0.01
+    assert np.mean(tracks["occluded"] == (codes != 0)) >= 0.99
+    relative = np.abs(tracks["track_depth"] - depth) / depth
+    assert np.median(relative[codes != 2]) < 1e-5
+
+
+@pytest.fixture(scope="module")
+def cli(addon, passing, tmp_path_factory):
+    """The shipped package and the passing scene saved as a .blend, for the command line."""
+    root = tmp_path_factory.mktemp("motion_cli")
+    with zipfile.ZipFile(addon) as archive:
+        archive.extractall(root / "packages" / "ground_truth")
+    blend = root / "passing.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True)
+    env = {**os.environ, "PYTHONPATH": str(root / "packages")}
+
+    def run(*args):
+        done = subprocess.run(
+            [sys.executable, "-m", "ground_truth.cli", *args], env=env, capture_output=True, text=True, timeout=600
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    return root, blend, run
+
+
+def test_merge_writes_tracks_for_given_queries(passing, cli):
+    from ground_truth.loader import load_tracks
+
+    scene, out, *_ = passing
+    root, blend, run = cli
+    queries = np.array([[0, 60, 80], [1, 5, 5], [2, 70.25, 40.5], [4, 50, 120], [3, 90, 100]], np.float32)
+    np.save(root / "queries.npy", queries)
+    flags = ["--formats", "npz,exr", "--flow-offsets", "2,5", "--track-queries", str(root / "queries.npy")]
+    status, _, err = run("merge", "--blend", str(blend), "--out", out, *flags)
+    assert status == 0, err
+    tracks = load_tracks(out)
+    np.testing.assert_array_equal(tracks["query_points"], queries)
+    pixels, codes, _ = _track_truth(scene, tracks)
+    seen = codes == 0
+    assert seen.sum() >= 15
+    np.testing.assert_allclose(tracks["target_points"][seen], pixels[seen], atol=0.01)
+    np.testing.assert_array_equal(tracks["occluded"], codes != 0)
+    # The query in the sky's corner lies on no surface: never seen, nowhere, no object.
+    assert (codes[1] == -1).all() and np.isnan(tracks["target_points"][1]).all()
+    assert tracks["track_object_index"][1] == 0 and tracks["track_object_index"][0] > 0
+    for row, (t, y, x) in enumerate(queries):  # at its own frame a query is where it was asked for
+        if row != 1:
+            assert tuple(tracks["target_points"][row, int(t)]) == (x, y)
+
+
+def test_bad_offsets_and_queries_are_refused_in_one_line(passing, cli):
+    _, out, *_ = passing
+    root, blend, run = cli
+    status, _, err = run("render", "--blend", str(blend), "--out", str(root / "x"), "--flow-offsets", "1,3")
+    assert status == 2 and err.strip().count("\n") == 0 and "2 or more" in err
+    np.save(root / "bad.npy", np.zeros((3, 2)))
+    flags = ["--formats", "npz,exr", "--flow-offsets", "2,5", "--track-queries", str(root / "bad.npy")]
+    status, _, err = run("merge", "--blend", str(blend), "--out", out, *flags)
+    assert status == 1 and "(N, 3)" in err and "Traceback" not in err
+    scene = passing[0]
+    scene.ground_truth.flow_offsets = "two"
+    try:
+        with pytest.raises(RuntimeError, match="Flow Offsets"):
+            bpy.ops.render.gt_render_frame()
+    finally:
+        scene.ground_truth.flow_offsets = "5, 2"
