@@ -5,7 +5,8 @@ demo scene, and the ratios the performance targets are about.
     bench/bench.sh [--runs 3] [--frames 12] [--width 640 --height 480 --samples 16]
 
 Each run renders A, B, C and D one after the other (so their ratios are measured side by
-side), each in a fresh process; then E at 1920×1080. Medians over the runs. Last, the
+side), each in a fresh process; then C0, K2, K24 and T (what occlusion, each flow offset
+and point tracks add to C); then E at 1920×1080. Medians over the runs. Last, the
 meta.json upkeep per frame in folders of 0, 1,000 and 10,000 frames (bench/meta_upkeep.py).
 """
 
@@ -25,6 +26,12 @@ NAMES = {
     "B": "render with the passes on, no export",
     "C": "full export (NPZ, previews, all modalities)",
     "D": "pasted recipe (tolist + savez_compressed)",
+}
+MOTION = {
+    "C0": "C without occlusion",
+    "K2": "C + flow offsets 2",
+    "K24": "C + flow offsets 2,4",
+    "T": "C + point tracks (256 per object)",
 }
 
 
@@ -67,7 +74,7 @@ def main() -> None:
     runs = []
     for run in range(args.runs):
         results = {}
-        for config in "ABCD":
+        for config in [*"ABCD", *MOTION]:
             results[config] = worker(
                 config, work / f"{run}{config}", args.width, args.height, args.frames, args.samples
             )
@@ -97,6 +104,7 @@ def main() -> None:
         written = median(r[config]["bytes"] for r in runs) / 1e6
         print(f"| {config}: {name} | {median(per_frame(config)):.2f} s | {step} | {rss:.0f} MB | {written:.1f} MB |")
     c_over_b = [r["C"]["wall"] / r["B"]["wall"] for r in runs]
+    c0_over_b = [r["C0"]["wall"] / r["B"]["wall"] for r in runs]
     d_over_c = [median(r["D"]["export"]) / median(r["C"]["export"]) for r in runs]
     e_step = [median(r["E"]["export"]) for r in runs]
     e_floor = [median(r["E"]["floor"]) for r in runs]
@@ -104,11 +112,19 @@ def main() -> None:
     print("\n| ratio (median of per-run ratios) | value | target |")
     print("|---|---|---|")
     print(f"| C / B wall time | {median(c_over_b):.3f} | ≤ 1.10 |")
+    print(f"| C0 / B wall time (C without occlusion) | {median(c0_over_b):.3f} | ≤ 1.10 |")
     print(f"| D export / C export | {median(d_over_c):.1f}× | ≥ 5× |")
     print(
         f"| 1920×1080 uncompressed export step / np.save floor | {median(e_ratio):.2f} "
         f"({median(e_step):.3f} s / {median(e_floor):.3f} s) | ≤ 1.5 |"
     )
+    print("\n| what it adds to C | wall per frame | export step per frame | bytes written |")
+    print("|---|---|---|---|")
+    for config, name in MOTION.items():
+        extra = [(r[config]["wall"] - r["C"]["wall"]) / r["C"]["frames"] for r in runs]
+        step = [median(r[config]["export"]) - median(r["C"]["export"]) for r in runs]
+        written = median(r[config]["bytes"] - r["C"]["bytes"] for r in runs) / 1e6
+        print(f"| {config}: {name} | {median(extra):+.3f} s | {median(step):+.3f} s | {written:+.1f} MB |")
     print(f"\nper-run C/B: {', '.join(f'{v:.3f}' for v in c_over_b)}; results in {work}")
     subprocess.run([sys.executable, str(ROOT / "bench" / "meta_upkeep.py")], check=True)
 

@@ -10,6 +10,9 @@ D  the recipe users paste: File Output EXR per frame, channels read through
    array.array(...).tolist(), np.savez_compressed per frame
 E  the export step alone, uncompressed NPZ, no previews, and the np.save floor of the
    same arrays to the same disk
+C0 C without occlusion (what occlusion costs: C - C0)
+K2 C with flow offsets 2; K24 with offsets 2,4 (what each k costs)
+T  C with point tracks (256 per object; what tracks cost: T - C)
 """
 
 from __future__ import annotations
@@ -88,12 +91,22 @@ def recipe(bpy, scene, out: Path) -> tuple[float, list[float]]:
     return wall, export_seconds
 
 
-def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previews: bool):
+MOTION = {"C0": {"without": "occlusion"}, "K2": {"flow_offsets": "2"}, "K24": {"flow_offsets": "2,4"}, "T": {}}
+
+
+def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previews: bool, config: str = "C"):
     exporter_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.export")
     options_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.options")
     layout = importlib.import_module(f"{devenv.ADDON_MODULE}.exporters.layout")
+    modalities = importlib.import_module(f"{devenv.ADDON_MODULE}.core.modalities").MODALITIES
+    extra = dict(MOTION.get(config, {}))
+    without = extra.pop("without", None)
     options = options_module.ExportOptions(
-        output_dir=str(out), files=layout.OutputOptions(npz_level=npz_level, previews=previews)
+        output_dir=str(out),
+        modalities=tuple(m.key for m in modalities if m.key != without),
+        files=layout.OutputOptions(npz_level=npz_level, previews=previews),
+        tracks=options_module.TrackOptions() if config == "T" else None,
+        **extra,
     )
     started = time.perf_counter()
     with exporter_module.Exporter(scene, bpy.context.view_layer, options) as exporter:
@@ -107,7 +120,7 @@ def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previe
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("config", choices="ABCDE")
+    parser.add_argument("config", choices=[*"ABCDE", *MOTION])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
@@ -128,8 +141,8 @@ def main() -> None:
         for flag in pass_flags().values():
             setattr(bpy.context.view_layer, flag, args.config == "B")
         result["wall"] = animation_render(bpy, scene, data)
-    elif args.config == "C":
-        result["wall"], timings = full_export(bpy, scene, data, frames, npz_level=1, previews=True)
+    elif args.config == "C" or args.config in MOTION:
+        result["wall"], timings = full_export(bpy, scene, data, frames, 1, True, args.config)
         result["export"] = [handover + write for _, handover, write in timings]
     elif args.config == "D":
         result["wall"], result["export"] = recipe(bpy, scene, data)

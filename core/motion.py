@@ -144,12 +144,3 @@ def offsets_from_text(text: str) -> tuple[int, ...]:
             raise ValueError(f"flow offsets are whole numbers of frames, 2 or more (k = 1 is flow itself): {part!r}")
         values.add(int(part))
     return tuple(sorted(values))
-
-
-def image_arrays(pixels: np.ndarray, shape: tuple[int, int], values: np.ndarray, fill, dtype) -> np.ndarray:
-    """An (H, W[, C]) array holding ``values`` at integer ``pixels`` (N, 2) and ``fill``
-    elsewhere."""
-    height, width = shape
-    out = np.full((height, width, *np.shape(values)[1:]), fill, dtype=dtype)
-    out[pixels[:, 1], pixels[:, 0]] = values
-    return out

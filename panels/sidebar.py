@@ -12,7 +12,7 @@ from ..compositor import wiring
 from ..core.modalities import MODALITIES, engine_gives
 from ..exporters.formats import FORMATS
 from ..operators import animation
-from ..pipeline.checks import blocking_problems, notices
+from ..pipeline.checks import blocking_problems, notices, settings_problem
 from ..pipeline.options import options_from_settings
 
 
@@ -42,8 +42,9 @@ class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
         scene, settings = context.scene, context.scene.ground_truth
         layout.label(text="Output Folder")
         layout.prop(settings, "output_dir", text="")
-        for problem in blocking_problems(scene, settings.output_dir):
-            wrapped_label(layout, context, problem, icon="ERROR")
+        for problem in [*blocking_problems(scene, settings.output_dir), settings_problem(settings)]:
+            if problem:
+                wrapped_label(layout, context, problem, icon="ERROR")
         for notice in notices(scene, options_from_settings(settings)):
             wrapped_label(layout, context, notice, icon="INFO")
         if bpy.ops.object.gt_assign_pass_indices.poll():
@@ -90,8 +91,17 @@ class VIEW3D_PT_gt_modalities(GroundTruthPanel, bpy.types.Panel):
         column = self.layout.column(heading="Export")
         for modality in MODALITIES:
             row = column.row()
-            row.active = engine_gives(engine, modality.key)
+            goes_with = modality.requires is None or getattr(settings, f"use_{modality.requires}")
+            row.active = engine_gives(engine, modality.key) and goes_with
             row.prop(settings, f"use_{modality.key}")
+            if modality.key == "flow":
+                row = column.row()
+                row.active = settings.use_flow and engine_gives(engine, "flow")
+                row.prop(settings, "flow_offsets")
+        column.prop(settings, "use_tracks")
+        if settings.use_tracks:
+            column.prop(settings, "tracks_per_object")
+            column.prop(settings, "tracks_seed")
 
 
 class VIEW3D_PT_gt_formats(GroundTruthPanel, bpy.types.Panel):

@@ -8,6 +8,7 @@ from pathlib import Path
 import bpy
 
 from ..core.modalities import SUPPORTED_FAMILIES, engine_family, plan
+from ..core.motion import offsets_from_text
 from .options import ExportOptions
 
 
@@ -81,9 +82,19 @@ def notices(scene: bpy.types.Scene, options: ExportOptions) -> list[str]:
     return out
 
 
+def settings_problem(settings) -> str | None:
+    """What is wrong with the panel's own settings (the command line checks its flags)."""
+    try:
+        offsets_from_text(settings.flow_offsets)
+    except ValueError as error:
+        return f"Flow Offsets: {error}"
+    return None
+
+
 def poll_export(operator_class, context) -> bool:
     """``poll()`` of the export operators: greyed out with the first blocking problem."""
     problems = blocking_problems(context.scene, context.scene.ground_truth.output_dir)
+    problems += filter(None, [settings_problem(context.scene.ground_truth)])
     if problems:
         operator_class.poll_message_set(problems[0])
         return False

@@ -179,10 +179,11 @@ def _cast(geometry: FrameGeometry, origins, directions, distances) -> tuple[np.n
         return index, distance
     ray_cast = geometry.bvh.ray_cast
     rays = zip(origins.tolist(), directions.tolist(), distances.tolist(), strict=True)
-    for i, (origin, direction, reach) in enumerate(rays):
-        _, _, hit, travelled = ray_cast(origin, direction, reach)
-        if hit is not None:
-            index[i], distance[i] = hit, travelled
+    hits = [ray_cast(origin, direction, reach) for origin, direction, reach in rays]
+    found = np.array([hit[2] for hit in hits], dtype=np.float64)  # None (no hit) becomes NaN
+    travelled = np.array([hit[3] for hit in hits], dtype=np.float64)
+    hit = ~np.isnan(found)
+    index[hit], distance[hit] = found[hit].astype(np.int64), travelled[hit]
     return index, distance
 
 
@@ -297,6 +298,10 @@ class GeometryCache:
             del self.frames[frame]
 
 
+# Pixels are followed this many at a time, so that an 8K frame's rays take little memory.
+BLOCK_PIXELS = 1 << 16
+
+
 def frame_motion(
     cache: GeometryCache, frame: int, render_depth: np.ndarray, occlusion: bool, offsets: tuple[int, ...]
 ) -> dict[str, np.ndarray]:
@@ -305,29 +310,38 @@ def frame_motion(
     ``offsets`` ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion). The
     scene is left on another frame; the caller sets it back."""
     height, width = render_depth.shape
-    rows, cols = np.nonzero(np.isfinite(render_depth) & (render_depth < 1e9))
-    pixels = np.stack([cols, rows], axis=1)
-    seen = surfaces_at(cache.at(frame), pixels)
-    agree = np.abs(seen.depth - render_depth[rows, cols]) <= RENDER_MISMATCH * render_depth[rows, cols]
     steps = ([1] if occlusion else []) + list(offsets)
-    cache.keep(frame - max(steps, default=0), frame + max(steps, default=0))
+    reach = max(steps, default=0)
+    cache.keep(frame - reach, frame + reach)
+    targets = {}
     out: dict[str, np.ndarray] = {}
     for k in steps:
         for direction, sign in (("forward", 1), ("backward", -1)):
-            target = cache.at(frame + sign * k)
+            targets[k, direction] = cache.at(frame + sign * k)
+            suffix = "" if k == 1 else f"_k{k}"
+            if occlusion:
+                out[f"occlusion_{direction}{suffix}"] = np.full((height, width), motion.NO_SURFACE, np.uint8)
+            if k > 1:
+                out[f"flow_{direction}{suffix}"] = np.full((height, width, 2), np.nan, np.float32)
+    source = cache.at(frame)
+    rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
+    for start in range(0, len(rows), BLOCK_PIXELS):
+        r, c = rows[start : start + BLOCK_PIXELS], cols[start : start + BLOCK_PIXELS]
+        pixels = np.stack([c, r], axis=1)
+        seen = surfaces_at(source, pixels)
+        rendered = render_depth[r, c]
+        agree = np.abs(seen.depth - rendered) <= RENDER_MISMATCH * rendered
+        for (k, direction), target in targets.items():
             points, followed, own = locate(seen, target)
             followed &= agree
             moved, _, codes = observe(target, points, followed, own)
             suffix = "" if k == 1 else f"_k{k}"
             if occlusion:
-                out[f"occlusion_{direction}{suffix}"] = motion.image_arrays(
-                    pixels, (height, width), codes, motion.NO_SURFACE, np.uint8
-                )
+                out[f"occlusion_{direction}{suffix}"][r, c] = codes
             if k > 1:
                 flow = motion.flow_to(pixels, moved)
                 flow[~followed] = np.nan
-                image = motion.image_arrays(pixels, (height, width), flow, np.nan, np.float32)
-                out[f"flow_{direction}{suffix}"] = image
+                out[f"flow_{direction}{suffix}"][r, c] = flow
     return out
 
 

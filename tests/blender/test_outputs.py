@@ -103,7 +103,8 @@ def test_kitti_flow_and_depth_png16_within_their_precision(run):
 def test_contact_sheet_tiles_are_the_previews(run):
     _, root, _ = run
     sheet, _ = read_png(root / "contact_sheet.png")
-    keys = ["depth", "normal", "flow_forward", "flow_backward", "object_index", "material_index", "emission"]
+    keys = ["depth", "normal", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward"]
+    keys += ["object_index", "material_index", "emission"]
     assert sheet.shape == (4 + 3 * (120 + 4), 4 + (1 + len(keys)) * (160 + 4), 3)
     for row, frame in enumerate(FRAMES):
         for column, key in enumerate(keys, start=1):

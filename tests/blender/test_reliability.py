@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import bpy
+import motion_truth
 import numpy as np
 import pytest
 import scenes
@@ -136,6 +137,12 @@ def test_eevee_exports_what_it_has_and_records_what_it_has_not(scene, capfd):
         assert np.median(error) < 0.05, key
     cosine = np.sum(arrays["normal_world"][inside] * hits["normal"][inside], axis=-1)
     assert np.degrees(np.arccos(np.clip(cosine, -1, 1))).max() < 0.5
+    # Occlusion comes from the scene's geometry, not from EEVEE's buffers: exact here too.
+    away = hits["hit"] & ~hits["near_background"] & (np.sum(list(hits["touching"].values()), axis=0) == 1)
+    _, _, expected = motion_truth.follow(scene, motion_truth.surfaces(scene, hits, away), 3)
+    scene.frame_set(2)
+    assert (expected == 1).sum() > 50 and (expected == 2).sum() > 50
+    assert np.mean(arrays["occlusion_forward"][away] == expected) >= 0.995
 
 
 # --- paths --------------------------------------------------------------------------------

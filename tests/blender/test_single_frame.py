@@ -53,6 +53,8 @@ def test_shapes_dtypes_and_keys(exported):
         "normal_world": (np.float32, (h, w, 3)),
         "flow_forward": (np.float32, (h, w, 2)),
         "flow_backward": (np.float32, (h, w, 2)),
+        "occlusion_forward": (np.uint8, (h, w)),
+        "occlusion_backward": (np.uint8, (h, w)),
         "object_index": (np.int32, (h, w)),
         "material_index": (np.int32, (h, w)),
         "emission": (np.float32, (h, w, 3)),
@@ -65,6 +67,16 @@ def test_shapes_dtypes_and_keys(exported):
     }
     assert {k: (v.dtype, v.shape) for k, v in arrays.items()} == {k: (np.dtype(t), s) for k, (t, s) in expected.items()}
     assert arrays["frame"] == 1
+
+
+def test_a_still_scene_is_visible_in_both_neighbours(exported):
+    """Nothing moves: every surface point stays where it is, seen, whatever the camera's
+    projection, shift or crop (the rays through pixel centres meet the render's surfaces)."""
+    _, arrays, truth, _ = exported
+    for key in ("occlusion_forward", "occlusion_backward"):
+        assert (arrays[key][truth["interior"]] == 0).all()
+        assert (arrays[key][truth["empty"]] == 255).all()
+        assert truth["interior"].sum() > 5000 and truth["empty"].sum() > 100
 
 
 def test_depth_matches_ray_casts_to_1e4_relative(exported):
