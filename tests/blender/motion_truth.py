@@ -119,25 +119,51 @@ def surfaces(scene, hits, mask):
     return out
 
 
-def _surface(scene, name, face, location, depsgraph):
+def _deforms(obj) -> bool:
+    shape_keys = obj.data.shape_keys is not None
+    return shape_keys or any(m.type == "ARMATURE" for m in obj.modifiers)
+
+
+def _surface(scene, name, face, location, depsgraph, matrix=None):
+    """What carries a hit to another frame: the triangle's corners (deformed meshes, which
+    are triangulated here), the instancer and the point in its space (instances), or the
+    point in the object's space."""
     obj = bpy.data.objects[name]
     location = Vector(location)
-    if obj.modifiers:
+    if _deforms(obj):
         return name, face, location, _triangle(obj, face, depsgraph)
+    instancer = _instancer(scene, obj, matrix)
+    if instancer is not None:
+        return instancer.name, None, instancer.matrix_world.inverted() @ location, None
     return name, face, obj.matrix_world.inverted() @ location, None
+
+
+def _instancer(scene, obj, matrix):
+    """The empty whose collection instance made a hit on ``obj`` with instance ``matrix``."""
+    if matrix is None or obj.name in scene.objects:
+        return None
+    empties = [e for e in scene.objects if e.instance_type == "COLLECTION"]
+    empties = [e for e in empties if obj.name in e.instance_collection.objects]
+    offsets = [(e.matrix_world @ obj.matrix_world - matrix).to_translation().length for e in empties]
+    return empties[int(np.argmin(offsets))]
 
 
 def surface_through(scene, x, y):
     """The surface point a ray through pixel position (x, y) meets, or None."""
     start, direction = camera_ray(scene, x, y)
     depsgraph = bpy.context.evaluated_depsgraph_get()
-    hit, location, _, face, obj, _ = scene.ray_cast(depsgraph, start, direction)
-    return _surface(scene, obj.name, face, location, depsgraph) if hit else None
+    hit, location, _, face, obj, matrix = scene.ray_cast(depsgraph, start, direction)
+    return _surface(scene, obj.name, face, location, depsgraph, matrix) if hit else None
+
+
+def surfaces_through(scene, mask):
+    """``surface_through`` each pixel centre of ``mask``."""
+    return [surface_through(scene, col, row) for row, col in zip(*np.nonzero(mask), strict=True)]
 
 
 def camera_ray(scene, x, y):
     """Start and direction of the camera's ray through pixel position (x, y), from its
-    ``view_frame`` (as ``scenes.cast_pixels``)."""
+    ``view_frame`` (as ``scenes.cast_pixels``); orthographic rays start on the view plane."""
     cam = scene.camera
     width, height = scenes.effective_size(scene)
     corners = [Vector(c) for c in cam.data.view_frame(scene=scene)]
@@ -147,6 +173,8 @@ def camera_ray(scene, x, y):
     v = top - (y + 0.5) / height * (top - bottom)
     rotation = cam.matrix_world.to_3x3().normalized()
     origin = cam.matrix_world.translation.copy()
+    if cam.data.type == "ORTHO":
+        return origin + rotation @ Vector((u, v, 0.0)), rotation @ Vector((0, 0, -1))
     return origin, (rotation @ Vector((u, v, corners[0].z))).normalized()
 
 
@@ -159,6 +187,7 @@ def follow(scene, points, frame):
     cam = scene.camera
     origin = cam.matrix_world.translation
     pixels, depth, codes = [], [], []
+    forward = cam.matrix_world.to_3x3().normalized() @ Vector((0, 0, -1))
     for name, face, carried, corners in points:
         obj = bpy.data.objects[name]
         if corners is None:
@@ -173,7 +202,71 @@ def follow(scene, points, frame):
         if not inside:
             codes.append(2)
             continue
-        offset = world - origin
-        hit, location, *_ = scene.ray_cast(depsgraph, origin, offset.normalized(), distance=offset.length)
-        codes.append(1 if hit and (location - origin).length < offset.length - HIDE_MARGIN else 0)
+        start = world - forward * (ndc.z - cam.data.clip_start) if cam.data.type == "ORTHO" else origin
+        offset = world - start
+        hit, location, *_ = scene.ray_cast(depsgraph, start, offset.normalized(), distance=offset.length)
+        codes.append(1 if hit and (location - start).length < offset.length - HIDE_MARGIN else 0)
     return np.array(pixels), np.array(depth), np.array(codes)
+
+
+def build_instances_scene(scene):
+    """Frames 1-7 around frame 4, seen by an orthographic camera that slides and turns: a
+    collection of one box instanced by two empties moving apart, a shape-key blob, a
+    subdivided cube (viewport level 0, render level 2) that spins, and a plank in front
+    that renders but is hidden in the viewport."""
+    scene.frame_start, scene.frame_end = 1, 7
+    cam = scenes.add_camera(scene, (0, -10, 3), (75, 0, 0), type="ORTHO", ortho_scale=9.0)
+    scenes.add_mesh(scene, "Ground", "plane", (0, 0, -1), scale=14, pass_index=1)
+    crate = bpy.data.collections.new("Crate")
+    box = bpy.data.objects.new("CrateBox", scenes.add_mesh(scene, "Tmp", "cube", (0, 0, 0)).data)
+    bpy.data.objects.remove(bpy.data.objects["Tmp"])
+    crate.objects.link(box)
+    box.scale = (0.5, 0.5, 0.5)
+    box.pass_index = 2
+    empties = []
+    for name, x in (("CrateA", -1.0), ("CrateB", 1.0)):
+        empty = bpy.data.objects.new(name, None)
+        empty.instance_type, empty.instance_collection = "COLLECTION", crate
+        scene.collection.objects.link(empty)
+        empty.location = (x, 0.5, 0)
+        empties.append(empty)
+    blob = scenes.add_mesh(scene, "Blob", "ico", (2.6, 1.5, 0.4), scale=1.0, pass_index=3)
+    blob.shape_key_add(name="Basis")
+    squash = blob.shape_key_add(name="Squash")
+    for point in squash.data:
+        point.co = (point.co.x * (1 + 0.4 * point.co.z), point.co.y * 1.2, point.co.z * 0.6)
+    smooth = scenes.add_mesh(scene, "Smooth", "cube", (-2.6, 1.0, 0.3), scale=0.8, pass_index=4)
+    subsurf = smooth.modifiers.new("Subdivision", "SUBSURF")
+    subsurf.levels, subsurf.render_levels = 0, 2
+    plank = scenes.add_mesh(scene, "Plank", "cube", (0.4, -2.5, -0.2), scale=1.0, pass_index=5)
+    plank.scale = (2.2, 0.1, 0.25)
+    plank.hide_viewport = True
+    scenes.add_sun(scene)
+    for frame in range(1, 8):
+        t = frame - 4
+        cam.location = (0.15 * t, -10, 3)
+        cam.rotation_euler = (math.radians(75), 0, math.radians(1.5 * t))
+        cam.keyframe_insert("location", frame=frame)
+        cam.keyframe_insert("rotation_euler", frame=frame)
+        for empty, sign in zip(empties, (-1, 1), strict=True):
+            empty.location = (sign * (1.0 + 0.3 * t), 0.5, 0.2 * t * sign)
+            empty.rotation_euler = (0, 0, math.radians(10 * t * sign))
+            empty.keyframe_insert("location", frame=frame)
+            empty.keyframe_insert("rotation_euler", frame=frame)
+        squash.value = (t + 3) / 6
+        squash.keyframe_insert("value", frame=frame)
+        smooth.rotation_euler = (0, math.radians(8 * t), math.radians(20 * t))
+        smooth.keyframe_insert("rotation_euler", frame=frame)
+    scene.frame_set(4)
+
+
+def as_rendered(scene):
+    """The viewport set to what renders (the plank shown, render subdivision levels), so
+    that scene ray casts meet the rendered geometry; returns the undo."""
+    plank, subsurf = bpy.data.objects["Plank"], bpy.data.objects["Smooth"].modifiers["Subdivision"]
+    plank.hide_viewport, subsurf.levels = False, subsurf.render_levels
+
+    def undo():
+        plank.hide_viewport, subsurf.levels = True, 0
+
+    return undo

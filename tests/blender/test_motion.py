@@ -243,3 +243,45 @@ def test_bad_offsets_and_queries_are_refused_in_one_line(passing, cli):
             bpy.ops.render.gt_render_frame()
     finally:
         scene.ground_truth.flow_offsets = "5, 2"
+
+
+@pytest.fixture(scope="module")
+def instanced(addon, tmp_path_factory):
+    scene = scenes.new_scene(tmp_path_factory.mktemp("instances") / "out")
+    scene.cycles.samples = 1
+    motion_truth.build_instances_scene(scene)
+    scene.ground_truth.flow_offsets = "3"
+    assert bpy.ops.render.gt_render_frame() == {"FINISHED"}
+    arrays = dict(np.load(bpy.path.abspath(scene.ground_truth.output_dir) + "/npz/000004.npz"))
+    restored = (bpy.data.objects["Plank"].hide_viewport, bpy.data.objects["Smooth"].modifiers[0].levels)
+    undo = motion_truth.as_rendered(scene)
+    try:
+        hits = scenes.cast_pixels(scene, reach_px=1.0)
+        away = hits["hit"] & ~hits["near_background"] & (np.sum(list(hits["touching"].values()), axis=0) == 1)
+        points = motion_truth.surfaces_through(scene, away)
+        truth = {(k, sign): motion_truth.follow(scene, points, 4 + sign * k) for k in (1, 3) for sign in (1, -1)}
+    finally:
+        undo()
+        scene.frame_set(4)
+    return arrays, hits, away, truth, restored
+
+
+def test_instances_shape_keys_subdivision_and_hidden_objects_under_an_orthographic_camera(instanced):
+    arrays, hits, away, truth, restored = instanced
+    assert restored == (True, 0)  # the export gave the viewport its own settings back
+    names = set(hits["object"][away])
+    assert {"CrateBox", "Blob", "Smooth", "Plank", "Ground"} <= names
+    rows, cols = np.nonzero(away)
+    for (k, sign), (pixels, _, codes) in truth.items():
+        direction = "forward" if sign > 0 else "backward"
+        occlusion = arrays[key("occlusion", direction, k)][rows, cols]
+        assert np.mean(occlusion == codes) >= 0.995, (k, direction, np.mean(occlusion == codes))
+        if k > 1:
+            flow = arrays[key("flow", direction, k)][rows, cols]
+            error = np.linalg.norm(flow - (pixels - np.stack([cols, rows], axis=1)), axis=-1)
+            seen = codes == 0
+            assert np.median(error[seen]) <= 0.01
+            for name in ("CrateBox", "Blob", "Smooth"):
+                on = seen & (hits["object"][rows, cols] == name)
+                assert on.sum() > 30 and np.median(error[on]) <= 0.01, name
+    assert sum((t[2] == 1).sum() for t in truth.values()) > 50  # the plank hides things

@@ -63,7 +63,7 @@ def test_same_arrays_within_render_noise(version, frame):
     assert (np.isfinite(a["depth"]) == np.isfinite(b["depth"])).mean() > 0.995
     relative = np.abs(a["depth"][both] - b["depth"][both]) / b["depth"][both]
     assert np.median(relative) < 1e-5 and np.quantile(relative, 0.99) < 1e-2
-    for key in ("object_index", "material_index"):
+    for key in ("object_index", "material_index", "occlusion_forward", "occlusion_backward"):
         assert (a[key] == b[key]).mean() > 0.995, key
     cosine = np.sum(a["normal"][both] * b["normal"][both], axis=-1)
     assert np.median(np.degrees(np.arccos(np.clip(cosine, -1, 1)))) < 0.1
