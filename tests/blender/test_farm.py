@@ -23,6 +23,7 @@ from cluster import RayCluster, SlurmCluster
 from ground_truth.core.frames import format_frames, parse_frames
 
 FRAMES = 24
+TRACKS = ("--tracks", "--tracks-per-object", "16")  # the single run and the farm both write tracks
 pytestmark = pytest.mark.farm
 
 
@@ -42,7 +43,19 @@ def project(addon, tmp_path_factory):
     single = root / "single"
     env = {**os.environ, "PYTHONPATH": str(root / "packages")}
     done = subprocess.run(
-        [sys.executable, "-m", "ground_truth.cli", "render", "--blend", blend, "--out", single, "--frames", "1-24"],
+        [
+            sys.executable,
+            "-m",
+            "ground_truth.cli",
+            "render",
+            "--blend",
+            blend,
+            "--out",
+            single,
+            "--frames",
+            "1-24",
+            *TRACKS,
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -124,7 +137,7 @@ def manifests(out: Path) -> list[dict]:
 
 def test_farm_export_equals_one_machine_and_the_geometry(project, cluster, tmp_path):
     out = tmp_path / "farm"
-    code, stdout, stderr = run_farm(project, cluster, out)
+    code, stdout, stderr = run_farm(project, cluster, out, *TRACKS)
     assert code == 0, stderr
     assert stdout.splitlines() == [f"ground_truth: every frame is complete in {out}"]
     assert "24 of 24 frames complete (24 rendered)" in stderr
@@ -137,6 +150,11 @@ def test_farm_export_equals_one_machine_and_the_geometry(project, cluster, tmp_p
     assert "127.0.0.3" in stderr and "127.0.0.4" in stderr  # the summary's frames per node
     assert_same_as_single(out, project["single"])
     assert json.loads((out / "meta.json").read_text())["frames_written"] == list(range(1, FRAMES + 1))
+    # The merge writes the point tracks over every frame, as the single run did.
+    with np.load(out / "tracks.npz") as farm, np.load(project["single"] / "tracks.npz") as single:
+        assert list(farm["frames"]) == list(range(1, FRAMES + 1)) and len(farm["query_points"]) == 3 * 16
+        for key in single:
+            assert np.array_equal(farm[key], single[key], equal_nan=farm[key].dtype.kind == "f"), key
     # And the numbers are the scene's: depth and object index against ray casts.
     bpy.ops.wm.open_mainfile(filepath=str(project["blend"]))
     scene = bpy.context.scene

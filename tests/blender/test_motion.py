@@ -285,3 +285,18 @@ def test_instances_shape_keys_subdivision_and_hidden_objects_under_an_orthograph
                 on = seen & (hits["object"][rows, cols] == name)
                 assert on.sum() > 30 and np.median(error[on]) <= 0.01, name
     assert sum((t[2] == 1).sum() for t in truth.values()) > 50  # the plank hides things
+
+
+def test_tracks_cover_every_frame_of_a_folder_filled_by_two_runs(cli):
+    from ground_truth.loader import load_tracks
+
+    root, blend, run = cli
+    out = root / "split"
+    flags = ["--modalities", "depth,flow,occlusion", "--tracks", "--tracks-per-object", "12", "--no-previews"]
+    for frames in ("4-5", "6-7"):
+        status, _, err = run("render", "--blend", str(blend), "--out", str(out), "--frames", frames, *flags)
+        assert status == 0, err
+        tracks = load_tracks(out)
+    np.testing.assert_array_equal(tracks["frames"], [4, 5, 6, 7])
+    assert set(tracks["query_points"][:, 0].tolist()) == {0, 1, 2, 3}
+    assert len(tracks["query_points"]) == 6 * 12 and not (out / "tracks_preview.png").exists()
