@@ -255,18 +255,18 @@ class Exporter:
         if (width, height) != self.size:
             expected = "×".join(map(str, self.size))
             raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
-        geometry = self._motion(frame, raw["depth"])
+        captured = self._motion(frame)
         handover = time.perf_counter() - started
-        self._writer.submit(lambda: self._write(frame, raw, K, pose, handover, geometry))
+        self._writer.submit(lambda: self._write(frame, raw, K, pose, handover, captured))
         return FrameResult(frame, root, expected_files(root, frame, self.array_keys, self.options), self.missing)
 
-    def _motion(self, frame: int, depth: np.ndarray) -> dict[str, np.ndarray]:
-        """The frame's arrays that need the scene at other frames (the scene returns to
-        ``frame`` afterwards)."""
+    def _motion(self, frame: int) -> motion.FrameMotion | None:
+        """Capture the geometry the frame's occlusion and flow offsets need (Blender's
+        thread; the scene returns to ``frame`` afterwards). The rays are cast by the writer."""
         if self.motion is None:
-            return {}
+            return None
         try:
-            return motion.frame_motion(self.motion, frame, depth, "occlusion" in self.modalities, self.plan.offsets)
+            return motion.frame_motion(self.motion, frame, "occlusion" in self.modalities, self.plan.offsets)
         finally:
             self.scene.frame_set(frame)
 
@@ -277,12 +277,14 @@ class Exporter:
         K: np.ndarray,
         pose: np.ndarray,
         handover: float,
-        geometry: dict[str, np.ndarray],
+        captured: motion.FrameMotion | None,
     ) -> None:
-        """On the writer thread (no bpy here): convert, write the frame, update meta.json."""
+        """On the writer thread (no bpy here): cast the rays, convert, write the frame,
+        update meta.json."""
         root = self.root
         started = time.perf_counter()
         try:
+            geometry = captured.arrays(raw["depth"]) if captured is not None else {}
             arrays = frame_arrays(raw, self.modalities, K, pose, frame, geometry)
             write_frame(root, frame, arrays, self.options)
             if self.run_files:

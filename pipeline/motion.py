@@ -302,47 +302,61 @@ class GeometryCache:
 BLOCK_PIXELS = 1 << 16
 
 
-def frame_motion(
-    cache: GeometryCache, frame: int, render_depth: np.ndarray, occlusion: bool, offsets: tuple[int, ...]
-) -> dict[str, np.ndarray]:
-    """The geometric arrays of ``frame`` (its render's depth pass tells which pixels show
-    a surface): ``occlusion_forward``/``_backward`` when ``occlusion``, and for each k in
-    ``offsets`` ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion). The
-    scene is left on another frame; the caller sets it back."""
-    height, width = render_depth.shape
-    steps = ([1] if occlusion else []) + list(offsets)
-    reach = max(steps, default=0)
-    cache.keep(frame - reach, frame + reach)
-    targets = {}
-    out: dict[str, np.ndarray] = {}
-    for k in steps:
-        for direction, sign in (("forward", 1), ("backward", -1)):
-            targets[k, direction] = cache.at(frame + sign * k)
+@dataclass
+class FrameMotion:
+    """What one frame's geometric arrays need, captured on Blender's thread: the frame's
+    geometry and that of each frame t ± k. :meth:`arrays` casts the rays, which needs no
+    Blender data and runs on the export's writer thread, beside the next render."""
+
+    source: FrameGeometry
+    targets: dict[tuple[int, str], FrameGeometry]
+    occlusion: bool
+
+    def arrays(self, render_depth: np.ndarray) -> dict[str, np.ndarray]:
+        """``occlusion_forward``/``_backward`` (with ``occlusion``), and for each k > 1
+        ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion); the render's
+        depth pass tells which pixels show a surface."""
+        height, width = render_depth.shape
+        out: dict[str, np.ndarray] = {}
+        for k, direction in self.targets:
             suffix = "" if k == 1 else f"_k{k}"
-            if occlusion:
+            if self.occlusion:
                 out[f"occlusion_{direction}{suffix}"] = np.full((height, width), motion.NO_SURFACE, np.uint8)
             if k > 1:
                 out[f"flow_{direction}{suffix}"] = np.full((height, width, 2), np.nan, np.float32)
-    source = cache.at(frame)
-    rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
-    for start in range(0, len(rows), BLOCK_PIXELS):
-        r, c = rows[start : start + BLOCK_PIXELS], cols[start : start + BLOCK_PIXELS]
-        pixels = np.stack([c, r], axis=1)
-        seen = surfaces_at(source, pixels)
-        rendered = render_depth[r, c]
-        agree = np.abs(seen.depth - rendered) <= RENDER_MISMATCH * rendered
-        for (k, direction), target in targets.items():
-            points, followed, own = locate(seen, target)
-            followed &= agree
-            moved, _, codes = observe(target, points, followed, own)
-            suffix = "" if k == 1 else f"_k{k}"
-            if occlusion:
-                out[f"occlusion_{direction}{suffix}"][r, c] = codes
-            if k > 1:
-                flow = motion.flow_to(pixels, moved)
-                flow[~followed] = np.nan
-                out[f"flow_{direction}{suffix}"][r, c] = flow
-    return out
+        rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
+        for start in range(0, len(rows), BLOCK_PIXELS):
+            r, c = rows[start : start + BLOCK_PIXELS], cols[start : start + BLOCK_PIXELS]
+            pixels = np.stack([c, r], axis=1)
+            seen = surfaces_at(self.source, pixels)
+            rendered = render_depth[r, c]
+            agree = np.abs(seen.depth - rendered) <= RENDER_MISMATCH * rendered
+            for (k, direction), target in self.targets.items():
+                points, followed, own = locate(seen, target)
+                followed &= agree
+                moved, _, codes = observe(target, points, followed, own)
+                suffix = "" if k == 1 else f"_k{k}"
+                if self.occlusion:
+                    out[f"occlusion_{direction}{suffix}"][r, c] = codes
+                if k > 1:
+                    flow = motion.flow_to(pixels, moved)
+                    flow[~followed] = np.nan
+                    out[f"flow_{direction}{suffix}"][r, c] = flow
+        return out
+
+
+def frame_motion(cache: GeometryCache, frame: int, occlusion: bool, offsets: tuple[int, ...]) -> FrameMotion:
+    """Capture what ``frame``'s occlusion (k = 1, with ``occlusion``) and flow offsets
+    need. The scene is left on another frame; the caller sets it back."""
+    steps = ([1] if occlusion else []) + list(offsets)
+    reach = max(steps, default=0)
+    cache.keep(frame - reach, frame + reach)
+    targets = {
+        (k, direction): cache.at(frame + sign * k)
+        for k in steps
+        for direction, sign in (("forward", 1), ("backward", -1))
+    }
+    return FrameMotion(cache.at(frame), targets, occlusion)
 
 
 def match_render_geometry(scene, view_layer, changes: SceneChanges) -> None:
