@@ -6,7 +6,7 @@ demo scene, and the ratios the performance targets are about.
 
 Each run renders A, B, C and D one after the other (so their ratios are measured side by
 side), each in a fresh process; then C0, K2, K24 and T (what occlusion, each flow offset
-and point tracks add to C); then E at 1920×1080. Medians over the runs. Last, the
+and point tracks add to C); then E (without occlusion) and EO (with) at 1920×1080. Medians over the runs. Last, the
 meta.json upkeep per frame in folders of 0, 1,000 and 10,000 frames (bench/meta_upkeep.py).
 """
 
@@ -83,7 +83,8 @@ def main() -> None:
                 file=sys.stderr,
                 flush=True,
             )
-        results["E"] = worker("E", work / f"{run}E", 1920, 1080, 3, 1)
+        for config in ("E", "EO"):
+            results[config] = worker(config, work / f"{run}{config}", 1920, 1080, 3, 1)
         runs.append(results)
 
     def per_frame(config):
@@ -125,6 +126,8 @@ def main() -> None:
         step = [median(r[config]["export"]) - median(r["C"]["export"]) for r in runs]
         written = median(r[config]["bytes"] - r["C"]["bytes"] for r in runs) / 1e6
         print(f"| {config}: {name} | {median(extra):+.3f} s | {median(step):+.3f} s | {written:+.1f} MB |")
+    occlusion_1080 = [median(r["EO"]["export"]) - median(r["E"]["export"]) for r in runs]
+    print(f"\nOcclusion at 1920×1080 adds {median(occlusion_1080):.2f} s to the export step (EO - E).")
     print(f"\nper-run C/B: {', '.join(f'{v:.3f}' for v in c_over_b)}; results in {work}")
     subprocess.run([sys.executable, str(ROOT / "bench" / "meta_upkeep.py")], check=True)
 
