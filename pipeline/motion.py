@@ -177,11 +177,11 @@ def _cast(geometry: FrameGeometry, origins, directions, distances) -> tuple[np.n
     distance = np.full(count, np.inf)
     if geometry.bvh is None or not count:
         return index, distance
-    ray_cast = geometry.bvh.ray_cast
-    rays = zip(origins.tolist(), directions.tolist(), distances.tolist(), strict=True)
-    hits = [ray_cast(origin, direction, reach) for origin, direction, reach in rays]
-    found = np.array([hit[2] for hit in hits], dtype=np.float64)  # None (no hit) becomes NaN
-    travelled = np.array([hit[3] for hit in hits], dtype=np.float64)
+    # map() calls into the BVH without a Python frame per ray; zip(*) splits the results.
+    hits = map(geometry.bvh.ray_cast, origins.tolist(), directions.tolist(), distances.tolist())
+    _, _, found, travelled = zip(*hits, strict=True)  # every result is a 4-tuple
+    found = np.array(found, dtype=np.float64)  # None (no hit) becomes NaN
+    travelled = np.array(travelled, dtype=np.float64)
     hit = ~np.isnan(found)
     index[hit], distance[hit] = found[hit].astype(np.int64), travelled[hit]
     return index, distance
