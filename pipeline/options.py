@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..core.modalities import MODALITIES
 from ..exporters.formats import FORMATS
 from ..exporters.layout import OutputOptions
@@ -18,7 +20,7 @@ class TrackOptions:
 
     per_object: int = 256
     seed: int = 0
-    queries: str | None = None  # an (N, 3) .npy of (frame index, y, x) instead of sampled ones
+    queries: str | np.ndarray | None = None  # (N, 3) (frame index, y, x), or a .npy of them; None: sampled
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,13 @@ TRACKS_PREVIEW_NAME = "tracks_preview.png"
 def _queries(cache: GeometryCache, frames: list[int], options: TrackOptions, size):
     """The query points (N, 3) ``(t, y, x)`` and their surfaces."""
     given = None
-    if options.queries:
+    if isinstance(options.queries, str):
         try:
             given = check_queries(np.load(options.queries), len(frames))
         except (OSError, ValueError) as error:
             raise ValueError(f"{options.queries}: {error}") from None
+    elif options.queries is not None:
+        given = check_queries(options.queries, len(frames))
     parts, rows, asked = [], [], []
     for index, frame in enumerate(frames):
         if given is not None:

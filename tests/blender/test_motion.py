@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import bpy
 import motion_truth
@@ -300,3 +301,21 @@ def test_tracks_cover_every_frame_of_a_folder_filled_by_two_runs(cli):
     np.testing.assert_array_equal(tracks["frames"], [4, 5, 6, 7])
     assert set(tracks["query_points"][:, 0].tolist()) == {0, 1, 2, 3}
     assert len(tracks["query_points"]) == 6 * 12 and not (out / "tracks_preview.png").exists()
+
+
+def test_the_readmes_track_queries_script_runs(cli, tmp_path):
+    """The README's script for tracks of given queries, as a user pastes it after opening a
+    .blend with the extension registered."""
+    root, blend, _ = cli
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    snippet = readme.split("Tracks for your own query points", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    snippet = snippet.replace("/data/run01", str(tmp_path / "run01")).replace("range(1, 49)", "range(1, 12)")
+    code = f"import bpy, ground_truth\nground_truth.register()\nbpy.ops.wm.open_mainfile(filepath={str(blend)!r})\n"
+    code += snippet + "ground_truth.unregister()\n"
+    env = {**os.environ, "PYTHONPATH": str(root / "packages")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with np.load(tmp_path / "run01" / "tracks.npz") as tracks:
+        np.testing.assert_array_equal(tracks["query_points"], [[0, 240.0, 320.0], [10, 100.5, 80.25]])
+        assert tracks["target_points"].shape == (2, 11, 2)
+        assert list(tracks["frames"]) == list(range(1, 12))
