@@ -11,7 +11,7 @@ package::
     python -m ground_truth.cli render --blend scene.blend --out DIR [--frames 1-240] [...]
 
 ``render`` exports frames; ``merge`` only writes the files that cover the whole folder
-(``meta.json``, ``coco.json``, the contact sheet); ``farm`` splits frames into chunks
+(``meta.json``, ``coco.json``, the contact sheet, ``tracks.npz``); ``farm`` splits frames into chunks
 and runs each as a ``render`` of a worker Blender on a Ray cluster or SLURM (see
 :mod:`.farm`). ``farm`` needs no Blender: this module imports ``bpy`` only for
 ``render`` and ``merge``.

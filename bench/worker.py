@@ -149,7 +149,7 @@ def main() -> None:
         for flag in pass_flags().values():
             setattr(bpy.context.view_layer, flag, args.config == "B")
         result["wall"] = animation_render(bpy, scene, data)
-    elif args.config == "C" or args.config in ("C0", "K2", "K24", "T"):
+    elif args.config in ("C", "C0", "K2", "K24", "T"):
         result["wall"], timings = full_export(bpy, scene, data, frames, 1, True, args.config)
         result["export"] = [handover + write for _, handover, write in timings]
     elif args.config == "D":

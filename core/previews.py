@@ -176,19 +176,17 @@ def emission_preview(emission: np.ndarray) -> np.ndarray:
     return _in_bands(emission, colour)
 
 
-# Occlusion codes (0 visible, 1 hidden, 2 outside, 255 no surface) as colours; the PNG's
-# text names them.
-OCCLUSION_COLOURS = {0: (200, 200, 200), 1: (230, 120, 20), 2: (40, 110, 230), 255: (0, 0, 0)}
+# Occlusion codes (0 visible, 1 hidden, 2 outside, 255 no surface) as colours, indexed by
+# code; the PNG's text names them.
+_OCCLUSION_COLOURS = np.zeros((256, 3), np.uint8)
+_OCCLUSION_COLOURS[[0, 1, 2]] = [(200, 200, 200), (230, 120, 20), (40, 110, 230)]
 
 
 def occlusion_preview(codes: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     """Occlusion codes: visible light grey, hidden orange, outside the picture blue, no
     surface black."""
-    table = np.zeros((256, 3), np.uint8)
-    for code, rgb in OCCLUSION_COLOURS.items():
-        table[code] = rgb
     legend = {"occlusion_colours": "visible light grey, hidden orange, outside blue, no surface black"}
-    return _in_bands(codes, lambda rows: table[rows]), legend
+    return _in_bands(codes, lambda rows: _OCCLUSION_COLOURS[rows]), legend
 
 
 def thumbnail(image: np.ndarray, max_side: int = 640) -> np.ndarray:

@@ -58,8 +58,8 @@ def check_queries(queries: np.ndarray, frame_count: int) -> np.ndarray:
 def _disc(radius: float) -> tuple[np.ndarray, np.ndarray]:
     r = int(np.ceil(radius))
     dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-    distance = np.hypot(dx, dy)
-    return np.stack([dx, dy], -1)[distance <= radius], np.stack([dx, dy], -1)[np.abs(distance - radius + 0.5) <= 0.75]
+    distance, offsets = np.hypot(dx, dy), np.stack([dx, dy], -1)
+    return offsets[distance <= radius], offsets[np.abs(distance - radius + 0.5) <= 0.75]
 
 
 def draw_points(image: np.ndarray, points: np.ndarray, hidden: np.ndarray, colours: np.ndarray) -> np.ndarray:

@@ -268,7 +268,8 @@ class Exporter:
         try:
             return motion.frame_motion(self.motion, frame, "occlusion" in self.modalities, self.plan.offsets)
         finally:
-            self.scene.frame_set(frame)
+            if self.scene.frame_current != frame:  # every frame it needed was captured already
+                self.scene.frame_set(frame)
 
     def _write(
         self,

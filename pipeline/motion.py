@@ -40,7 +40,6 @@ class Instance:
     """One object instance at one frame: its evaluated mesh in local coordinates."""
 
     key: tuple  # stable over frames: (object name, instancer name, persistent id)
-    name: str
     pass_index: int
     matrix: np.ndarray  # (4, 4) world matrix
     local: np.ndarray  # (V, 3) vertex positions
@@ -49,7 +48,6 @@ class Instance:
 
 @dataclass
 class FrameGeometry:
-    frame: int
     view: motion.View
     instances: list[Instance]
     first_triangle: np.ndarray  # (I + 1,): instance i owns BVH triangles [first[i], first[i + 1])
@@ -150,13 +148,11 @@ def capture(scene, view_layer) -> FrameGeometry:
             key = (obj.name, inst.parent.name, tuple(inst.persistent_id))
         else:
             key = (obj.name, "", ())
-        if obj.name not in meshes or inst.is_instance is False:
+        if not inst.is_instance or obj.name not in meshes:  # instances of one object share its mesh
             meshes[obj.name] = _mesh_arrays(obj)
         local, triangles = meshes[obj.name]
         if len(triangles):
-            instances.append(
-                Instance(key, obj.name, obj.pass_index, np.array(inst.matrix_world, np.float64), local, triangles)
-            )
+            instances.append(Instance(key, obj.pass_index, np.array(inst.matrix_world, np.float64), local, triangles))
     first = np.cumsum([0, *(len(inst.triangles) for inst in instances)])
     bvh = None
     if instances:
@@ -167,7 +163,7 @@ def capture(scene, view_layer) -> FrameGeometry:
             offset += len(inst.local)
         vertices, polygons = np.concatenate(world).tolist(), np.concatenate(polygons).tolist()
         bvh = BVHTree.FromPolygons(vertices, polygons, all_triangles=True)
-    return FrameGeometry(scene.frame_current, _view(scene), instances, first, bvh)
+    return FrameGeometry(_view(scene), instances, first, bvh)
 
 
 def _cast(geometry: FrameGeometry, origins, directions, distances) -> tuple[np.ndarray, np.ndarray]:
@@ -205,12 +201,12 @@ def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray) -> Surfaces:
     triangle = np.where(found, hit - geometry.first_triangle[np.maximum(instance, 0)], -1)
     weights = np.full((count, 3), np.nan)
     points = origins + directions * travelled[:, None]
-    for i in np.unique(instance[found]):
+    used = np.unique(instance[found])
+    for i in used:
         on = instance == i
         a, b, c = _world_triangles(geometry.instances[i], triangle[on])
         weights[on] = motion.barycentric(points[on], a, b, c)
     depth = np.where(found, view.clip[0] + travelled / per_depth, np.inf)
-    used = np.unique(instance[found])
     local = np.full(len(geometry.instances) + 1, -1, np.int64)
     local[used] = np.arange(len(used))
     chosen = [geometry.instances[i] for i in used]
@@ -302,6 +298,11 @@ class GeometryCache:
 BLOCK_PIXELS = 1 << 16
 
 
+def _key(kind: str, direction: str, k: int) -> str:
+    """``occlusion_forward`` for k = 1, ``flow_backward_k4`` beyond."""
+    return f"{kind}_{direction}" + ("" if k == 1 else f"_k{k}")
+
+
 @dataclass
 class FrameMotion:
     """What one frame's geometric arrays need, captured on Blender's thread: the frame's
@@ -319,11 +320,10 @@ class FrameMotion:
         height, width = render_depth.shape
         out: dict[str, np.ndarray] = {}
         for k, direction in self.targets:
-            suffix = "" if k == 1 else f"_k{k}"
             if self.occlusion:
-                out[f"occlusion_{direction}{suffix}"] = np.full((height, width), motion.NO_SURFACE, np.uint8)
+                out[_key("occlusion", direction, k)] = np.full((height, width), motion.NO_SURFACE, np.uint8)
             if k > 1:
-                out[f"flow_{direction}{suffix}"] = np.full((height, width, 2), np.nan, np.float32)
+                out[_key("flow", direction, k)] = np.full((height, width, 2), np.nan, np.float32)
         rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
         for start in range(0, len(rows), BLOCK_PIXELS):
             r, c = rows[start : start + BLOCK_PIXELS], cols[start : start + BLOCK_PIXELS]
@@ -335,13 +335,12 @@ class FrameMotion:
                 points, followed, own = locate(seen, target)
                 followed &= agree
                 moved, _, codes = observe(target, points, followed, own)
-                suffix = "" if k == 1 else f"_k{k}"
                 if self.occlusion:
-                    out[f"occlusion_{direction}{suffix}"][r, c] = codes
+                    out[_key("occlusion", direction, k)][r, c] = codes
                 if k > 1:
                     flow = motion.flow_to(pixels, moved)
                     flow[~followed] = np.nan
-                    out[f"flow_{direction}{suffix}"][r, c] = flow
+                    out[_key("flow", direction, k)][r, c] = flow
         return out
 
 

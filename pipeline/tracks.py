@@ -129,13 +129,14 @@ def write_tracks_preview(root: Path, tracks: dict[str, np.ndarray]) -> Path:
     """``tracks_preview.png``: a strip of RGB frames with every track drawn, a filled dot
     where the point is seen and a ring where it is hidden."""
     colours = track_colours(len(tracks["query_points"]))
+    picks = strip_frames(len(tracks["frames"]))
     tiles = []
-    for index in strip_frames(len(tracks["frames"])):
+    for index in picks:
         rgb = load_png(rgb_path(root, int(tracks["frames"][index])))
         drawn = draw_points(rgb, tracks["target_points"][:, index], tracks["occluded"][:, index], colours)
         tiles.append(thumbnail(drawn))
     path = root / TRACKS_PREVIEW_NAME
-    picked = " ".join(str(int(tracks["frames"][i])) for i in strip_frames(len(tracks["frames"])))
+    picked = " ".join(str(int(tracks["frames"][i])) for i in picks)
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         write_png(stream, contact_sheet([tiles]), {"frames": picked, "points": "filled: seen, ring: hidden"})
     return path
