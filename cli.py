@@ -116,6 +116,12 @@ def positive(text: str) -> int:
     return int(text)
 
 
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"bad seed {text!r} (want a whole number, 0 or more)")
+    return int(text)
+
+
 def _device(text: str) -> str:
     if text.upper() not in DEVICES:
         raise argparse.ArgumentTypeError(f"unknown device {text!r} (choose from {', '.join(DEVICES)})")
@@ -166,7 +172,7 @@ def export_flags() -> argparse.ArgumentParser:
     flags.add_argument(
         "--tracks-per-object", type=positive, default=256, help="query points per indexed object (default 256)"
     )
-    flags.add_argument("--tracks-seed", type=int, default=0, help="seed of the sampled query points (default 0)")
+    flags.add_argument("--tracks-seed", type=_seed, default=0, help="seed of the sampled query points (default 0)")
     flags.add_argument(
         "--track-queries",
         type=_npy,

@@ -4,6 +4,7 @@ frames and tracks, on synthetic cameras and points (no Blender)."""
 
 import numpy as np
 import pytest
+from ground_truth.cli import UsageError, _parser
 from ground_truth.core import motion, tracks
 from ground_truth.core.modalities import array_for, plan
 from ground_truth.core.previews import occlusion_preview
@@ -189,3 +190,9 @@ def test_drawn_points_are_filled_when_seen_and_rings_when_hidden():
     assert tuple(drawn[30, 30]) == (0, 0, 0)  # centre of a ring stays
     assert (drawn[25:36, 25:36] == (0, 255, 0)).all(axis=-1).sum() > 6
     assert tracks.strip_frames(1) == [0] and tracks.strip_frames(20) == [0, 4, 8, 11, 15, 19]
+
+
+@pytest.mark.parametrize("flags", [["--tracks-seed", "-1"], ["--tracks-per-object", "0"], ["--flow-offsets", "1"]])
+def test_bad_track_and_offset_flags_are_usage_errors(flags):
+    with pytest.raises(UsageError):
+        _parser().parse_args(["render", "--out", "x", *flags])
