@@ -7,7 +7,8 @@ import numpy as np
 
 
 def boxes_from_mask(mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Per non-zero index in an (H, W) int mask: its tight box and visible pixel count.
+    """Per positive index in an (H, W) int mask: its tight box and visible pixel count
+    (0 is the background, and negative values are no object).
 
     Returns arrays sorted by index:
 
@@ -21,7 +22,7 @@ def boxes_from_mask(mask: np.ndarray) -> dict[str, np.ndarray]:
     mask = np.asarray(mask)
     width = mask.shape[1]
     flat = mask.ravel()
-    labelled = np.flatnonzero(flat)
+    labelled = np.flatnonzero(flat > 0)
     if labelled.size == 0:
         return {
             "box_index": np.zeros(0, np.int32),

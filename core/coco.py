@@ -1,24 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""COCO instance annotations from an object-index mask (compressed RLE, as pycocotools
-writes it)."""
+"""COCO annotations (compressed RLE, as pycocotools writes it): one per visible instance
+from an instance-id mask, or one per visible pass index from an object-index mask."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
-
-from .boxes import boxes_from_mask
-
-
-def rle_counts(mask: np.ndarray) -> list[int]:
-    """Run lengths of a boolean (H, W) mask in COCO order: column by column, starting
-    with a run of zeros (possibly empty)."""
-    flat = np.asarray(mask, dtype=bool).ravel(order="F")
-    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.r_[0, changes, flat.size]
-    counts = np.diff(bounds).tolist()
-    return [0, *counts] if flat.size and flat[0] else counts
 
 
 def compress_counts(counts: list[int]) -> str:
@@ -38,26 +27,69 @@ def compress_counts(counts: list[int]) -> str:
     return "".join(out)
 
 
-def frame_annotations(object_index: np.ndarray) -> list[dict[str, Any]]:
-    """One COCO annotation (without ids) per visible pass index of the frame.
+def _runs(positions: np.ndarray, size: int) -> list[int]:
+    """COCO's run lengths of a mask (column by column, starting with a run of zeros,
+    possibly empty), from its set pixels' ascending positions in column order, of
+    ``size`` pixels in all."""
+    if positions.size == 0:
+        return [size]
+    breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+    starts, ends = positions[np.r_[0, breaks]], positions[np.r_[breaks - 1, positions.size - 1]] + 1
+    bounds = np.column_stack([starts, ends]).ravel()
+    counts = np.diff(np.r_[0, bounds, size]).tolist()
+    return counts if counts[-1] else counts[:-1]
 
+
+def _annotations(mask: np.ndarray, categories: dict[int, int]) -> list[dict[str, Any]]:
+    """One annotation (without ids) per positive value of ``mask`` that ``categories``
+    maps to a positive category. One sort of the labelled pixels, however many values.
     ``bbox`` is ``[x, y, width, height]`` in pixels covering whole pixels (COCO's
-    convention: x, y the top-left corner of the top-left pixel), ``area`` the pixel count.
-    """
-    height, width = object_index.shape
-    boxes = boxes_from_mask(object_index)
+    convention: x, y the top-left corner of the top-left pixel), ``area`` the pixel count."""
+    height, width = mask.shape
+    flat = np.asarray(mask).ravel(order="F")
+    labelled = np.flatnonzero(flat > 0)
+    labels = flat[labelled]
+    order = np.argsort(labels, kind="stable")
+    labels, labelled = labels[order], labelled[order]
+    bounds = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1], True]) if labels.size else np.zeros(1, int)
     annotations = []
-    for index, box, pixels in zip(boxes["box_index"], boxes["boxes"], boxes["box_pixels"], strict=True):
-        x0, y0, x1, y1 = (int(v) for v in box)
+    for begin, end in pairwise(bounds):
+        value = int(labels[begin])
+        category = categories.get(value, 0)
+        if category <= 0:
+            continue
+        positions = labelled[begin:end]
+        xs, ys = np.divmod(positions, height)
+        x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
         annotations.append(
             {
-                "category_id": int(index),
-                "segmentation": {"size": [height, width], "counts": compress_counts(rle_counts(object_index == index))},
-                "area": int(pixels),
+                "category_id": int(category),
+                "segmentation": {"size": [height, width], "counts": compress_counts(_runs(positions, flat.size))},
+                "area": int(end - begin),
                 "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
                 "iscrowd": 0,
+                "_value": value,
             }
         )
+    return annotations
+
+
+def frame_annotations(object_index: np.ndarray) -> list[dict[str, Any]]:
+    """One COCO annotation (without ids) per visible pass index of the frame."""
+    values = np.unique(object_index)
+    annotations = _annotations(object_index, {int(v): int(v) for v in values})
+    for annotation in annotations:
+        del annotation["_value"]
+    return annotations
+
+
+def instance_annotations(instance_id: np.ndarray, ids: np.ndarray, classes: np.ndarray) -> list[dict[str, Any]]:
+    """One COCO annotation (without ids) per visible instance whose object has a pass
+    index (its category), naming the ``instance_id`` it covers. ``ids`` and ``classes``
+    are the frame's ``instance_box_id`` and ``instance_box_class``."""
+    annotations = _annotations(instance_id, dict(zip(ids.tolist(), classes.tolist(), strict=True)))
+    for annotation in annotations:
+        annotation["instance_id"] = annotation.pop("_value")
     return annotations
 
 

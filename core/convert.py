@@ -86,7 +86,8 @@ class FrameData:
     """One frame on its way from passes to arrays: what a modality's conversion reads.
 
     ``passes`` are the raw pass images by pass key; ``geometry`` the arrays computed from
-    the scene at other frames (occlusion, flow over k frames: ``pipeline/motion.py``);
+    rays cast into the scene's geometry (occlusion, flow over k frames, and which
+    instance, object and material each pixel shows: ``pipeline/motion.py``);
     ``arrays`` the arrays made so far (a conversion may reuse an earlier one's);
     ``background`` is where no surface was hit.
     """
@@ -94,7 +95,7 @@ class FrameData:
     passes: dict[str, np.ndarray]
     K: np.ndarray
     world_to_camera: np.ndarray
-    geometry: dict[str, np.ndarray] = field(default_factory=dict)  # from the scene at other frames
+    geometry: dict[str, np.ndarray] = field(default_factory=dict)  # from the rays
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     background: np.ndarray = field(init=False)
 
@@ -125,12 +126,34 @@ def occlusion_arrays(data: FrameData) -> dict[str, np.ndarray]:
     return {key: value for key, value in data.geometry.items() if key.startswith("occlusion_")}
 
 
+def _index(data: FrameData, key: str) -> np.ndarray:
+    """An index mask from its pass (Cycles), else from the rays (``data.geometry``)."""
+    return index_mask(data.passes[key]) if key in data.passes else data.geometry[key]
+
+
 def object_index_arrays(data: FrameData) -> dict[str, np.ndarray]:
-    return {"object_index": index_mask(data.passes["object_index"])}
+    return {"object_index": _index(data, "object_index")}
 
 
 def material_index_arrays(data: FrameData) -> dict[str, np.ndarray]:
-    return {"material_index": index_mask(data.passes["material_index"])}
+    return {"material_index": _index(data, "material_index")}
+
+
+def instance_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    """``instance_id`` from the rays, its boxes, and each box's class: the rays give
+    ``instance_classes``, a (2, N) table of the frame's instance ids over their objects'
+    pass indices."""
+    ids = data.geometry["instance_id"]
+    boxes = boxes_from_mask(ids)
+    table_ids, table_classes = data.geometry["instance_classes"]
+    found = np.searchsorted(table_ids, boxes["box_index"])
+    return {
+        "instance_id": ids,
+        "instance_box_id": boxes["box_index"],
+        "instance_boxes": boxes["boxes"],
+        "instance_box_pixels": boxes["box_pixels"],
+        "instance_box_class": table_classes[found].astype(np.int32),
+    }
 
 
 def emission_arrays(data: FrameData) -> dict[str, np.ndarray]:
@@ -139,4 +162,4 @@ def emission_arrays(data: FrameData) -> dict[str, np.ndarray]:
 
 def box_arrays(data: FrameData) -> dict[str, np.ndarray]:
     mask = data.arrays.get("object_index")
-    return boxes_from_mask(index_mask(data.passes["object_index"]) if mask is None else mask)
+    return boxes_from_mask(_index(data, "object_index") if mask is None else mask)

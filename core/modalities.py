@@ -87,7 +87,12 @@ class Modality:
     arrays: tuple[Array, ...]
     convert: Callable[[FrameData], dict[str, np.ndarray]]
     requires: str | None = None  # another modality it goes with (exported only when that one is)
-    geometric: bool = False  # computed from the scene at other frames, not from a pass
+    geometric: bool = False  # computed from the scene's geometry (rays through pixel centres), not a pass
+    geometric_on: frozenset[str] = frozenset()  # ... only on these engine families (from passes elsewhere)
+    labels: bool = False  # reads which instance, object and material each pixel shows (from the rays)
+
+    def from_geometry(self, family: str | None) -> bool:
+        return self.geometric or family in self.geometric_on
 
 
 MODALITIES = (
@@ -156,6 +161,8 @@ MODALITIES = (
         ("object_index",),
         (Array("object_index", "int32", "(H, W)", "object pass index; 0 = background", "V", "mask"),),
         convert.object_index_arrays,
+        geometric_on=frozenset({EEVEE}),
+        labels=True,
     ),
     Modality(
         "material_index",
@@ -164,6 +171,32 @@ MODALITIES = (
         ("material_index",),
         (Array("material_index", "int32", "(H, W)", "material pass index; 0 = background", "V", "mask"),),
         convert.material_index_arrays,
+        geometric_on=frozenset({EEVEE}),
+        labels=True,
+    ),
+    Modality(
+        "instance_id",
+        "Instance IDs",
+        "int32 id of the object instance seen, a hash of its names (object, instancer, persistent id) that "
+        "stays the same over frames, runs and machines; 0 background, -1 a surface the scene's meshes do not hold",
+        (),
+        (
+            Array(
+                "instance_id",
+                "int32",
+                "(H, W)",
+                "instance id (meta.json's instances names it); 0 = background, -1 = a surface the meshes do not hold",
+                "V",
+                "mask",
+            ),
+            Array("instance_box_id", "int32", "(N,)", "instance ids visible in the frame, ascending", "boxes"),
+            Array("instance_boxes", "int32", "(N, 4)", "[x_min, y_min, x_max, y_max], inclusive pixels", "boxes"),
+            Array("instance_box_pixels", "int64", "(N,)", "visible pixel count of each", "boxes"),
+            Array("instance_box_class", "int32", "(N,)", "the object pass index of each (its COCO category)", "boxes"),
+        ),
+        convert.instance_arrays,
+        geometric=True,
+        labels=True,
     ),
     Modality(
         "emission",
@@ -184,6 +217,8 @@ MODALITIES = (
             Array("box_pixels", "int64", "(N,)", "visible pixel count of each", "boxes"),
         ),
         convert.box_arrays,
+        geometric_on=frozenset({EEVEE}),
+        labels=True,
     ),
 )
 MODALITY_BY_KEY = {m.key: m for m in MODALITIES}
@@ -238,7 +273,10 @@ def engine_family(engine: str) -> str | None:
 
 def engine_gives(engine: str, modality: str) -> bool:
     family = engine_family(engine)
-    return all(family in PASSES[p].engines for p in MODALITY_BY_KEY[modality].passes)
+    m = MODALITY_BY_KEY[modality]
+    if family in SUPPORTED_FAMILIES and m.from_geometry(family):
+        return True
+    return all(family in PASSES[p].engines for p in m.passes)
 
 
 @dataclass(frozen=True)
@@ -250,6 +288,7 @@ class Plan:
     passes: tuple[str, ...]  # the passes to render (the background pass always among them)
     arrays: frozenset[str]  # every array key of a frame
     offsets: tuple[int, ...] = ()  # the flow offsets k >= 2 given
+    from_geometry: tuple[str, ...] = ()  # the given ones computed from the scene's geometry
 
     @property
     def flow(self) -> bool:
@@ -257,24 +296,30 @@ class Plan:
 
     @property
     def geometric(self) -> bool:
-        """Whether frames need the scene's geometry at other frames."""
-        return bool(self.offsets) or any(MODALITY_BY_KEY[m].geometric for m in self.modalities)
+        """Whether frames need rays cast into the scene's geometry."""
+        return bool(self.offsets or self.from_geometry)
+
+    @property
+    def labels(self) -> bool:
+        """Whether the rays must tell which instance, object and material each pixel shows."""
+        return any(MODALITY_BY_KEY[m].labels for m in self.from_geometry)
 
 
 def plan(engine: str, wanted: Iterable[str], offsets: Iterable[int] = (), geometry: bool = True) -> Plan:
     """The one wanted → given → passes → arrays chain (operators, wiring and export use it).
 
     A modality that goes with another (occlusion with flow) comes only with it; offsets
-    only with flow. ``geometry=False`` (a render that cannot look at other frames) leaves
-    out what needs them, as missing."""
+    only with flow. ``geometry=False`` (a render that cannot cast rays into the scene's
+    frames: F12) leaves out what is computed from the geometry, as missing."""
     wanted = set(wanted)
+    family = engine_family(engine)
     chosen = [m for m in MODALITIES if m.key in wanted and (m.requires is None or m.requires in wanted)]
-    can = {m.key for m in chosen if engine_gives(engine, m.key) and (geometry or not m.geometric)}
+    can = {m.key for m in chosen if engine_gives(engine, m.key) and (geometry or not m.from_geometry(family))}
     given = [m for m in chosen if m.key in can and (m.requires is None or m.requires in can)]
     keys = [m.key for m in given]
     offsets = tuple(offsets) if geometry and "flow" in keys else ()
     missing = [m.key for m in chosen if m not in given]
-    passes = {BACKGROUND_PASS} | {p for m in given for p in m.passes}
+    passes = {BACKGROUND_PASS} | {p for m in given if not m.from_geometry(family) for p in m.passes}
     return Plan(
         modalities=tuple(keys),
         missing=tuple(missing),
@@ -283,6 +328,7 @@ def plan(engine: str, wanted: Iterable[str], offsets: Iterable[int] = (), geomet
         | {a.key for a in CAMERA_ARRAYS}
         | set(offset_keys(keys, offsets)),
         offsets=offsets,
+        from_geometry=tuple(m.key for m in given if m.from_geometry(family)),
     )
 
 
@@ -299,7 +345,7 @@ def frame_arrays(
     ``passes`` maps pass keys to float32 images with row 0 at the top (as the scratch
     EXR holds them) and is consumed: a pass is dropped as soon as no later modality
     needs it, so that a large frame holds its passes and arrays together one pass at a
-    time. ``geometry`` holds the arrays computed from the scene at other frames.
+    time. ``geometry`` holds the arrays computed from rays cast into the scene.
     """
     order = [MODALITY_BY_KEY[key] for key in modalities]
     data = FrameData(passes, K, world_to_camera, geometry or {})

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..core.coco import frame_annotations
+from ..core.coco import frame_annotations, instance_annotations
 from ..core.formats import depth_png16, kitti_flow, write_flo
 from ..core.png import write_png
 from ..core.previews import preview_keys, previews
@@ -35,7 +35,7 @@ class FileFormat:
     label: str
     description: str  # the switch's tooltip
     default: bool
-    needs: str | None  # the array a frame must have for these files (None: any frame)
+    needs: tuple[str, ...]  # a frame gets these files when it has one of these arrays (empty: any frame)
     paths: Callable[[Path, int, frozenset[str]], list[Path]]  # (root, frame, array keys) → files
     write: Callable[[Path, int, dict[str, np.ndarray], layout.OutputOptions], None]
     flag: str | None = None  # its own command-line flag, where --formats does not name it
@@ -71,7 +71,13 @@ def _write_depth_png16(root: Path, frame: int, arrays: dict[str, np.ndarray], op
 
 
 def _write_coco_record(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
-    height, width = arrays["object_index"].shape
+    if "instance_id" in arrays:
+        annotations = instance_annotations(
+            arrays["instance_id"], arrays["instance_box_id"], arrays["instance_box_class"]
+        )
+    else:
+        annotations = frame_annotations(arrays["object_index"])
+    height, width = next(arrays[k] for k in ("instance_id", "object_index") if k in arrays).shape
     record = {
         "image": {
             "id": frame,
@@ -80,7 +86,7 @@ def _write_coco_record(root: Path, frame: int, arrays: dict[str, np.ndarray], _o
             "height": height,
             "frame": frame,
         },
-        "annotations": frame_annotations(arrays["object_index"]),
+        "annotations": annotations,
     }
     _write(layout.coco_record_path(root, frame), lambda s: s.write(json.dumps(record).encode()))
 
@@ -91,7 +97,7 @@ FORMATS = (
         "Previews",
         "preview/<key>/<frame>.png: 8-bit pictures of depth, normals, flow and masks",
         True,
-        None,
+        (),
         lambda root, frame, keys: [layout.preview_path(root, key, frame) for key in preview_keys(keys)],
         _write_previews,
         flag="--no-previews",
@@ -102,7 +108,7 @@ FORMATS = (
         "Middlebury .flo",
         "flo/forward|backward/<frame>.flo: float32 flow, pixels",
         False,
-        "flow_forward",
+        ("flow_forward",),
         lambda root, frame, keys: [layout.flo_path(root, d, frame) for d in FLOW_DIRECTIONS],
         _write_flo,
     ),
@@ -111,7 +117,7 @@ FORMATS = (
         "KITTI Flow PNG",
         "kitti_flow/forward|backward/<frame>.png: 16-bit, u·64+2^15, v·64+2^15, valid bit",
         False,
-        "flow_forward",
+        ("flow_forward",),
         lambda root, frame, keys: [layout.kitti_flow_path(root, d, frame) for d in FLOW_DIRECTIONS],
         _write_kitti,
     ),
@@ -120,7 +126,7 @@ FORMATS = (
         "Depth 16-bit PNG",
         "depth_png16/<frame>.png: round(depth × scale), 0 = no depth",
         False,
-        "depth",
+        ("depth",),
         lambda root, frame, keys: [layout.depth_png16_path(root, frame)],
         _write_depth_png16,
         extra="depth_png16_scale",
@@ -128,9 +134,10 @@ FORMATS = (
     FileFormat(
         "coco",
         "COCO",
-        "coco.json: one annotation per visible object pass index per frame, RLE masks and boxes",
+        "coco.json: one annotation per visible instance (per object pass index without Instance IDs), "
+        "RLE masks and boxes",
         False,
-        "object_index",
+        ("instance_id", "object_index"),
         lambda root, frame, keys: [layout.coco_record_path(root, frame)],
         _write_coco_record,
     ),
@@ -139,7 +146,7 @@ FORMATS = (
         "EXR",
         "exr/<frame>.exr: the same arrays as float32/UINT channels of one lossless EXR",
         False,
-        None,
+        (),
         lambda root, frame, keys: [layout.exr_path(root, frame)],
         lambda root, frame, arrays, options: write_exr(layout.exr_path(root, frame), arrays),
         primary=True,
@@ -149,7 +156,7 @@ FORMATS = (
         "NPZ",
         "npz/<frame>.npz: every array of the frame, compressed",
         True,
-        None,
+        (),
         lambda root, frame, keys: [layout.npz_path(root, frame)],
         lambda root, frame, arrays, options: write_npz(layout.npz_path(root, frame), arrays, options.npz_level),
         primary=True,
@@ -161,20 +168,45 @@ FORMAT_BY_KEY = {f.key: f for f in FORMATS}
 
 def _chosen(array_keys: Iterable[str], options: layout.OutputOptions) -> list[FileFormat]:
     keys = set(array_keys)
-    return [f for f in FORMATS if getattr(options, f.key) and (f.needs is None or f.needs in keys)]
+    return [f for f in FORMATS if getattr(options, f.key) and (not f.needs or keys.intersection(f.needs))]
 
 
 def expected_files(root: Path, frame: int, array_keys: Iterable[str], options: layout.OutputOptions) -> list[Path]:
     """Every file a complete frame has, for a frame with these arrays and options, in
     the order the writer writes them (the NPZ, the frame's record, last)."""
     keys = frozenset(array_keys)
-    return [layout.rgb_path(root, frame), *(p for f in _chosen(keys, options) for p in f.paths(root, frame, keys))]
+    table = [layout.instances_record_path(root, frame)] if "instance_id" in keys else []
+    files = (p for f in _chosen(keys, options) for p in f.paths(root, frame, keys))
+    return [layout.rgb_path(root, frame), *table, *files]
 
 
-def write_frame(root: Path, frame: int, arrays: dict[str, np.ndarray], options: layout.OutputOptions) -> None:
-    """Write the frame's files, each atomically, in the order of :func:`expected_files`."""
+def write_frame(
+    root: Path,
+    frame: int,
+    arrays: dict[str, np.ndarray],
+    options: layout.OutputOptions,
+    instances: dict[str, dict] | None = None,
+) -> None:
+    """Write the frame's files, each atomically, in the order of :func:`expected_files`.
+    ``instances`` are the frame's rows of meta.json's table (with ``instance_id``)."""
+    if "instance_id" in arrays:
+        if instances is None:
+            raise ValueError("a frame with instance_id needs its instances' table")
+        text = json.dumps(instances, ensure_ascii=False).encode()
+        _write(layout.instances_record_path(root, frame), lambda s: s.write(text))
     for file_format in _chosen(arrays, options):
         file_format.write(root, frame, arrays, options)
+
+
+def read_instances(root: Path, frames: Iterable[int]) -> dict[str, dict]:
+    """meta.json's ``instances``: the rows of ``frames``' records, in id order."""
+    rows: dict[str, dict] = {}
+    for frame in frames:
+        path = layout.instances_record_path(root, frame)
+        if path.exists():
+            with open(path, encoding="utf-8") as stream:
+                rows.update(json.load(stream))
+    return {key: rows[key] for key in sorted(rows, key=int)}
 
 
 def is_complete(root: Path, frame: int, array_keys: Iterable[str], options: layout.OutputOptions) -> bool:

@@ -69,8 +69,9 @@ def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
         "world_to_camera": np.asarray(arrays["world_to_camera"], dtype=np.float64),
         "frame": int(arrays["frame"]),
     }
-    if "boxes" in arrays:
-        extra[_HEADER_BOXES] = json.dumps({k: arrays[k].tolist() for k in _BOX_KEYS})
+    boxes = {k: arrays[k].tolist() for k in _BOX_KEYS if k in arrays}
+    if boxes:
+        extra[_HEADER_BOXES] = json.dumps(boxes)
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         write_zip(stream, channels, extra)
 
@@ -105,8 +106,9 @@ def _read_exr(path: Path) -> dict[str, np.ndarray]:
             out[key] = np.stack([pixels for _, pixels in components], axis=-1)
     if _HEADER_BOXES in header:
         boxes = json.loads(header[_HEADER_BOXES])
-        for key in _BOX_KEYS:
-            out[key] = np.asarray(boxes[key], dtype=ARRAYS[key].dtype).reshape((-1, 4) if key == "boxes" else (-1,))
+        for key, values in boxes.items():
+            shape = (-1, 4) if ARRAYS[key].shape == "(N, 4)" else (-1,)
+            out[key] = np.asarray(values, dtype=ARRAYS[key].dtype).reshape(shape)
     return out
 
 

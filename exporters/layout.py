@@ -65,6 +65,11 @@ def coco_record_path(root: Path, frame: int) -> Path:
     return root / ".coco" / f"{frame_stem(frame)}.json"
 
 
+def instances_record_path(root: Path, frame: int) -> Path:
+    """The frame's rows of ``meta.json``'s ``instances`` (hidden: meta.json is what users read)."""
+    return root / ".instances" / f"{frame_stem(frame)}.json"
+
+
 def frames_on_disk(root: Path) -> set[int]:
     """Frame numbers that have at least one file in the folder's ``rgb/``, ``npz/`` or ``exr/``."""
     frames = set()

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..core.modalities import CAMERA_ARRAYS, MODALITIES, OFFSET_ARRAYS
 from .atomic import atomic_path, owner
-from .formats import complete_frames
+from .formats import complete_frames, read_instances
 from .layout import META_NAME, OutputOptions
 
 SCHEMA_VERSION = 1
@@ -181,14 +181,23 @@ class MetaKeeper:
         self.root, self.scene, self.options, self.interval = root, scene, options, interval
         self.array_keys = frozenset(array_keys)
         self.frames: set[int] = set()
+        self.instances: dict[str, dict] | None = {} if "instance_id" in self.array_keys else None
         self._written_at: float | None = None
+
+    def _scene(self) -> dict[str, Any]:
+        if self.instances is None:
+            return self.scene
+        return {**self.scene, "instances": {key: self.instances[key] for key in sorted(self.instances, key=int)}}
 
     def start(self) -> None:
         """Note the frames that are complete before the run (one scan of the folder)."""
         self.frames = set(complete_frames(self.root, self.array_keys, self.options))
 
-    def frame_done(self, frame: int) -> None:
+    def frame_done(self, frame: int, instances: dict[str, dict] | None = None) -> None:
+        """Count ``frame`` complete; ``instances`` are its rows of the instance table."""
         self.frames.add(frame)
+        if self.instances is not None:
+            self.instances.update(instances or {})
         now = time.monotonic()
         if self._written_at is not None and now - self._written_at < self.interval:
             return
@@ -196,7 +205,9 @@ class MetaKeeper:
             listed = read_meta(self.root)
             if listed is not None and all(listed.get(k) == self.scene.get(k) for k in _MUST_MATCH):
                 self.frames.update(listed.get("frames_written", ()))
-            write_meta(self.root, self.scene, self.frames)
+                if self.instances is not None:
+                    self.instances = {**listed.get("instances", {}), **self.instances}
+            write_meta(self.root, self._scene(), self.frames)
         self._written_at = now
 
     def finish(self) -> list[int]:
@@ -204,7 +215,9 @@ class MetaKeeper:
         this run wrote none: a killed run may have left it behind the files)."""
         with meta_lock(self.root):
             frames = complete_frames(self.root, self.array_keys, self.options)
+            if self.instances is not None:
+                self.instances = read_instances(self.root, frames)
             if frames or (self.root / META_NAME).exists():
-                write_meta(self.root, self.scene, frames)
+                write_meta(self.root, self._scene(), frames)
         self.frames = set(frames)
         return frames

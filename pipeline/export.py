@@ -126,8 +126,9 @@ class Exporter:
     ):
         """``run_files=False`` (a farm's chunk): no ``meta.json``, ``coco.json``,
         contact sheet or tracks, and no scan of the folder; the farm's merge writes them
-        once. ``geometry=False`` (renders started by Blender, F12): nothing that needs
-        the scene at other frames (occlusion, flow offsets, tracks)."""
+        once. ``geometry=False`` (renders started by Blender, F12): nothing computed
+        from rays into the scene (occlusion, flow offsets, tracks, instance ids, and
+        EEVEE's masks)."""
         problems = blocking_problems(scene, options.output_dir)
         if problems:
             raise ExportRefusedError(problems[0])
@@ -144,7 +145,7 @@ class Exporter:
         if self.options.depth_png16:
             self.meta["depth_png16_scale_per_metre"] = self.options.depth_png16_scale
         self.meta["flow_offsets"] = list(self.plan.offsets)
-        if self.plan.geometric or self.tracks:
+        if self.plan.offsets or "occlusion" in self.modalities or self.tracks:
             self.meta["surface_motion"] = motion.motion_routes(scene)
         self.categories = {**scene_info.names_by_index(self.meta["objects"]), **options.categories}
         try:
@@ -197,7 +198,7 @@ class Exporter:
         frames: list[int] = []
         try:
             frames = self.meta_keeper.finish()
-            if self.options.coco and "object_index" in self.array_keys:
+            if self.options.coco and self.array_keys & {"instance_id", "object_index"}:
                 write_coco(self.root, frames, self.categories)
             if self.options.previews:
                 write_contact_sheet(self.root, frames, preview_keys(self.array_keys))
@@ -261,12 +262,13 @@ class Exporter:
         return FrameResult(frame, root, expected_files(root, frame, self.array_keys, self.options), self.missing)
 
     def _motion(self, frame: int) -> motion.FrameMotion | None:
-        """Capture the geometry the frame's occlusion and flow offsets need (Blender's
-        thread; the scene returns to ``frame`` afterwards). The rays are cast by the writer."""
+        """Capture the geometry the frame's rays need (Blender's thread; the scene returns
+        to ``frame`` afterwards). The rays are cast by the writer."""
         if self.motion is None:
             return None
         try:
-            return motion.frame_motion(self.motion, frame, "occlusion" in self.modalities, self.plan.offsets)
+            occlusion = "occlusion" in self.modalities
+            return motion.frame_motion(self.motion, frame, occlusion, self.plan.offsets, self.plan.labels)
         finally:
             if self.scene.frame_current != frame:  # every frame it needed was captured already
                 self.scene.frame_set(frame)
@@ -287,9 +289,10 @@ class Exporter:
         try:
             geometry = captured.arrays(raw["depth"]) if captured is not None else {}
             arrays = frame_arrays(raw, self.modalities, K, pose, frame, geometry)
-            write_frame(root, frame, arrays, self.options)
+            instances = captured.instance_table(arrays["instance_box_id"]) if "instance_id" in arrays else None
+            write_frame(root, frame, arrays, self.options, instances)
             if self.run_files:
-                self.meta_keeper.frame_done(frame)
+                self.meta_keeper.frame_done(frame, instances)
         except OSError as error:  # TimeoutError (a held meta lock) included
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
         self.timings.append((frame, handover, time.perf_counter() - started))

@@ -23,7 +23,7 @@ import bpy
 import numpy as np
 from mathutils.bvhtree import BVHTree
 
-from ..core import motion
+from ..core import instances, motion
 from ..core.camera import intrinsics, output_size, world_to_camera
 from . import scene_info
 from .changes import SceneChanges
@@ -39,11 +39,13 @@ RENDER_MISMATCH = 0.05
 class Instance:
     """One object instance at one frame: its evaluated mesh in local coordinates."""
 
-    key: tuple  # stable over frames: (object name, instancer name, persistent id)
+    key: instances.Key  # stable over frames: (object name, instancer name, persistent id)
     pass_index: int
     matrix: np.ndarray  # (4, 4) world matrix
     local: np.ndarray  # (V, 3) vertex positions
     triangles: np.ndarray  # (T, 3) vertex indices
+    materials: np.ndarray  # (T,) the pass index of each triangle's material (0: none)
+    id: int = 0  # its instance id (core/instances.py), set once the frame's keys are known
 
 
 @dataclass
@@ -55,18 +57,19 @@ class FrameGeometry:
 
     def __post_init__(self) -> None:
         self.by_key = {inst.key: i for i, inst in enumerate(self.instances)}
+        ids = instances.instance_ids(self.by_key)
+        for inst in self.instances:
+            inst.id = ids[inst.key]
 
 
 @dataclass
 class Surfaces:
     """Surface points seen at some frame: per point the instance (an index into
-    ``keys``; -1 where none), the instance's own triangle, barycentric weights, and the
-    point's planar depth there. ``triangles`` keeps each instance's triangle table, so
-    that another frame's mesh is used only when it is the same mesh."""
+    ``instances``; -1 where none), the instance's own triangle, barycentric weights, and
+    the point's planar depth there. Each instance keeps its triangle table, so that
+    another frame's mesh is used only when it is the same mesh."""
 
-    keys: list[tuple]
-    triangles: list[np.ndarray]
-    pass_indices: list[int]
+    instances: list[Instance]
     instance: np.ndarray  # (N,) int
     triangle: np.ndarray  # (N,) int
     weights: np.ndarray  # (N, 3)
@@ -75,41 +78,60 @@ class Surfaces:
     def take(self, chosen: np.ndarray) -> Surfaces:
         """The points ``chosen`` (an index array), in that order."""
         return Surfaces(
-            self.keys,
-            self.triangles,
-            self.pass_indices,
-            self.instance[chosen],
-            self.triangle[chosen],
-            self.weights[chosen],
-            self.depth[chosen],
+            self.instances, self.instance[chosen], self.triangle[chosen], self.weights[chosen], self.depth[chosen]
         )
+
+    def _per_instance(self, values: list[int], none: int) -> np.ndarray:
+        return np.array([*values, none], np.int64)[self.instance]
 
     @property
     def pass_index(self) -> np.ndarray:
         """(N,) the pass index of each point's object (0 where none)."""
-        table = np.array([*self.pass_indices, 0], np.int32)
-        return table[self.instance]
+        return self._per_instance([inst.pass_index for inst in self.instances], 0)
+
+    def labels(self) -> dict[str, np.ndarray]:
+        """Per point (int32): ``instance_id``, ``object_index`` and ``material_index`` of
+        the surface; 0 where there is none."""
+        material = np.zeros(len(self.instance), np.int32)
+        for i, inst in enumerate(self.instances):
+            on = self.instance == i
+            material[on] = inst.materials[self.triangle[on]]
+        return {
+            "instance_id": self._per_instance([inst.id for inst in self.instances], 0).astype(np.int32),
+            "object_index": self.pass_index.astype(np.int32),
+            "material_index": material,
+        }
 
 
 def concat(parts: list[Surfaces]) -> Surfaces:
-    keys, triangles, pass_indices, instance = [], [], [], []
+    if not parts:
+        return Surfaces([], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0))
+    chosen, instance = [], []
     for part in parts:
-        instance.append(np.where(part.instance >= 0, part.instance + len(keys), -1))
-        keys += part.keys
-        triangles += part.triangles
-        pass_indices += part.pass_indices
+        instance.append(np.where(part.instance >= 0, part.instance + len(chosen), -1))
+        chosen += part.instances
     return Surfaces(
-        keys,
-        triangles,
-        pass_indices,
-        np.concatenate(instance) if instance else np.zeros(0, np.int64),
-        np.concatenate([p.triangle for p in parts]) if parts else np.zeros(0, np.int64),
-        np.concatenate([p.weights for p in parts]) if parts else np.zeros((0, 3)),
-        np.concatenate([p.depth for p in parts]) if parts else np.zeros(0),
+        chosen,
+        np.concatenate(instance),
+        np.concatenate([p.triangle for p in parts]),
+        np.concatenate([p.weights for p in parts]),
+        np.concatenate([p.depth for p in parts]),
     )
 
 
-def _mesh_arrays(obj) -> tuple[np.ndarray, np.ndarray]:
+def _material_indices(obj, mesh) -> np.ndarray:
+    """The pass index of each of the mesh's material slots, as the render picks its
+    material: the object's where the slot links to the object, else the mesh's."""
+    slots = obj.material_slots
+    table = []
+    for i, material in enumerate(mesh.materials):
+        if i < len(slots) and slots[i].link == "OBJECT":
+            material = slots[i].material
+        table.append(material.pass_index if material is not None else 0)
+    return np.array([*table, 0], np.int32)  # a slot past the end has no material
+
+
+def _mesh_arrays(obj) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mesh = obj.to_mesh()
     try:
         local = np.empty(len(mesh.vertices) * 3, np.float32)
@@ -117,9 +139,13 @@ def _mesh_arrays(obj) -> tuple[np.ndarray, np.ndarray]:
         mesh.calc_loop_triangles()
         triangles = np.empty(len(mesh.loop_triangles) * 3, np.int32)
         mesh.loop_triangles.foreach_get("vertices", triangles)
+        slot = np.empty(len(mesh.loop_triangles), np.int32)
+        mesh.loop_triangles.foreach_get("material_index", slot)
+        table = _material_indices(obj, mesh)
+        materials = table[np.clip(slot, 0, len(table) - 1)]
     finally:
         obj.to_mesh_clear()
-    return local.reshape(-1, 3).astype(np.float64), triangles.reshape(-1, 3)
+    return local.reshape(-1, 3).astype(np.float64), triangles.reshape(-1, 3), materials
 
 
 def _view(scene) -> motion.View:
@@ -138,8 +164,8 @@ def capture(scene, view_layer) -> FrameGeometry:
     """The geometry of the scene's current frame, as the camera's rays meet it."""
     depsgraph = view_layer.depsgraph
     depsgraph.update()
-    meshes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    instances: list[Instance] = []
+    meshes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    found: list[Instance] = []
     for inst in depsgraph.object_instances:
         obj = inst.object
         if obj.type not in _MESH_LIKE or not obj.visible_camera:
@@ -150,20 +176,21 @@ def capture(scene, view_layer) -> FrameGeometry:
             key = (obj.name, "", ())
         if not inst.is_instance or obj.name not in meshes:  # instances of one object share its mesh
             meshes[obj.name] = _mesh_arrays(obj)
-        local, triangles = meshes[obj.name]
+        local, triangles, materials = meshes[obj.name]
         if len(triangles):
-            instances.append(Instance(key, obj.pass_index, np.array(inst.matrix_world, np.float64), local, triangles))
-    first = np.cumsum([0, *(len(inst.triangles) for inst in instances)])
+            matrix = np.array(inst.matrix_world, np.float64)
+            found.append(Instance(key, obj.pass_index, matrix, local, triangles, materials))
+    first = np.cumsum([0, *(len(inst.triangles) for inst in found)])
     bvh = None
-    if instances:
+    if found:
         world, offset, polygons = [], 0, []
-        for inst in instances:
+        for inst in found:
             world.append(inst.local @ inst.matrix[:3, :3].T + inst.matrix[:3, 3])
             polygons.append(inst.triangles + offset)
             offset += len(inst.local)
         vertices, polygons = np.concatenate(world).tolist(), np.concatenate(polygons).tolist()
         bvh = BVHTree.FromPolygons(vertices, polygons, all_triangles=True)
-    return FrameGeometry(_view(scene), instances, first, bvh)
+    return FrameGeometry(_view(scene), found, first, bvh)
 
 
 def _cast(geometry: FrameGeometry, origins, directions, distances) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +227,7 @@ def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray) -> Surfaces:
     instance[found] = np.searchsorted(geometry.first_triangle, hit[found], side="right") - 1
     triangle = np.where(found, hit - geometry.first_triangle[np.maximum(instance, 0)], -1)
     weights = np.full((count, 3), np.nan)
-    points = origins + directions * travelled[:, None]
+    points = origins + directions * np.where(found, travelled, 0.0)[:, None]
     used = np.unique(instance[found])
     for i in used:
         on = instance == i
@@ -209,16 +236,7 @@ def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray) -> Surfaces:
     depth = np.where(found, view.clip[0] + travelled / per_depth, np.inf)
     local = np.full(len(geometry.instances) + 1, -1, np.int64)
     local[used] = np.arange(len(used))
-    chosen = [geometry.instances[i] for i in used]
-    return Surfaces(
-        [inst.key for inst in chosen],
-        [inst.triangles for inst in chosen],
-        [inst.pass_index for inst in chosen],
-        local[instance],
-        triangle,
-        weights,
-        depth,
-    )
+    return Surfaces([geometry.instances[i] for i in used], local[instance], triangle, weights, depth)
 
 
 def locate(surfaces: Surfaces, target: FrameGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -229,11 +247,11 @@ def locate(surfaces: Surfaces, target: FrameGeometry) -> tuple[np.ndarray, np.nd
     followed = np.zeros(count, bool)
     bvh_triangle = np.full(count, -1, np.int64)
     for i in np.unique(surfaces.instance[surfaces.instance >= 0]):
-        j = target.by_key.get(surfaces.keys[i])
+        j = target.by_key.get(surfaces.instances[i].key)
         if j is None:
             continue
         inst = target.instances[j]
-        if not np.array_equal(inst.triangles, surfaces.triangles[i]):
+        if not np.array_equal(inst.triangles, surfaces.instances[i].triangles):
             continue  # another mesh there: the triangle does not carry over
         on = surfaces.instance == i
         a, b, c = _world_triangles(inst, surfaces.triangle[on])
@@ -312,11 +330,15 @@ class FrameMotion:
     source: FrameGeometry
     targets: dict[tuple[int, str], FrameGeometry]
     occlusion: bool
+    labels: bool = False
 
     def arrays(self, render_depth: np.ndarray) -> dict[str, np.ndarray]:
-        """``occlusion_forward``/``_backward`` (with ``occlusion``), and for each k > 1
-        ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion); the render's
-        depth pass tells which pixels show a surface."""
+        """``occlusion_forward``/``_backward`` (with ``occlusion``), for each k > 1
+        ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion), and with
+        ``labels`` the ``instance_id``, ``object_index`` and ``material_index`` each pixel
+        shows (-1 where the render shows a surface the rays do not find) with the
+        ``instance_classes`` of its instances. The render's depth pass tells which pixels
+        show a surface."""
         height, width = render_depth.shape
         out: dict[str, np.ndarray] = {}
         for k, direction in self.targets:
@@ -324,6 +346,9 @@ class FrameMotion:
                 out[_key("occlusion", direction, k)] = np.full((height, width), motion.NO_SURFACE, np.uint8)
             if k > 1:
                 out[_key("flow", direction, k)] = np.full((height, width, 2), np.nan, np.float32)
+        if self.labels:
+            for name in LABELS:
+                out[name] = np.zeros((height, width), np.int32)
         rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
         for start in range(0, len(rows), BLOCK_PIXELS):
             r, c = rows[start : start + BLOCK_PIXELS], cols[start : start + BLOCK_PIXELS]
@@ -331,6 +356,9 @@ class FrameMotion:
             seen = surfaces_at(self.source, pixels)
             rendered = render_depth[r, c]
             agree = np.abs(seen.depth - rendered) <= RENDER_MISMATCH * rendered
+            if self.labels:
+                for name, values in seen.labels().items():
+                    out[name][r, c] = np.where(agree, values, -1)
             for (k, direction), target in self.targets.items():
                 points, followed, own = locate(seen, target)
                 followed &= agree
@@ -341,12 +369,31 @@ class FrameMotion:
                     flow = motion.flow_to(pixels, moved)
                     flow[~followed] = np.nan
                     out[_key("flow", direction, k)][r, c] = flow
+        if self.labels:
+            ids = sorted(inst.id for inst in self.source.instances)
+            classes = {inst.id: inst.pass_index for inst in self.source.instances}
+            out["instance_classes"] = np.array([ids, [classes[i] for i in ids]], np.int64).reshape(2, -1)
         return out
 
+    def instance_table(self, ids: np.ndarray) -> dict[str, dict]:
+        """``meta.json``'s rows for the instance ids given (those the frame shows)."""
+        wanted = {int(i) for i in ids}
+        return {
+            str(inst.id): instances.table_entry(inst.key, inst.pass_index)
+            for inst in self.source.instances
+            if inst.id in wanted
+        }
 
-def frame_motion(cache: GeometryCache, frame: int, occlusion: bool, offsets: tuple[int, ...]) -> FrameMotion:
-    """Capture what ``frame``'s occlusion (k = 1, with ``occlusion``) and flow offsets
-    need. The scene is left on another frame; the caller sets it back."""
+
+# What the rays tell of each pixel with ``labels``.
+LABELS = ("instance_id", "object_index", "material_index")
+
+
+def frame_motion(
+    cache: GeometryCache, frame: int, occlusion: bool, offsets: tuple[int, ...], labels: bool = False
+) -> FrameMotion:
+    """Capture what ``frame``'s occlusion (k = 1, with ``occlusion``), flow offsets and
+    labels need. The scene is left on another frame; the caller sets it back."""
     steps = ([1] if occlusion else []) + list(offsets)
     reach = max(steps, default=0)
     cache.keep(frame - reach, frame + reach)
@@ -355,7 +402,7 @@ def frame_motion(cache: GeometryCache, frame: int, occlusion: bool, offsets: tup
         for k in steps
         for direction, sign in (("forward", 1), ("backward", -1))
     }
-    return FrameMotion(cache.at(frame), targets, occlusion)
+    return FrameMotion(cache.at(frame), targets, occlusion, labels)
 
 
 def match_render_geometry(scene, view_layer, changes: SceneChanges) -> None:

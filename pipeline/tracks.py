@@ -68,7 +68,7 @@ def _queries(cache: GeometryCache, frames: list[int], options: TrackOptions, siz
     surfaces = concat(parts)
     queries = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 3), np.float32)
     if given is None:
-        names = np.array([surfaces.keys[i][0] for i in surfaces.instance], dtype=object)
+        names = np.array([surfaces.instances[i].key[0] for i in surfaces.instance], dtype=object)
         chosen = choose_queries(names, options.per_object, options.seed)
     else:  # back in the order they were given
         chosen = np.argsort(np.concatenate(asked), kind="stable")
