@@ -7,6 +7,7 @@
     for arrays in iter_frames("run"):               # every complete frame of a folder
         ...
     tracks = load_tracks("run")                     # tracks.npz, TAP-Vid's layout
+    instances = load_instances("run")               # instance id → object, pass index, instancer
 
 Errors on truncated, empty or foreign files raise :class:`FrameFileError` naming the file.
 """
@@ -23,7 +24,20 @@ from .exporters.frame_io import FrameFileError, load_frame
 from .exporters.layout import exr_path, npz_path
 from .exporters.meta import read_meta
 
-__all__ = ["FrameFileError", "iter_frames", "load_frame", "load_tracks", "read_meta"]
+__all__ = ["FrameFileError", "iter_frames", "load_frame", "load_instances", "load_tracks", "read_meta"]
+
+
+def load_instances(root: str | Path) -> dict[int, dict]:
+    """The folder's instance table: for each id that ``instance_id`` holds in some frame,
+    ``{"object", "pass_index", "instancer", "persistent_id"}`` (the last two None for an
+    object that is not an instance)."""
+    root = Path(root)
+    meta = read_meta(root)
+    if meta is None:
+        raise FrameFileError(f"{root}: no meta.json (not a Ground Truth output folder)")
+    if "instances" not in meta:
+        raise FrameFileError(f"{root}: no instance ids here (export with Instance IDs on)")
+    return {int(key): row for key, row in meta["instances"].items()}
 
 
 def load_tracks(root: str | Path) -> dict[str, np.ndarray]:

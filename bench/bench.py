@@ -5,9 +5,10 @@ demo scene, and the ratios the performance targets are about.
     bench/bench.sh [--runs 3] [--frames 12] [--width 640 --height 480 --samples 16]
 
 Each run renders A, B, C and D one after the other (so their ratios are measured side by
-side), each in a fresh process; then C0, K2, K24 and T (what occlusion, each flow offset
-and point tracks add to C); then E (without occlusion) and EO (with) at 1920×1080. Medians over the runs. Last, the
-meta.json upkeep per frame in folders of 0, 1,000 and 10,000 frames (bench/meta_upkeep.py).
+side), each in a fresh process; then C0, R0, K2, K24 and T (what occlusion, instance ids,
+each flow offset and point tracks add to C); then E (without occlusion) and EO (with) at
+1920×1080. Medians over the runs. Last, the meta.json upkeep per frame in folders of 0,
+1,000 and 10,000 frames (bench/meta_upkeep.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ NAMES = {
 }
 MOTION = {
     "C0": "C without occlusion",
+    "R0": "C without occlusion and instance ids (no rays)",
     "K2": "C + flow offsets 2",
     "K24": "C + flow offsets 2,4",
     "T": "C + point tracks (256 per object)",
@@ -106,6 +108,7 @@ def main() -> None:
         print(f"| {config}: {name} | {median(per_frame(config)):.2f} s | {step} | {rss:.0f} MB | {written:.1f} MB |")
     c_over_b = [r["C"]["wall"] / r["B"]["wall"] for r in runs]
     c0_over_b = [r["C0"]["wall"] / r["B"]["wall"] for r in runs]
+    r0_over_b = [r["R0"]["wall"] / r["B"]["wall"] for r in runs]
     d_over_c = [median(r["D"]["export"]) / median(r["C"]["export"]) for r in runs]
     e_step = [median(r["E"]["export"]) for r in runs]
     e_floor = [median(r["E"]["floor"]) for r in runs]
@@ -114,6 +117,7 @@ def main() -> None:
     print("|---|---|---|")
     print(f"| C / B wall time | {median(c_over_b):.3f} | ≤ 1.10 |")
     print(f"| C0 / B wall time (C without occlusion) | {median(c0_over_b):.3f} | ≤ 1.10 |")
+    print(f"| R0 / B wall time (C without rays) | {median(r0_over_b):.3f} | ≤ 1.10 |")
     print(f"| D export / C export | {median(d_over_c):.1f}× | ≥ 5× |")
     print(
         f"| 1920×1080 uncompressed export step / np.save floor | {median(e_ratio):.2f} "

@@ -12,6 +12,7 @@ E  the export step alone, uncompressed NPZ, no previews, no occlusion, and the n
    floor of the same arrays to the same disk
 EO E with occlusion (what occlusion adds at 1920×1080: EO - E)
 C0 C without occlusion (what occlusion costs: C - C0)
+R0 C without occlusion and instance ids: no rays at all (what instance ids cost: C0 - R0)
 K2 C with flow offsets 2; K24 with offsets 2,4 (what each k costs)
 T  C with point tracks (256 per object; what tracks cost: T - C)
 """
@@ -93,11 +94,12 @@ def recipe(bpy, scene, out: Path) -> tuple[float, list[float]]:
 
 
 MOTION = {
-    "C0": {"without": "occlusion"},
+    "C0": {"without": ("occlusion",)},
+    "R0": {"without": ("occlusion", "instance_id")},
     "K2": {"flow_offsets": "2"},
     "K24": {"flow_offsets": "2,4"},
     "T": {},
-    "E": {"without": "occlusion"},
+    "E": {"without": ("occlusion",)},
     "EO": {},
 }
 
@@ -108,10 +110,10 @@ def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previe
     layout = importlib.import_module(f"{devenv.ADDON_MODULE}.exporters.layout")
     modalities = importlib.import_module(f"{devenv.ADDON_MODULE}.core.modalities").MODALITIES
     extra = dict(MOTION.get(config, {}))
-    without = extra.pop("without", None)
+    without = extra.pop("without", ())
     options = options_module.ExportOptions(
         output_dir=str(out),
-        modalities=tuple(m.key for m in modalities if m.key != without),
+        modalities=tuple(m.key for m in modalities if m.key not in without),
         files=layout.OutputOptions(npz_level=npz_level, previews=previews),
         tracks=options_module.TrackOptions() if config == "T" else None,
         **extra,
@@ -149,7 +151,7 @@ def main() -> None:
         for flag in pass_flags().values():
             setattr(bpy.context.view_layer, flag, args.config == "B")
         result["wall"] = animation_render(bpy, scene, data)
-    elif args.config in ("C", "C0", "K2", "K24", "T"):
+    elif args.config in ("C", "C0", "R0", "K2", "K24", "T"):
         result["wall"], timings = full_export(bpy, scene, data, frames, 1, True, args.config)
         result["export"] = [handover + write for _, handover, write in timings]
     elif args.config == "D":

@@ -89,7 +89,7 @@ class Modality:
     requires: str | None = None  # another modality it goes with (exported only when that one is)
     geometric: bool = False  # computed from the scene's geometry (rays through pixel centres), not a pass
     geometric_on: frozenset[str] = frozenset()  # ... only on these engine families (from passes elsewhere)
-    labels: bool = False  # reads which instance, object and material each pixel shows (from the rays)
+    ray_label: str | None = None  # from the rays: the label of the surface it reads (instance_id, object_index, …)
 
     def from_geometry(self, family: str | None) -> bool:
         return self.geometric or family in self.geometric_on
@@ -162,7 +162,7 @@ MODALITIES = (
         (Array("object_index", "int32", "(H, W)", "object pass index; 0 = background", "V", "mask"),),
         convert.object_index_arrays,
         geometric_on=frozenset({EEVEE}),
-        labels=True,
+        ray_label="object_index",
     ),
     Modality(
         "material_index",
@@ -172,7 +172,7 @@ MODALITIES = (
         (Array("material_index", "int32", "(H, W)", "material pass index; 0 = background", "V", "mask"),),
         convert.material_index_arrays,
         geometric_on=frozenset({EEVEE}),
-        labels=True,
+        ray_label="material_index",
     ),
     Modality(
         "instance_id",
@@ -196,7 +196,7 @@ MODALITIES = (
         ),
         convert.instance_arrays,
         geometric=True,
-        labels=True,
+        ray_label="instance_id",
     ),
     Modality(
         "emission",
@@ -218,7 +218,7 @@ MODALITIES = (
         ),
         convert.box_arrays,
         geometric_on=frozenset({EEVEE}),
-        labels=True,
+        ray_label="object_index",
     ),
 )
 MODALITY_BY_KEY = {m.key: m for m in MODALITIES}
@@ -300,9 +300,11 @@ class Plan:
         return bool(self.offsets or self.from_geometry)
 
     @property
-    def labels(self) -> bool:
-        """Whether the rays must tell which instance, object and material each pixel shows."""
-        return any(MODALITY_BY_KEY[m].labels for m in self.from_geometry)
+    def labels(self) -> tuple[str, ...]:
+        """What the rays must tell of each pixel: of ``instance_id``, ``object_index``,
+        ``material_index``."""
+        wanted = {MODALITY_BY_KEY[m].ray_label for m in self.from_geometry} - {None}
+        return tuple(sorted(wanted))
 
 
 def plan(engine: str, wanted: Iterable[str], offsets: Iterable[int] = (), geometry: bool = True) -> Plan:

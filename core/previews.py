@@ -136,7 +136,8 @@ def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
 
 
 def mask_colours(indices: np.ndarray) -> np.ndarray:
-    """A distinct, stable colour per index (golden-ratio hues); index 0 is black."""
+    """A distinct, stable colour per index (golden-ratio hues); index 0 is black and
+    negative ones (no object known) grey."""
     indices = np.asarray(indices)
     hue = (indices * 0.618033988749895) % 1.0
     saturation = np.where(indices % 2 == 0, 0.55, 0.85)
@@ -156,6 +157,7 @@ def mask_colours(indices: np.ndarray) -> np.ndarray:
     )
     rgb = np.take_along_axis(table, sector[None, ..., None].repeat(3, -1), 0)[0]
     rgb[indices == 0] = 0.0
+    rgb[indices < 0] = 0.5
     return _to_uint8(rgb)
 
 

@@ -175,7 +175,7 @@ def expected_files(root: Path, frame: int, array_keys: Iterable[str], options: l
     """Every file a complete frame has, for a frame with these arrays and options, in
     the order the writer writes them (the NPZ, the frame's record, last)."""
     keys = frozenset(array_keys)
-    table = [layout.instances_record_path(root, frame)] if "instance_id" in keys else []
+    table = [layout.instances_path(root, frame)] if "instance_id" in keys else []
     files = (p for f in _chosen(keys, options) for p in f.paths(root, frame, keys))
     return [layout.rgb_path(root, frame), *table, *files]
 
@@ -193,7 +193,7 @@ def write_frame(
         if instances is None:
             raise ValueError("a frame with instance_id needs its instances' table")
         text = json.dumps(instances, ensure_ascii=False).encode()
-        _write(layout.instances_record_path(root, frame), lambda s: s.write(text))
+        _write(layout.instances_path(root, frame), lambda s: s.write(text))
     for file_format in _chosen(arrays, options):
         file_format.write(root, frame, arrays, options)
 
@@ -202,7 +202,7 @@ def read_instances(root: Path, frames: Iterable[int]) -> dict[str, dict]:
     """meta.json's ``instances``: the rows of ``frames``' records, in id order."""
     rows: dict[str, dict] = {}
     for frame in frames:
-        path = layout.instances_record_path(root, frame)
+        path = layout.instances_path(root, frame)
         if path.exists():
             with open(path, encoding="utf-8") as stream:
                 rows.update(json.load(stream))

@@ -65,9 +65,9 @@ def coco_record_path(root: Path, frame: int) -> Path:
     return root / ".coco" / f"{frame_stem(frame)}.json"
 
 
-def instances_record_path(root: Path, frame: int) -> Path:
-    """The frame's rows of ``meta.json``'s ``instances`` (hidden: meta.json is what users read)."""
-    return root / ".instances" / f"{frame_stem(frame)}.json"
+def instances_path(root: Path, frame: int) -> Path:
+    """The instances the frame shows: its rows of ``meta.json``'s ``instances``."""
+    return root / "instances" / f"{frame_stem(frame)}.json"
 
 
 def frames_on_disk(root: Path) -> set[int]:

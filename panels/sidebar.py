@@ -13,6 +13,7 @@ from ..core.modalities import MODALITIES, engine_gives
 from ..exporters.formats import FORMATS
 from ..operators import animation
 from ..pipeline.checks import blocking_problems, notices, settings_problem
+from ..pipeline.motion import MESH_LIKE
 from ..pipeline.options import options_from_settings
 
 
@@ -143,6 +144,11 @@ class VIEW3D_PT_gt_coco(GroundTruthPanel, bpy.types.Panel):
             row.operator("scene.gt_remove_category", text="", icon="X").index = i
         layout.operator("scene.gt_fill_categories", icon="ADD")
         layout.label(text="Unnamed pass indices take their objects' names")
+        per = "instance" if settings.use_instance_id else "pass index (Instance IDs off)"
+        layout.label(text=f"One annotation per visible {per}")
+        unlabelled = sum(1 for o in context.scene.objects if o.type in MESH_LIKE and o.pass_index == 0)
+        if unlabelled:
+            layout.label(text=f"{unlabelled} objects with pass index 0 are not annotated", icon="INFO")
 
 
 class VIEW3D_PT_gt_setup(GroundTruthPanel, bpy.types.Panel):

@@ -28,7 +28,7 @@ from ..core.camera import intrinsics, output_size, world_to_camera
 from . import scene_info
 from .changes import SceneChanges
 
-_MESH_LIKE = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
+MESH_LIKE = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
 # Where the rendered depth and the ray's differ by more than this fraction, the pixel
 # shows something the geometry does not hold (a render-only effect such as displacement):
 # its answers are left undefined rather than guessed.
@@ -89,18 +89,18 @@ class Surfaces:
         """(N,) the pass index of each point's object (0 where none)."""
         return self._per_instance([inst.pass_index for inst in self.instances], 0)
 
-    def labels(self) -> dict[str, np.ndarray]:
-        """Per point (int32): ``instance_id``, ``object_index`` and ``material_index`` of
-        the surface; 0 where there is none."""
+    def label(self, name: str) -> np.ndarray:
+        """Per point (int32) the surface's ``instance_id``, ``object_index`` or
+        ``material_index``; 0 where there is none."""
+        if name == "instance_id":
+            return self._per_instance([inst.id for inst in self.instances], 0).astype(np.int32)
+        if name == "object_index":
+            return self.pass_index.astype(np.int32)
         material = np.zeros(len(self.instance), np.int32)
         for i, inst in enumerate(self.instances):
             on = self.instance == i
             material[on] = inst.materials[self.triangle[on]]
-        return {
-            "instance_id": self._per_instance([inst.id for inst in self.instances], 0).astype(np.int32),
-            "object_index": self.pass_index.astype(np.int32),
-            "material_index": material,
-        }
+        return material
 
 
 def concat(parts: list[Surfaces]) -> Surfaces:
@@ -168,7 +168,7 @@ def capture(scene, view_layer) -> FrameGeometry:
     found: list[Instance] = []
     for inst in depsgraph.object_instances:
         obj = inst.object
-        if obj.type not in _MESH_LIKE or not obj.visible_camera:
+        if obj.type not in MESH_LIKE or not obj.visible_camera:
             continue
         if inst.is_instance:
             key = (obj.name, inst.parent.name, tuple(inst.persistent_id))
@@ -330,15 +330,15 @@ class FrameMotion:
     source: FrameGeometry
     targets: dict[tuple[int, str], FrameGeometry]
     occlusion: bool
-    labels: bool = False
+    labels: tuple[str, ...] = ()
 
     def arrays(self, render_depth: np.ndarray) -> dict[str, np.ndarray]:
         """``occlusion_forward``/``_backward`` (with ``occlusion``), for each k > 1
-        ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion), and with
-        ``labels`` the ``instance_id``, ``object_index`` and ``material_index`` each pixel
-        shows (-1 where the render shows a surface the rays do not find) with the
-        ``instance_classes`` of its instances. The render's depth pass tells which pixels
-        show a surface."""
+        ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion), and each of
+        ``labels`` (``instance_id``, ``object_index``, ``material_index``) of the surface
+        each pixel shows (-1 where the render shows a surface the rays do not find), with
+        the ``instance_classes`` of the frame's instances. The render's depth pass tells
+        which pixels show a surface."""
         height, width = render_depth.shape
         out: dict[str, np.ndarray] = {}
         for k, direction in self.targets:
@@ -346,9 +346,8 @@ class FrameMotion:
                 out[_key("occlusion", direction, k)] = np.full((height, width), motion.NO_SURFACE, np.uint8)
             if k > 1:
                 out[_key("flow", direction, k)] = np.full((height, width, 2), np.nan, np.float32)
-        if self.labels:
-            for name in LABELS:
-                out[name] = np.zeros((height, width), np.int32)
+        for name in self.labels:
+            out[name] = np.zeros((height, width), np.int32)
         rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
         for start in range(0, len(rows), BLOCK_PIXELS):
             r, c = rows[start : start + BLOCK_PIXELS], cols[start : start + BLOCK_PIXELS]
@@ -356,9 +355,8 @@ class FrameMotion:
             seen = surfaces_at(self.source, pixels)
             rendered = render_depth[r, c]
             agree = np.abs(seen.depth - rendered) <= RENDER_MISMATCH * rendered
-            if self.labels:
-                for name, values in seen.labels().items():
-                    out[name][r, c] = np.where(agree, values, -1)
+            for name in self.labels:
+                out[name][r, c] = np.where(agree, seen.label(name), -1)
             for (k, direction), target in self.targets.items():
                 points, followed, own = locate(seen, target)
                 followed &= agree
@@ -369,7 +367,7 @@ class FrameMotion:
                     flow = motion.flow_to(pixels, moved)
                     flow[~followed] = np.nan
                     out[_key("flow", direction, k)][r, c] = flow
-        if self.labels:
+        if "instance_id" in self.labels:
             ids = sorted(inst.id for inst in self.source.instances)
             classes = {inst.id: inst.pass_index for inst in self.source.instances}
             out["instance_classes"] = np.array([ids, [classes[i] for i in ids]], np.int64).reshape(2, -1)
@@ -385,12 +383,8 @@ class FrameMotion:
         }
 
 
-# What the rays tell of each pixel with ``labels``.
-LABELS = ("instance_id", "object_index", "material_index")
-
-
 def frame_motion(
-    cache: GeometryCache, frame: int, occlusion: bool, offsets: tuple[int, ...], labels: bool = False
+    cache: GeometryCache, frame: int, occlusion: bool, offsets: tuple[int, ...], labels: tuple[str, ...] = ()
 ) -> FrameMotion:
     """Capture what ``frame``'s occlusion (k = 1, with ``occlusion``), flow offsets and
     labels need. The scene is left on another frame; the caller sets it back."""
@@ -431,7 +425,7 @@ def motion_routes(scene) -> dict[str, str]:
     """meta.json's ``surface_motion``: per mesh-like object, how its points are followed."""
     routes = {}
     for obj in sorted(scene.objects, key=lambda o: o.name):
-        if obj.type not in _MESH_LIKE:
+        if obj.type not in MESH_LIKE:
             continue
         shape_keys = obj.type == "MESH" and obj.data.shape_keys is not None
         deforms = shape_keys or any(m.show_render for m in getattr(obj, "modifiers", ()))

@@ -269,7 +269,8 @@ def test_every_setting_has_a_flag_and_the_blend_settings_are_not_used(farm, tmp_
     code, _, err = run("render", "--blend", str(other), "--out", str(tmp_path / "plain"), "--frames", "2")
     assert code == 0, err
     plain = tmp_path / "plain"
-    assert {p.name for p in plain.iterdir()} == {"meta.json", "rgb", "npz", "preview", "contact_sheet.png"}
+    expected = {"meta.json", "rgb", "npz", "preview", "contact_sheet.png", "instances"}
+    assert {p.name for p in plain.iterdir()} == expected
     with zipfile.ZipFile(plain / "npz" / "000002.npz") as archive:
         assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}
 

@@ -158,7 +158,8 @@ def test_farm_export_equals_one_machine_and_the_geometry(project, cluster, tmp_p
     # And the numbers are the scene's: depth and object index against ray casts.
     bpy.ops.wm.open_mainfile(filepath=str(project["blend"]))
     scene = bpy.context.scene
-    for frame in (1, 17):
+    ids: dict[str, set] = {}
+    for frame in (1, 17):  # rendered by different chunks
         scene.frame_set(frame)
         truth = scenes.cast_pixels(scene)
         inside = truth["interior"]
@@ -167,6 +168,11 @@ def test_farm_export_equals_one_machine_and_the_geometry(project, cluster, tmp_p
             assert relative.max() < 1e-4, frame
             index = {o.name: o.pass_index for o in scene.objects}
             assert np.array_equal(arrays["object_index"][inside], [index[n] for n in truth["object"][inside]])
+            for name in ("Ground", "Box", "Ico"):
+                ids.setdefault(name, set()).update(arrays["instance_id"][inside & (truth["object"] == name)].tolist())
+    # One id per object, the same in both chunks, named so in the merged meta.json.
+    table = json.loads((out / "meta.json").read_text())["instances"]
+    assert all(len(found) == 1 and table[str(*found)]["object"] == name for name, found in ids.items()), ids
 
 
 def test_a_missing_gpu_is_refused_before_any_frame_on_a_local_ray(project, cluster, tmp_path):

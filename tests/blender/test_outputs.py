@@ -104,7 +104,7 @@ def test_contact_sheet_tiles_are_the_previews(run):
     _, root, _ = run
     sheet, _ = read_png(root / "contact_sheet.png")
     keys = ["depth", "normal", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward"]
-    keys += ["object_index", "material_index", "emission"]
+    keys += ["object_index", "material_index", "instance_id", "emission"]
     assert sheet.shape == (4 + 3 * (120 + 4), 4 + (1 + len(keys)) * (160 + 4), 3)
     for row, frame in enumerate(FRAMES):
         for column, key in enumerate(keys, start=1):

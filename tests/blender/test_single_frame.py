@@ -64,9 +64,40 @@ def test_shapes_dtypes_and_keys(exported):
         "box_index": (np.int32, (3,)),
         "boxes": (np.int32, (3, 4)),
         "box_pixels": (np.int64, (3,)),
+        "instance_id": (np.int32, (h, w)),
+        "instance_box_id": (np.int32, (3,)),
+        "instance_boxes": (np.int32, (3, 4)),
+        "instance_box_pixels": (np.int64, (3,)),
+        "instance_box_class": (np.int32, (3,)),
     }
     assert {k: (v.dtype, v.shape) for k, v in arrays.items()} == {k: (np.dtype(t), s) for k, (t, s) in expected.items()}
     assert arrays["frame"] == 1
+
+
+def test_instance_ids_name_the_objects_one_to_one(exported):
+    """Through every camera: one id per object at pixel interiors, background 0, and
+    meta.json's instances naming each with its pass index."""
+    scene, arrays, truth, out = exported
+    table = json.loads(open(f"{out}/meta.json", encoding="utf-8").read())["instances"]
+    ids = arrays["instance_id"]
+    inside = truth["interior"]
+    names = {}
+    for name in ("Ground", "Box", "Lamp"):
+        found = set(ids[inside & (truth["object"] == name)].tolist())
+        assert len(found) == 1, (name, found)
+        (names[name],) = found
+        assert table[str(names[name])] == {
+            "object": name,
+            "pass_index": scene.objects[name].pass_index,
+            "instancer": None,
+            "persistent_id": None,
+        }
+    assert len(set(names.values())) == 3 and sorted(arrays["instance_box_id"]) == sorted(names.values())
+    assert (ids[truth["empty"]] == 0).all()
+    # Cycles: the rays' object agrees with its IndexOB pass at every pixel both call an object.
+    by_id = {value: scene.objects[name].pass_index for name, value in names.items()}
+    labelled = ids > 0
+    np.testing.assert_array_equal(np.vectorize(by_id.get)(ids[labelled]), arrays["object_index"][labelled])
 
 
 def test_a_still_scene_is_visible_in_both_neighbours(exported):
