@@ -32,6 +32,17 @@ def depth_from_z(z: np.ndarray) -> np.ndarray:
     return depth
 
 
+# EEVEE Next (Blender 4.2–4.5) writes the far clipping distance, not 1e10, where no
+# surface is. A depth this close to the far clip (or beyond) counts as background.
+FAR_CLIP_MARGIN = 1e-3
+
+
+def mark_background(z: np.ndarray, clip_end: float) -> None:
+    """Set every depth of the Z pass at or beyond ``clip_end × (1 − FAR_CLIP_MARGIN)`` to
+    Blender's background value, in place: no surface renders beyond the far clip."""
+    z[z >= clip_end * (1.0 - FAR_CLIP_MARGIN)] = BLENDER_BACKGROUND_Z
+
+
 def background_from_z(z: np.ndarray) -> np.ndarray:
     """Boolean (H, W) mask of pixels where no surface was hit, from the Z pass or depth."""
     return ~(np.asarray(z) < _BACKGROUND_THRESHOLD)

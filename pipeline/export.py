@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import compat
 from ..core.camera import intrinsics, output_size, world_to_camera
+from ..core.convert import mark_background
 from ..core.modalities import Plan, frame_arrays, plan, scratch_bytes
 from ..core.motion import offsets_from_text
 from ..core.previews import preview_keys
@@ -163,7 +164,7 @@ class Exporter:
         self.motion = motion.GeometryCache(scene, view_layer) if self.plan.geometric else None
         self.run_files = run_files
         self.meta_keeper = MetaKeeper(self.root, self.meta, self.array_keys, self.options)
-        self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._pending: tuple[int, np.ndarray, np.ndarray, float] | None = None
         # Per frame: (frame, seconds on the main thread after the render, seconds the
         # writer spent converting and writing). Read by bench/.
         self.timings: list[tuple[int, float, float]] = []
@@ -220,7 +221,7 @@ class Exporter:
         scene = self.scene
         params = scene_info.camera_params(scene)
         pose = world_to_camera(scene_info.camera_matrix_world(scene))
-        self._pending = (scene.frame_current, intrinsics(params), pose)
+        self._pending = (scene.frame_current, intrinsics(params), pose, scene.camera.data.clip_end)
 
     def render(self) -> None:
         """Render the current frame, blocking."""
@@ -239,7 +240,7 @@ class Exporter:
         error of an earlier frame is raised here (or when the run ends)."""
         if self._pending is None:
             raise ExportError("after_render() without before_render()")
-        frame, K, pose = self._pending
+        frame, K, pose, clip_end = self._pending
         self._pending = None
         root = self.root
         started = time.perf_counter()
@@ -258,7 +259,7 @@ class Exporter:
             raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
         captured = self._motion(frame)
         handover = time.perf_counter() - started
-        self._writer.submit(lambda: self._write(frame, raw, K, pose, handover, captured))
+        self._writer.submit(lambda: self._write(frame, raw, (K, pose, clip_end), handover, captured))
         return FrameResult(frame, root, expected_files(root, frame, self.array_keys, self.options), self.missing)
 
     def _motion(self, frame: int) -> motion.FrameMotion | None:
@@ -277,15 +278,16 @@ class Exporter:
         self,
         frame: int,
         raw: dict[str, np.ndarray],
-        K: np.ndarray,
-        pose: np.ndarray,
+        camera: tuple[np.ndarray, np.ndarray, float],
         handover: float,
         captured: motion.FrameMotion | None,
     ) -> None:
         """On the writer thread (no bpy here): cast the rays, convert, write the frame,
-        update meta.json."""
+        update meta.json. ``camera`` is the frame's K, pose and far clipping distance."""
         root = self.root
         started = time.perf_counter()
+        K, pose, clip_end = camera
+        mark_background(raw["depth"], clip_end)
         try:
             geometry = captured.arrays(raw["depth"]) if captured is not None else {}
             arrays = frame_arrays(raw, self.modalities, K, pose, frame, geometry)

@@ -2,7 +2,7 @@
 """Pass conversions on synthetic pass images."""
 
 import numpy as np
-from ground_truth.core.convert import depth_from_z, flow_from_vector, index_mask, unit_normals
+from ground_truth.core.convert import depth_from_z, flow_from_vector, index_mask, mark_background, unit_normals
 from ground_truth.core.modalities import frame_arrays
 
 
@@ -61,3 +61,11 @@ def test_frame_arrays_rotates_normals_into_camera_axes():
     np.testing.assert_allclose(out["normal_world"], world)
     assert out["frame"] == 7 and out["frame"].dtype == np.int64
     assert "flow_forward" not in out
+
+
+def test_depth_at_the_far_clip_is_background():
+    """EEVEE Next (4.2–4.5) writes the far clip distance (here 1000.55 for 1000) where no
+    surface is; a surface short of the last 0.1% stays."""
+    z = np.array([[5.0, 998.0, 999.5, 1000.55, 1.0e10]], np.float32)
+    mark_background(z, 1000.0)
+    np.testing.assert_array_equal(depth_from_z(z), [[5.0, 998.0, np.inf, np.inf, np.inf]])
