@@ -32,7 +32,7 @@ def depth_from_z(z: np.ndarray) -> np.ndarray:
     return depth
 
 
-# EEVEE Next (Blender 4.2–4.5) writes the far clipping distance, not 1e10, where no
+# EEVEE on Blender 4.2–5.1 writes the far clipping distance, not 1e10, where no
 # surface is. A depth this close to the far clip (or beyond) counts as background.
 FAR_CLIP_MARGIN = 1e-3
 

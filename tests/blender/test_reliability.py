@@ -143,7 +143,7 @@ def test_eevee_exports_every_modality_with_masks_from_rays(scene, capfd):
     expected = {"object_index": lambda o: o.pass_index, "material_index": lambda o: o.active_material.pass_index}
     for key, value in expected.items():
         np.testing.assert_array_equal(arrays[key][inside], [value(by_name[n]) for n in hits["object"][inside]])
-    # EEVEE Next (4.2–4.5) writes the far clip distance where no surface is: background.
+    # EEVEE on 4.2–5.1 writes the far clip distance where no surface is: background.
     assert (arrays["object_index"][hits["empty"]] == 0).all() and np.isinf(arrays["depth"][hits["empty"]]).all()
     # Occlusion comes from the scene's geometry, not from EEVEE's buffers: exact here too.
     away = hits["hit"] & ~hits["near_background"] & (np.sum(list(hits["touching"].values()), axis=0) == 1)

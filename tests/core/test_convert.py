@@ -64,7 +64,7 @@ def test_frame_arrays_rotates_normals_into_camera_axes():
 
 
 def test_depth_at_the_far_clip_is_background():
-    """EEVEE Next (4.2–4.5) writes the far clip distance (here 1000.55 for 1000) where no
+    """EEVEE on Blender 4.2–5.1 writes the far clip distance (here 1000.55 for 1000) where no
     surface is; a surface short of the last 0.1% stays."""
     z = np.array([[5.0, 998.0, 999.5, 1000.55, 1.0e10]], np.float32)
     mark_background(z, 1000.0)
