@@ -6,7 +6,7 @@ demo scene, and the ratios the performance targets are about.
 
 Each run renders A, B, C and D one after the other (so their ratios are measured side by
 side), each in a fresh process; then C0, R0, K2, K24 and T (what occlusion, instance ids,
-each flow offset and point tracks add to C); then E (without occlusion) and EO (with) at
+each flow offset and point tracks add to C); then E (no rays) and EO (occlusion and instance ids) at
 1920×1080. Medians over the runs. Last, the meta.json upkeep per frame in folders of 0,
 1,000 and 10,000 frames (bench/meta_upkeep.py).
 """
@@ -131,7 +131,7 @@ def main() -> None:
         written = median(r[config]["bytes"] - r["C"]["bytes"] for r in runs) / 1e6
         print(f"| {config}: {name} | {median(extra):+.3f} s | {median(step):+.3f} s | {written:+.1f} MB |")
     occlusion_1080 = [median(r["EO"]["export"]) - median(r["E"]["export"]) for r in runs]
-    print(f"\nOcclusion at 1920×1080 adds {median(occlusion_1080):.2f} s to the export step (EO - E).")
+    print(f"\nOcclusion and instance ids at 1920×1080 add {median(occlusion_1080):.2f} s to the export step (EO - E).")
     print(f"\nper-run C/B: {', '.join(f'{v:.3f}' for v in c_over_b)}; results in {work}")
     subprocess.run([sys.executable, str(ROOT / "bench" / "meta_upkeep.py")], check=True)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import statistics
 import sys
 import tempfile
@@ -42,7 +43,7 @@ def load_package():
 def measure(existing: int, added: int) -> dict[str, float]:
     from ground_truth.core.modalities import MODALITIES, plan
     from ground_truth.exporters.formats import complete_frames, expected_files
-    from ground_truth.exporters.layout import OutputOptions
+    from ground_truth.exporters.layout import OutputOptions, instances_path
     from ground_truth.exporters.meta import MetaKeeper, meta_lock, write_meta
 
     arrays = plan("CYCLES", [m.key for m in MODALITIES]).arrays
@@ -54,6 +55,11 @@ def measure(existing: int, added: int) -> dict[str, float]:
         for path in expected_files(root, frame, arrays, options):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
+        rows = {
+            str(3 * frame + i): {"object": f"Object{i:03d}", "pass_index": i, "instancer": None, "persistent_id": None}
+            for i in range(3)
+        }
+        instances_path(root, frame).write_text(json.dumps(rows))  # three instances in each frame
 
     out = {}
     for way in ("rescan", "keeper, every frame", "keeper, default"):

@@ -8,9 +8,9 @@ B  the same with the ground-truth passes on, no export
 C  the full export (Exporter: NPZ, previews, every modality)
 D  the recipe users paste: File Output EXR per frame, channels read through
    array.array(...).tolist(), np.savez_compressed per frame
-E  the export step alone, uncompressed NPZ, no previews, no occlusion, and the np.save
-   floor of the same arrays to the same disk
-EO E with occlusion (what occlusion adds at 1920×1080: EO - E)
+E  the export step alone, uncompressed NPZ, no previews, no rays (no occlusion or instance
+   ids), and the np.save floor of the same arrays to the same disk
+EO E with occlusion and instance ids (what the rays add at 1920×1080: EO - E)
 C0 C without occlusion (what occlusion costs: C - C0)
 R0 C without occlusion and instance ids: no rays at all (what instance ids cost: C0 - R0)
 K2 C with flow offsets 2; K24 with offsets 2,4 (what each k costs)
@@ -99,7 +99,7 @@ MOTION = {
     "K2": {"flow_offsets": "2"},
     "K24": {"flow_offsets": "2,4"},
     "T": {},
-    "E": {"without": ("occlusion",)},
+    "E": {"without": ("occlusion", "instance_id")},
     "EO": {},
 }
 

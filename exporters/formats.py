@@ -205,7 +205,10 @@ def read_instances(root: Path, frames: Iterable[int]) -> dict[str, dict]:
         path = layout.instances_path(root, frame)
         if path.exists():
             with open(path, encoding="utf-8") as stream:
-                rows.update(json.load(stream))
+                try:
+                    rows.update(json.load(stream))
+                except ValueError as error:
+                    raise ValueError(f"{path} is not an instance table ({error}); export frame {frame} again") from None
     return {key: rows[key] for key in sorted(rows, key=int)}
 
 

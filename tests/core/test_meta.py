@@ -94,3 +94,24 @@ def test_a_meta_of_another_export_is_not_merged(tmp_path, other):
     complete(tmp_path, 1)
     keeper.frame_done(1)
     assert listed(tmp_path) == [1]
+
+
+def test_the_instance_table_is_the_union_of_the_complete_frames_records(tmp_path):
+    """Each run (or farm chunk) leaves its frames' rows; the end of a run lists the rows of
+    every complete frame, in id order, and names a record that is not a table."""
+    arrays = plan("CYCLES", ["depth", "instance_id"]).arrays
+    scene = {**SCENE, "modalities": ["depth", "instance_id"]}
+    row = {"pass_index": 1, "instancer": None, "persistent_id": None}
+    records = {1: {"70": {"object": "B", **row}}, 2: {"5": {"object": "A", **row}, "70": {"object": "B", **row}}}
+    for frame, rows in records.items():
+        for path in expected_files(tmp_path, frame, arrays, OPTIONS):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(rows) if path.parent.name == "instances" else "x")
+    (tmp_path / "instances" / "000003.json").write_text(json.dumps({"9": {"object": "C", **row}}))  # incomplete
+    keeper = MetaKeeper(tmp_path, scene, arrays, OPTIONS)
+    assert keeper.finish() == [1, 2]
+    table = json.loads((tmp_path / "meta.json").read_text())["instances"]
+    assert list(table) == ["5", "70"] and table["70"]["object"] == "B"
+    layout.instances_path(tmp_path, 2).write_text("")
+    with pytest.raises(ValueError, match=r"000002\.json is not an instance table"):
+        keeper.finish()
