@@ -4,6 +4,7 @@ from an instance-id mask, or one per visible pass index from an object-index mas
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from typing import Any
 
@@ -40,9 +41,9 @@ def _runs(positions: np.ndarray, size: int) -> list[int]:
     return counts if counts[-1] else counts[:-1]
 
 
-def _annotations(mask: np.ndarray, categories: dict[int, int]) -> list[dict[str, Any]]:
-    """One annotation (without ids) per positive value of ``mask`` that ``categories``
-    maps to a positive category. One sort of the labelled pixels, however many values.
+def _annotations(mask: np.ndarray, category: Callable[[int], int]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(value, annotation without ids)`` per positive value of ``mask`` whose
+    ``category`` is positive. One sort of the labelled pixels, however many values.
     ``bbox`` is ``[x, y, width, height]`` in pixels covering whole pixels (COCO's
     convention: x, y the top-left corner of the top-left pixel), ``area`` the pixel count."""
     height, width = mask.shape
@@ -52,45 +53,39 @@ def _annotations(mask: np.ndarray, categories: dict[int, int]) -> list[dict[str,
     order = np.argsort(labels, kind="stable")
     labels, labelled = labels[order], labelled[order]
     bounds = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1], True]) if labels.size else np.zeros(1, int)
-    annotations = []
     for begin, end in pairwise(bounds):
         value = int(labels[begin])
-        category = categories.get(value, 0)
-        if category <= 0:
+        if category(value) <= 0:
             continue
         positions = labelled[begin:end]
         xs, ys = np.divmod(positions, height)
         x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
-        annotations.append(
+        yield (
+            value,
             {
-                "category_id": int(category),
+                "category_id": int(category(value)),
                 "segmentation": {"size": [height, width], "counts": compress_counts(_runs(positions, flat.size))},
                 "area": int(end - begin),
                 "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
                 "iscrowd": 0,
-                "_value": value,
-            }
+            },
         )
-    return annotations
 
 
 def frame_annotations(object_index: np.ndarray) -> list[dict[str, Any]]:
     """One COCO annotation (without ids) per visible pass index of the frame."""
-    values = np.unique(object_index)
-    annotations = _annotations(object_index, {int(v): int(v) for v in values})
-    for annotation in annotations:
-        del annotation["_value"]
-    return annotations
+    return [annotation for _, annotation in _annotations(object_index, lambda value: value)]
 
 
 def instance_annotations(instance_id: np.ndarray, ids: np.ndarray, classes: np.ndarray) -> list[dict[str, Any]]:
     """One COCO annotation (without ids) per visible instance whose object has a pass
     index (its category), naming the ``instance_id`` it covers. ``ids`` and ``classes``
     are the frame's ``instance_box_id`` and ``instance_box_class``."""
-    annotations = _annotations(instance_id, dict(zip(ids.tolist(), classes.tolist(), strict=True)))
-    for annotation in annotations:
-        annotation["instance_id"] = annotation.pop("_value")
-    return annotations
+    category = dict(zip(ids.tolist(), classes.tolist(), strict=True))
+    return [
+        {**annotation, "instance_id": value}
+        for value, annotation in _annotations(instance_id, lambda value: category.get(value, 0))
+    ]
 
 
 def merge(frames: list[dict[str, Any]], categories: dict[int, str]) -> dict[str, Any]:

@@ -12,8 +12,7 @@ from ..compositor import wiring
 from ..core.modalities import MODALITIES, engine_gives
 from ..exporters.formats import FORMATS
 from ..operators import animation
-from ..pipeline.checks import blocking_problems, notices, settings_problem
-from ..pipeline.motion import MESH_LIKE
+from ..pipeline.checks import blocking_problems, notices, settings_problem, unindexed_objects
 from ..pipeline.options import options_from_settings
 
 
@@ -146,7 +145,7 @@ class VIEW3D_PT_gt_coco(GroundTruthPanel, bpy.types.Panel):
         layout.label(text="Unnamed pass indices take their objects' names")
         per = "instance" if settings.use_instance_id else "pass index (Instance IDs off)"
         layout.label(text=f"One annotation per visible {per}")
-        unlabelled = sum(1 for o in context.scene.objects if o.type in MESH_LIKE and o.pass_index == 0)
+        unlabelled = len(unindexed_objects(context.scene))
         if unlabelled:
             layout.label(text=f"{unlabelled} objects with pass index 0 are not annotated", icon="INFO")
 

@@ -28,7 +28,7 @@ from ..core.camera import intrinsics, output_size, world_to_camera
 from . import scene_info
 from .changes import SceneChanges
 
-MESH_LIKE = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
+_MESH_LIKE = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
 # Where the rendered depth and the ray's differ by more than this fraction, the pixel
 # shows something the geometry does not hold (a render-only effect such as displacement):
 # its answers are left undefined rather than guessed.
@@ -168,7 +168,7 @@ def capture(scene, view_layer) -> FrameGeometry:
     found: list[Instance] = []
     for inst in depsgraph.object_instances:
         obj = inst.object
-        if obj.type not in MESH_LIKE or not obj.visible_camera:
+        if obj.type not in _MESH_LIKE or not obj.visible_camera:
             continue
         if inst.is_instance:
             key = (obj.name, inst.parent.name, tuple(inst.persistent_id))
@@ -368,9 +368,8 @@ class FrameMotion:
                     flow[~followed] = np.nan
                     out[_key("flow", direction, k)][r, c] = flow
         if "instance_id" in self.labels:
-            ids = sorted(inst.id for inst in self.source.instances)
-            classes = {inst.id: inst.pass_index for inst in self.source.instances}
-            out["instance_classes"] = np.array([ids, [classes[i] for i in ids]], np.int64).reshape(2, -1)
+            pairs = sorted((inst.id, inst.pass_index) for inst in self.source.instances)
+            out["instance_classes"] = np.array(pairs, np.int64).reshape(-1, 2).T
         return out
 
     def instance_table(self, ids: np.ndarray) -> dict[str, dict]:
@@ -425,7 +424,7 @@ def motion_routes(scene) -> dict[str, str]:
     """meta.json's ``surface_motion``: per mesh-like object, how its points are followed."""
     routes = {}
     for obj in sorted(scene.objects, key=lambda o: o.name):
-        if obj.type not in MESH_LIKE:
+        if obj.type not in _MESH_LIKE:
             continue
         shape_keys = obj.type == "MESH" and obj.data.shape_keys is not None
         deforms = shape_keys or any(m.show_render for m in getattr(obj, "modifiers", ()))

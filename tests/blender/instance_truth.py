@@ -54,18 +54,10 @@ def build_instances_scene(scene):
     one mesh with different pass indices. Names carry non-ASCII letters."""
     scenes.add_camera(scene, (0, -0.6, 14), (3, 0, 0), lens=30.0)
     scenes.add_mesh(scene, "Boden-ä", "plane", (0, 0, -1), scale=30, pass_index=1, material_index=1)
-    chairs = bpy.data.collections.new("Stühle")
-    chair = bpy.data.objects.new("Stuhl-ü", scenes.add_mesh(scene, "Vorlage", "cube", (0, 0, 0)).data)
-    bpy.data.objects.remove(bpy.data.objects["Vorlage"])
-    chairs.objects.link(chair)
-    chair.scale = (0.35, 0.35, 0.35)
-    chair.pass_index = 2
+    chairs, chair = scenes.collection_of_one(scene, "Stühle", "Stuhl-ü", "cube", 0.35, 2)
     _two_materials(chair, 3, 4)
     for i in range(10):
-        empty = bpy.data.objects.new(f"Reihe-é.{i:02d}", None)
-        empty.instance_type, empty.instance_collection = "COLLECTION", chairs
-        scene.collection.objects.link(empty)
-        empty.location = (-4.5 + i, 2.2, 0.0)
+        empty = scenes.instance_collection(scene, f"Reihe-é.{i:02d}", chairs, (-4.5 + i, 2.2, 0.0))
         empty.rotation_euler = (0, 0, math.radians(9 * i))
     cone = scenes.add_mesh(scene, "Kegel-日本", "ico", (0, 0, -30), scale=0.4, pass_index=5, material_index=6)
     carrier = scenes.add_mesh(scene, "Träger", "plane", (-4.5, -0.6, 0.2), pass_index=9)

@@ -217,19 +217,9 @@ def build_instances_scene(scene):
     scene.frame_start, scene.frame_end = 1, 7
     cam = scenes.add_camera(scene, (0, -10, 3), (75, 0, 0), type="ORTHO", ortho_scale=9.0)
     scenes.add_mesh(scene, "Ground", "plane", (0, 0, -1), scale=14, pass_index=1)
-    crate = bpy.data.collections.new("Crate")
-    box = bpy.data.objects.new("CrateBox", scenes.add_mesh(scene, "Tmp", "cube", (0, 0, 0)).data)
-    bpy.data.objects.remove(bpy.data.objects["Tmp"])
-    crate.objects.link(box)
-    box.scale = (0.5, 0.5, 0.5)
-    box.pass_index = 2
-    empties = []
-    for name, x in (("CrateA", -1.0), ("CrateB", 1.0)):
-        empty = bpy.data.objects.new(name, None)
-        empty.instance_type, empty.instance_collection = "COLLECTION", crate
-        scene.collection.objects.link(empty)
-        empty.location = (x, 0.5, 0)
-        empties.append(empty)
+    crate, _ = scenes.collection_of_one(scene, "Crate", "CrateBox", "cube", 0.5, 2)
+    sides = (("CrateA", -1.0), ("CrateB", 1.0))
+    empties = [scenes.instance_collection(scene, name, crate, (x, 0.5, 0)) for name, x in sides]
     blob = scenes.add_mesh(scene, "Blob", "ico", (2.6, 1.5, 0.4), scale=1.0, pass_index=3)
     blob.shape_key_add(name="Basis")
     squash = blob.shape_key_add(name="Squash")

@@ -79,6 +79,28 @@ def add_mesh(
     return obj
 
 
+def collection_of_one(scene, collection_name, name, kind, scale, pass_index):
+    """A collection, not linked to the scene, holding one mesh object (``add_mesh``'s
+    ``kind``) made ``scale`` times smaller or larger; returns both."""
+    collection = bpy.data.collections.new(collection_name)
+    template = add_mesh(scene, f"{name}-mesh", kind, (0, 0, 0))
+    obj = bpy.data.objects.new(name, template.data)
+    bpy.data.objects.remove(template)
+    collection.objects.link(obj)
+    obj.scale = (scale, scale, scale)
+    obj.pass_index = pass_index
+    return collection, obj
+
+
+def instance_collection(scene, name, collection, location):
+    """An empty named ``name`` at ``location`` that instances ``collection``."""
+    empty = bpy.data.objects.new(name, None)
+    empty.instance_type, empty.instance_collection = "COLLECTION", collection
+    scene.collection.objects.link(empty)
+    empty.location = location
+    return empty
+
+
 def add_sun(scene):
     sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
     scene.collection.objects.link(sun)
