@@ -37,8 +37,13 @@ def main() -> None:
     settings = scene.ground_truth
     settings.output_dir = "//ground_truth/"
     settings.use_exr = settings.use_coco = True
-    status = bpy.ops.render.gt_render_animation(overwrite=args.overwrite)
-    devenv.disable_extension()
+    try:
+        status = bpy.ops.render.gt_render_animation(overwrite=args.overwrite)
+    except RuntimeError as error:  # a refusal, e.g. a folder left by an older version's demo
+        message = str(error).removeprefix("Error: ").strip()
+        sys.exit(f"demo: {message} (delete {out / 'ground_truth'} to start again)")
+    finally:
+        devenv.disable_extension()
     if status != {"FINISHED"}:
         sys.exit(f"demo: the export ended with {status}")
     root = out / "ground_truth"
