@@ -116,10 +116,23 @@ def positive(text: str) -> int:
     return int(text)
 
 
-def _seed(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"bad seed {text!r} (want a whole number, 0 or more)")
-    return int(text)
+def _whole(what: str):
+    def parse(text: str) -> int:
+        if not text.isdigit():
+            raise argparse.ArgumentTypeError(f"bad {what} {text!r} (want a whole number, 0 or more)")
+        return int(text)
+
+    return parse
+
+
+_seed, _count = _whole("seed"), _whole("count")
+VIEWS = ("ACTIVE", "MULTIVIEW", "COLLECTION")
+
+
+def _views(text: str) -> str:
+    if text.upper() not in VIEWS:
+        raise argparse.ArgumentTypeError(f"unknown views {text!r} (choose from {', '.join(VIEWS)})")
+    return text.upper()
 
 
 def _device(text: str) -> str:
@@ -178,6 +191,22 @@ def export_flags() -> argparse.ArgumentParser:
         type=_npy,
         metavar="FILE.npy",
         help="(N, 3) float array of (frame index, y, x) queries instead of sampled ones; implies --tracks",
+    )
+    flags.add_argument(
+        "--views",
+        type=_views,
+        default="ACTIVE",
+        help="ACTIVE (the scene camera, default), MULTIVIEW (the .blend's Stereoscopy views, one render) or "
+        "COLLECTION (every camera of --camera-collection); several views write views/<name>/",
+    )
+    flags.add_argument("--camera-collection", default="", metavar="NAME", help="the cameras of --views COLLECTION")
+    flags.add_argument("--transforms-json", action="store_true", help="write nerfstudio's transforms.json")
+    flags.add_argument("--colmap", action="store_true", help="write COLMAP's text model in colmap/")
+    flags.add_argument(
+        "--colmap-points",
+        type=_count,
+        default=1000,
+        help="points per image in colmap/points3D.txt, from its depth (default 1000; 0: none)",
     )
     return flags
 

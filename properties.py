@@ -8,11 +8,20 @@ The switches ``use_<key>`` come from the registries of modalities
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 
 from .compat import PATH_OPTIONS
 from .core.modalities import MODALITIES
 from .exporters.formats import FORMATS
+from .pipeline.views import ACTIVE, VIEWS_ITEMS
 
 
 class GroundTruthCategory(bpy.types.PropertyGroup):
@@ -76,6 +85,34 @@ class GroundTruthSettings(bpy.types.PropertyGroup):
         max=100000,
     )
     tracks_seed: IntProperty(name="Tracks Seed", description="Seed of the query points' sampling", default=0, min=0)
+    views: EnumProperty(
+        name="Views",
+        description="Which cameras render: with several, each view's files go to views/<view name>/",
+        items=VIEWS_ITEMS,
+        default=ACTIVE,
+    )
+    camera_collection: PointerProperty(
+        type=bpy.types.Collection,
+        name="Camera Collection",
+        description="Every camera in this collection (and its children) is a view",
+    )
+    use_transforms_json: BoolProperty(
+        name="transforms.json",
+        description="nerfstudio's transforms.json for every view and frame (with 16-bit depth PNGs)",
+        default=False,
+    )
+    use_colmap: BoolProperty(
+        name="COLMAP Model",
+        description="colmap/: COLMAP's text model (cameras.txt, images.txt, points3D.txt) of every view and frame",
+        default=False,
+    )
+    colmap_points: IntProperty(
+        name="COLMAP Points",
+        description="Points per image in points3D.txt, lifted from its depth (0: an empty points3D.txt)",
+        default=1000,
+        min=0,
+        max=1000000,
+    )
 
 
 # One switch per registered modality and file format, before the class registers.

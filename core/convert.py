@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .boxes import boxes_from_mask
+from .stereo import disparity
 
 # Cycles and EEVEE write this depth where a ray hits nothing.
 BLENDER_BACKGROUND_Z = 1.0e10
@@ -107,6 +108,7 @@ class FrameData:
     K: np.ndarray
     world_to_camera: np.ndarray
     geometry: dict[str, np.ndarray] = field(default_factory=dict)  # from the rays
+    stereo: tuple[float, float] | None = None  # a rectified pair's fx·baseline and disparity at infinity
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     background: np.ndarray = field(init=False)
 
@@ -120,6 +122,11 @@ class FrameData:
 
 def depth_arrays(data: FrameData) -> dict[str, np.ndarray]:
     return {"depth": depth_from_z(data.passes["depth"])}
+
+
+def disparity_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    fx_baseline, at_infinity = data.stereo
+    return {"disparity": disparity(data.arrays["depth"], fx_baseline, at_infinity)}
 
 
 def normal_arrays(data: FrameData) -> dict[str, np.ndarray]:

@@ -90,6 +90,7 @@ class Modality:
     geometric: bool = False  # computed from the scene's geometry (rays through pixel centres), not a pass
     geometric_on: frozenset[str] = frozenset()  # ... only on these engine families (from passes elsewhere)
     ray_label: str | None = None  # from the rays: the label of the surface it reads (instance_id, object_index, …)
+    stereo: bool = False  # only for the views of a rectified stereo pair
 
     def from_geometry(self, family: str | None) -> bool:
         return self.geometric or family in self.geometric_on
@@ -103,6 +104,27 @@ MODALITIES = (
         ("depth",),
         (Array("depth", "float32", "(H, W)", "metres, planar depth (camera z); background inf", "V", "depth"),),
         convert.depth_arrays,
+    ),
+    Modality(
+        "disparity",
+        "Disparity",
+        "float32 pixels, rectified stereo pairs only: the point seen at (x, y) in the left view is at (x - d, y) "
+        "in the right one (and at (x + d, y) in the left from the right view's (x, y)); d = fx·baseline/z "
+        "+ the disparity at infinity (meta.json's stereo); background: the value at infinity",
+        ("depth",),
+        (
+            Array(
+                "disparity",
+                "float32",
+                "(H, W)",
+                "pixels: left (x, y) is right (x - d, y); fx·baseline/z + disparity at infinity",
+                "V",
+                "disparity",
+            ),
+        ),
+        convert.disparity_arrays,
+        requires="depth",
+        stereo=True,
     ),
     Modality(
         "normal",
@@ -307,16 +329,29 @@ class Plan:
         return tuple(sorted(wanted))
 
 
-def plan(engine: str, wanted: Iterable[str], offsets: Iterable[int] = (), geometry: bool = True) -> Plan:
+def plan(
+    engine: str,
+    wanted: Iterable[str],
+    offsets: Iterable[int] = (),
+    geometry: bool = True,
+    stereo: bool | None = None,
+) -> Plan:
     """The one wanted → given → passes → arrays chain (operators, wiring and export use it).
 
     A modality that goes with another (occlusion with flow) comes only with it; offsets
     only with flow. ``geometry=False`` (a render that cannot cast rays into the scene's
-    frames: F12) leaves out what is computed from the geometry, as missing."""
-    wanted = set(wanted)
+    frames: F12) leaves out what is computed from the geometry, as missing. ``stereo``:
+    whether the views form a rectified stereo pair (None: they form no pair, and what
+    only a pair gives is not asked for; False: a pair that is not rectified, where it is
+    missing)."""
+    wanted = {key for key in wanted if stereo is not None or not MODALITY_BY_KEY[key].stereo}
     family = engine_family(engine)
     chosen = [m for m in MODALITIES if m.key in wanted and (m.requires is None or m.requires in wanted)]
-    can = {m.key for m in chosen if engine_gives(engine, m.key) and (geometry or not m.from_geometry(family))}
+    can = {
+        m.key
+        for m in chosen
+        if engine_gives(engine, m.key) and (geometry or not m.from_geometry(family)) and (stereo or not m.stereo)
+    }
     given = [m for m in chosen if m.key in can and (m.requires is None or m.requires in can)]
     keys = [m.key for m in given]
     offsets = tuple(offsets) if geometry and "flow" in keys else ()
@@ -341,16 +376,18 @@ def frame_arrays(
     world_to_camera: np.ndarray,
     frame: int,
     geometry: dict[str, np.ndarray] | None = None,
+    stereo: tuple[float, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every array of ``modalities`` (and the camera's) from one frame's raw passes.
 
     ``passes`` maps pass keys to float32 images with row 0 at the top (as the scratch
     EXR holds them) and is consumed: a pass is dropped as soon as no later modality
     needs it, so that a large frame holds its passes and arrays together one pass at a
-    time. ``geometry`` holds the arrays computed from rays cast into the scene.
+    time. ``geometry`` holds the arrays computed from rays cast into the scene;
+    ``stereo`` a rectified pair's fx·baseline and disparity at infinity (pixels).
     """
     order = [MODALITY_BY_KEY[key] for key in modalities]
-    data = FrameData(passes, K, world_to_camera, geometry or {})
+    data = FrameData(passes, K, world_to_camera, geometry or {}, stereo)
     for name in set(passes) - {p for m in order for p in m.passes}:
         del passes[name]  # rendered for the background only
     for i, modality in enumerate(order):

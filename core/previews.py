@@ -69,6 +69,17 @@ def depth_preview(depth: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     return _in_bands(depth, colour), {"depth_near_m": f"{near:.6g}", "depth_far_m": f"{far:.6g}"}
 
 
+def disparity_preview(disparity: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    """Disparity in viridis over the frame's range, large (near) = yellow; the range in
+    pixels goes to the PNG's text (``disparity_min_px``, ``disparity_max_px``)."""
+    low, high = float(np.min(disparity)), float(np.max(disparity))
+
+    def colour(rows: np.ndarray) -> np.ndarray:
+        return viridis((rows - low) / max(high - low, 1e-12))
+
+    return _in_bands(disparity, colour), {"disparity_min_px": f"{low:.6g}", "disparity_max_px": f"{high:.6g}"}
+
+
 def normal_preview(normal: np.ndarray) -> np.ndarray:
     """Unit normals as RGB, ``(n + 1) / 2``; background (zero normal) black."""
 
@@ -216,6 +227,7 @@ def contact_sheet(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
 
 _MAKERS = {
     "depth": depth_preview,
+    "disparity": disparity_preview,
     "normal": lambda a: (normal_preview(a), {}),
     "flow": flow_preview,
     "mask": lambda a: (mask_preview(a), {}),

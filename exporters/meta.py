@@ -61,6 +61,8 @@ def check_same_export(root: Path, scene: dict[str, Any]) -> None:
     previous = read_meta(root)
     if previous is None:
         return
+    if "views" in previous:
+        raise MetaMismatchError("the folder holds an export of several views")
     for key in _MUST_MATCH:
         if key in previous and previous[key] != scene[key]:
             raise MetaMismatchError(f"the folder holds another export ({key} {previous[key]} there, {scene[key]} here)")
@@ -93,6 +95,34 @@ def write_meta(root: Path, scene: dict[str, Any], frames_written: list[int]) -> 
         json.dump(meta, stream, indent=2)
         stream.write("\n")
     return meta
+
+
+def _rig_identity(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(view["name"], view["camera"]) for view in meta.get("views", ())]
+
+
+def check_same_rig(root: Path, rig: dict[str, Any]) -> None:
+    """Raise :class:`MetaMismatchError` when ``root`` holds an export of other views (or
+    of a single view) than the root ``meta.json`` ``rig`` describes."""
+    previous = read_meta(root)
+    if previous is None:
+        return
+    if "views" not in previous:
+        raise MetaMismatchError("the folder holds a single-view export")
+    if _rig_identity(previous) != _rig_identity(rig):
+        there = ", ".join(name for name, _ in _rig_identity(previous))
+        here = ", ".join(name for name, _ in _rig_identity(rig))
+        raise MetaMismatchError(f"the folder holds another export (views {there} there, {here} here)")
+
+
+def write_rig_meta(root: Path, rig: dict[str, Any], frames_complete: list[int]) -> None:
+    """Write the root ``meta.json`` of an export with several views: the views (each
+    with its own folder and ``meta.json``), the stereo pair, and the frames that are
+    complete in every view."""
+    meta = {"schema_version": SCHEMA_VERSION, **rig, "frames_written": sorted(frames_complete)}
+    with atomic_path(root / META_NAME) as tmp, open(tmp, "w", encoding="utf-8") as stream:
+        json.dump(meta, stream, indent=2)
+        stream.write("\n")
 
 
 try:

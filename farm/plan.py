@@ -49,6 +49,14 @@ def _export_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--tracks", "--tracks-per-object", str(args.tracks_per_object), "--tracks-seed", str(args.tracks_seed)]
     if args.track_queries:
         argv += ["--track-queries", args.track_queries]
+    if args.views != "ACTIVE":
+        argv += ["--views", args.views]
+    if args.camera_collection:
+        argv += ["--camera-collection", args.camera_collection]
+    if args.transforms_json:
+        argv.append("--transforms-json")
+    if args.colmap:
+        argv += ["--colmap", "--colmap-points", str(args.colmap_points)]
     return argv
 
 
@@ -111,15 +119,22 @@ def log_path(out: str, chunk: list[int], attempt: int) -> Path:
     return farm_dir(os.path.abspath(out)) / "logs" / f"{chunk[0]:06d}.{attempt}.log"
 
 
-def _array_keys(root: Path) -> list[str] | None:
-    """What a complete frame holds, as an earlier run found it: meta.json's ``arrays``, or
-    a chunk manifest's (a farm killed before its merge)."""
+def _array_keys(root: Path) -> tuple[list[str], list[str]] | None:
+    """What a complete frame holds, as an earlier run found it: its array keys and the
+    views' folders ("." for one view). From meta.json (with several views, the root's
+    list of views and the first view's meta.json), or a chunk manifest (a farm killed
+    before its merge)."""
     candidates = [root / META_NAME, *sorted((root / FARM_DIR / "chunks").glob("*.json"))]
     for path in candidates:
         try:
             with open(path, encoding="utf-8") as stream:
-                return list(json.load(stream)["arrays"])
-        except (OSError, ValueError, KeyError, TypeError):
+                found = json.load(stream)
+            if "views" in found:  # the root meta.json of several views
+                folders = [view["folder"] for view in found["views"]]
+                with open(root / folders[0] / META_NAME, encoding="utf-8") as stream:
+                    return list(json.load(stream)["arrays"]), folders
+            return list(found["arrays"]), list(found.get("folders", ["."]))
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
             continue
     return None
 
@@ -128,7 +143,8 @@ def complete_already(out: str, frames: list[int], options: OutputOptions) -> lis
     """Those of ``frames`` whose every file is in the folder (checked per frame: the cost
     does not grow with the rest of the folder)."""
     root = Path(os.path.abspath(out))
-    keys = _array_keys(root)
-    if keys is None:
+    found = _array_keys(root)
+    if found is None:
         return []
-    return [f for f in frames if is_complete(root, f, keys, options)]
+    keys, folders = found
+    return [f for f in frames if all(is_complete(root / folder, f, keys, options) for folder in folders)]

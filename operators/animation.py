@@ -70,6 +70,7 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
         self._queue = list(self._frames)
         self._start_frame = scene.frame_current
         self._rendering = False
+        self._shot = 0
         self._stop = False
         self._own = own_render()
         self._own.__enter__()
@@ -90,9 +91,12 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
             if handlers.last_render_cancelled:
                 return self._finish(context, "Render cancelled")
             try:
-                self._exporter.after_render()
+                self._exporter.after_render(self._shot)
             except ExportError as error:
                 return self._finish(context, str(error), error=True)
+            self._shot += 1
+            if self._shot < len(self._exporter.rig.shots):  # the frame's next camera
+                return self._render_shot()
             running.step(context.scene.frame_current, time.perf_counter() - self._started)
         while self._queue and not self.overwrite and self._exporter.is_complete(self._queue[0]):
             running.step(self._queue.pop(0), None)
@@ -100,8 +104,14 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
         if self._stop or not self._queue:
             return self._finish(context, "Stopped" if self._stop else None)
         context.scene.frame_set(self._queue.pop(0))
-        self._exporter.before_render()
         self._started = time.perf_counter()
+        self._shot = 0
+        return self._render_shot()
+
+    def _render_shot(self):
+        """Start Blender's render job for the current frame's ``_shot``-th render (one per
+        camera of a Camera Collection, else one)."""
+        self._exporter.before_render(self._shot)
         self._rendering = True
         bpy.ops.render.render("INVOKE_DEFAULT")
         return {"PASS_THROUGH"}

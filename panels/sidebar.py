@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Sidebar panels: output, modalities, formats, and the compositor set-up."""
+"""Sidebar panels: output, modalities, views, formats, and the compositor set-up."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ..exporters.formats import FORMATS
 from ..operators import animation
 from ..pipeline.checks import blocking_problems, notices, settings_problem, unindexed_objects
 from ..pipeline.options import options_from_settings
+from ..pipeline.views import COLLECTION, MULTIVIEW, ViewsError, camera_object, rig
 
 
 class GroundTruthPanel:
@@ -42,7 +43,8 @@ class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
         scene, settings = context.scene, context.scene.ground_truth
         layout.label(text="Output Folder")
         layout.prop(settings, "output_dir", text="")
-        for problem in [*blocking_problems(scene, settings.output_dir), settings_problem(settings)]:
+        views_set_up = (settings.views, settings.camera_collection)
+        for problem in [*blocking_problems(scene, settings.output_dir, *views_set_up), settings_problem(settings)]:
             if problem:
                 wrapped_label(layout, context, problem, icon="ERROR")
         for notice in notices(scene, options_from_settings(settings)):
@@ -93,6 +95,8 @@ class VIEW3D_PT_gt_modalities(GroundTruthPanel, bpy.types.Panel):
             row = column.row()
             goes_with = modality.requires is None or getattr(settings, f"use_{modality.requires}")
             row.active = engine_gives(engine, modality.key) and goes_with
+            if modality.stereo:
+                row.active &= settings.views == MULTIVIEW
             row.prop(settings, f"use_{modality.key}")
             if modality.key == "flow":
                 row = column.row()
@@ -102,6 +106,35 @@ class VIEW3D_PT_gt_modalities(GroundTruthPanel, bpy.types.Panel):
         if settings.use_tracks:
             column.prop(settings, "tracks_per_object")
             column.prop(settings, "tracks_seed")
+
+
+class VIEW3D_PT_gt_views(GroundTruthPanel, bpy.types.Panel):
+    bl_label = "Views"
+    bl_parent_id = "VIEW3D_PT_gt_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        scene, settings = context.scene, context.scene.ground_truth
+        layout.prop(settings, "views", text="")
+        if settings.views == COLLECTION:
+            layout.prop(settings, "camera_collection", text="")
+        try:
+            found = rig(scene, settings.views, settings.camera_collection)
+        except ViewsError:
+            pass  # the main panel says why
+        else:
+            names = ", ".join(v.name or camera_object(scene, v).name for v in found.views)
+            wrapped_label(layout, context, f"{len(found.views)} view{'s' * (len(found.views) > 1)}: {names}")
+            if found.stereo is not None:
+                kind = "rectified: disparity" if found.stereo.rectified else "toe-in, not rectified: no disparity"
+                layout.label(text=f"Stereo pair, {found.stereo.convergence_mode.lower()} ({kind})")
+        column = layout.column(heading="Reconstruction")
+        column.prop(settings, "use_transforms_json")
+        column.prop(settings, "use_colmap")
+        row = column.row()
+        row.active = settings.use_colmap
+        row.prop(settings, "colmap_points")
 
 
 class VIEW3D_PT_gt_formats(GroundTruthPanel, bpy.types.Panel):
@@ -168,6 +201,7 @@ class VIEW3D_PT_gt_setup(GroundTruthPanel, bpy.types.Panel):
 classes = (
     VIEW3D_PT_gt_main,
     VIEW3D_PT_gt_modalities,
+    VIEW3D_PT_gt_views,
     VIEW3D_PT_gt_formats,
     VIEW3D_PT_gt_coco,
     VIEW3D_PT_gt_range,

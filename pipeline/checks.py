@@ -10,6 +10,7 @@ import bpy
 from ..core.modalities import SUPPORTED_FAMILIES, engine_family, plan
 from ..core.motion import offsets_from_text
 from .options import ExportOptions
+from .views import ACTIVE, ViewsError, rig
 
 
 def output_root(output_dir: str) -> Path:
@@ -27,17 +28,14 @@ def engine_problem(scene: bpy.types.Scene) -> str | None:
     return None
 
 
-def blocking_problems(scene: bpy.types.Scene, output_dir: str) -> list[str]:
-    """Reasons the export cannot run, most basic first (empty when it can)."""
+def blocking_problems(scene: bpy.types.Scene, output_dir: str, views_mode: str = ACTIVE, collection=None) -> list[str]:
+    """Reasons the export cannot run, most basic first (empty when it can). ``views_mode``
+    and ``collection`` are the Views settings (``views.py``)."""
     problems = []
-    if scene.camera is None:
-        problems.append("The scene has no active camera: add one or set Scene > Camera")
-    elif scene.camera.type != "CAMERA":
-        problems.append(f"The scene camera '{scene.camera.name}' is not a camera object")
-    elif scene.camera.data.type not in ("PERSP", "ORTHO"):
-        problems.append(
-            f"Camera '{scene.camera.name}' is panoramic: only perspective and orthographic cameras are supported"
-        )
+    try:
+        rig(scene, views_mode, collection)
+    except ViewsError as error:
+        problems.append(str(error))
     problem = engine_problem(scene)
     if problem:
         problems.append(problem)
@@ -93,8 +91,9 @@ def settings_problem(settings) -> str | None:
 
 def poll_export(operator_class, context) -> bool:
     """``poll()`` of the export operators: greyed out with the first blocking problem."""
-    problems = blocking_problems(context.scene, context.scene.ground_truth.output_dir)
-    problems += filter(None, [settings_problem(context.scene.ground_truth)])
+    settings = context.scene.ground_truth
+    problems = blocking_problems(context.scene, settings.output_dir, settings.views, settings.camera_collection)
+    problems += filter(None, [settings_problem(settings)])
     if problems:
         operator_class.poll_message_set(problems[0])
         return False

@@ -8,15 +8,12 @@ import json
 import os
 import socket
 import sys
-from pathlib import Path
 
 import bpy
 
 from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, PROG, UsageError, bar, output_options
 from ..core.frames import format_frames
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
-from ..exporters.formats import is_complete
-from ..exporters.layout import OutputOptions
 from ..farm.task import FRAME_LINE
 from .export import (
     Exporter,
@@ -25,7 +22,6 @@ from .export import (
     Progress,
     animation_frames,
     export_frames,
-    export_plan,
 )
 from .options import ExportOptions, TrackOptions, options_from_settings
 from .quiet import hide_lines
@@ -43,6 +39,11 @@ def options_from_args(args: argparse.Namespace, settings) -> ExportOptions:
         tracks=TrackOptions(args.tracks_per_object, args.tracks_seed, args.track_queries)
         if args.tracks or args.track_queries
         else None,
+        views=args.views,
+        camera_collection=args.camera_collection,
+        transforms_json=args.transforms_json,
+        colmap=args.colmap,
+        colmap_points=args.colmap_points,
     )
 
 
@@ -103,16 +104,16 @@ def _host() -> str:
     return f"{socket.gethostname()} ({node})" if node else socket.gethostname()
 
 
-def _write_manifest(path: str, args: argparse.Namespace, exporter_keys, files: OutputOptions, progress, frames):
-    """A chunk's report: which of its frames are complete, and what a complete frame holds."""
-    root = Path(os.path.abspath(args.out))
-    complete = [f for f in frames if is_complete(root, f, exporter_keys, files)]
+def _write_manifest(path: str, exporter_keys, progress: Progress, frames: list[int]) -> None:
+    """A chunk's report: which of its frames are complete, and what a complete frame holds
+    (its arrays, in each view's folder)."""
     manifest = {
         "frames": format_frames(frames),
-        "complete": format_frames(complete),
+        "complete": format_frames(progress.complete),
         "exported": progress.done,
         "skipped": progress.skipped,
-        "arrays": sorted(exporter_keys),
+        "arrays": exporter_keys,
+        "folders": progress.folders,
         "host": _host(),
         "blender_version": bpy.app.version_string,
     }
@@ -134,8 +135,7 @@ def _render(args: argparse.Namespace) -> int:
         scene, bpy.context.view_layer, options, frames, args.overwrite, _ProgressLine(chunk), run_files=not chunk
     )
     if chunk:
-        keys = export_plan(scene, options).arrays
-        _write_manifest(args.chunk_manifest, args, keys, options.files, progress, frames)
+        _write_manifest(args.chunk_manifest, progress.arrays, progress, frames)
     print(f"{PROG}: {progress.done} frames exported, {progress.skipped} complete already, in {args.out}")
     return 0
 

@@ -16,8 +16,8 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import bpy
@@ -29,20 +29,22 @@ from ..core.convert import mark_background
 from ..core.modalities import Plan, frame_arrays, plan, scratch_bytes
 from ..core.motion import offsets_from_text
 from ..core.previews import preview_keys
+from ..core.stereo import LEFT, RIGHT
 from ..core.support import addon_version
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
 from ..exporters.formats import expected_files, is_complete, write_frame
 from ..exporters.layout import rgb_path
-from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export
-from . import motion, scene_info, scratch
+from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export, check_same_rig, write_rig_meta
+from . import motion, reconstruction, scene_info, scratch, views
 from .checks import blocking_problems, output_root
 from .contact import write_contact_sheet
 from .options import ExportOptions
 from .quiet import hide_lines
 from .session import ExportSession
 from .tracks import write_tracks
+from .views import COLLECTION
 
 log = logging.getLogger(__name__)
 _own_renders = 0
@@ -81,7 +83,7 @@ def rendering_for_export() -> bool:
     return _own_renders > 0
 
 
-def _scene_meta(scene, view_layer, size: tuple[int, int], modalities, missing, arrays):
+def _scene_meta(scene, view_layer, camera, size: tuple[int, int], modalities, missing, arrays):
     objects = scene_info.objects_table(scene)
     materials = scene_info.materials_table(scene)
     return {
@@ -92,8 +94,8 @@ def _scene_meta(scene, view_layer, size: tuple[int, int], modalities, missing, a
         "resolution": list(size),
         "fps": scene.render.fps / scene.render.fps_base,
         "scene_frame_range": [scene.frame_start, scene.frame_end],
-        "camera": scene.camera.name,
-        "projection": {"PERSP": "perspective", "ORTHO": "orthographic"}[scene.camera.data.type],
+        "camera": camera.name,
+        "projection": {"PERSP": "perspective", "ORTHO": "orthographic"}[camera.data.type],
         "modalities": list(modalities),
         "missing_modalities": list(missing),
         "arrays": sorted(arrays),
@@ -104,14 +106,42 @@ def _scene_meta(scene, view_layer, size: tuple[int, int], modalities, missing, a
     }
 
 
-def export_plan(scene: bpy.types.Scene, options: ExportOptions, geometry: bool = True) -> Plan:
+def export_plan(scene: bpy.types.Scene, options: ExportOptions, geometry: bool = True, stereo=None) -> Plan:
     """What a run with ``options`` renders and writes on the scene's engine. ``geometry``
-    is whether the run may visit other frames (not from inside a render job: F12)."""
+    is whether the run may visit other frames (not from inside a render job: F12);
+    ``stereo`` the views' Stereo 3D pair, if they form one."""
     try:
         offsets = offsets_from_text(options.flow_offsets)
     except ValueError as error:
         raise ExportRefusedError(f"Flow Offsets: {error}") from None
-    return plan(scene.render.engine, options.modalities, offsets, geometry)
+    pair = None if stereo is None else stereo.rectified
+    return plan(scene.render.engine, options.modalities, offsets, geometry, pair)
+
+
+def _reconstruction_problem(scene, rig: views.Rig, options: ExportOptions) -> str | None:
+    """Why transforms.json or the COLMAP model cannot be written for this run, if asked for."""
+    if not (options.transforms_json or options.colmap):
+        return None
+    if not (options.files.npz or options.files.exr):
+        return "transforms.json and COLMAP read each frame's K and pose from its NPZ or EXR: turn one of them on"
+    for view in rig.views:
+        camera = views.camera_object(scene, view)
+        if camera.data.type != "PERSP":
+            return f"transforms.json and COLMAP describe pinhole cameras: camera '{camera.name}' is orthographic"
+    if options.colmap and options.colmap_points > 0 and "depth" not in options.modalities:
+        return "COLMAP's points3D.txt is made from depth: turn Depth on, or set COLMAP Points to 0"
+    return None
+
+
+@dataclass
+class ViewOutput:
+    """One view's share of a run: its folder, its ``meta.json`` and its frame in flight
+    (frame, K, world→camera, far clip), noted before the render."""
+
+    view: views.View
+    root: Path
+    keeper: MetaKeeper
+    pending: tuple[int, np.ndarray, np.ndarray, float] | None = None
 
 
 class Exporter:
@@ -126,55 +156,109 @@ class Exporter:
         geometry: bool = True,
     ):
         """``run_files=False`` (a farm's chunk): no ``meta.json``, ``coco.json``,
-        contact sheet or tracks, and no scan of the folder; the farm's merge writes them
-        once. ``geometry=False`` (renders started by Blender, F12): nothing computed
-        from rays into the scene (occlusion, flow offsets, tracks, instance ids, and
-        EEVEE's masks)."""
-        problems = blocking_problems(scene, options.output_dir)
+        contact sheet, tracks or reconstruction files, and no scan of the folder; the
+        farm's merge writes them once. ``geometry=False`` (renders started by Blender,
+        F12): nothing computed from rays into the scene (occlusion, flow offsets, tracks,
+        instance ids, and EEVEE's masks)."""
+        try:
+            collection = views.collection_named(options.camera_collection) if options.views == COLLECTION else None
+        except views.ViewsError as error:
+            raise ExportRefusedError(str(error)) from None
+        problems = blocking_problems(scene, options.output_dir, options.views, collection)
         if problems:
             raise ExportRefusedError(problems[0])
         self.scene, self.view_layer = scene, view_layer
+        self.rig = views.rig(scene, options.views, collection)
+        problem = _reconstruction_problem(scene, self.rig, options)
+        if problem:
+            raise ExportRefusedError(problem)
         self.root = output_root(options.output_dir)
-        self.plan = export_plan(scene, options, geometry)
+        self.plan = export_plan(scene, options, geometry, self.rig.stereo)
         self.tracks = options.tracks if geometry else None
+        self.reconstruction = options
         self.missing = list(self.plan.missing)
         self.modalities = list(self.plan.modalities)
-        self.options = options.files
         self.array_keys = self.plan.arrays
-        self.size = output_size(scene_info.camera_params(scene))
-        self.meta = _scene_meta(scene, view_layer, self.size, self.modalities, self.missing, self.array_keys)
-        if self.options.depth_png16:
-            self.meta["depth_png16_scale_per_metre"] = self.options.depth_png16_scale
-        self.meta["flow_offsets"] = list(self.plan.offsets)
-        if self.plan.offsets or "occlusion" in self.modalities or self.tracks:
-            self.meta["surface_motion"] = motion.motion_routes(scene)
-        self.categories = {**scene_info.names_by_index(self.meta["objects"]), **options.categories}
+        self.options = options.files
+        if options.transforms_json and "depth" in self.array_keys:
+            self.options = replace(self.options, depth_png16=True)  # transforms.json points at them
+        self.size = output_size(views.camera_params(scene, self.rig.views[0]))
+        self.categories = {**scene_info.names_by_index(scene_info.objects_table(scene)), **options.categories}
+        self.outputs = [self._output(view) for view in self.rig.views]
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            check_same_export(self.root, self.meta)
+            if self.rig.folders:
+                check_same_rig(self.root, self._rig_meta())
+            for output in self.outputs:
+                check_same_export(output.root, output.keeper.scene)
             needed = scratch_bytes(self.plan.passes, *self.size, with_combined=not compat.FILE_OUTPUT_KEEPS_VECTOR_W)
-            parent = scratch.choose(needed, self.root, scratch_override())
+            shot = len(self.rig.shots[0])
+            parent = scratch.choose(needed * shot, self.root, scratch_override())
         except scratch.ScratchError as error:
             raise ExportRefusedError(str(error)) from error
         except OSError as error:
             raise ExportRefusedError(f"Cannot create the Output Folder '{self.root}': {error.strerror}") from error
         except MetaMismatchError as error:
             raise ExportRefusedError(f"Output Folder '{self.root}': {error}; choose another folder") from error
-        self.session = ExportSession(scene, view_layer, self.plan.passes, self.plan.flow, parent, self.plan.geometric)
-        self.motion = motion.GeometryCache(scene, view_layer) if self.plan.geometric else None
+        suffixes = tuple(v.suffix for v in self.rig.views) if self.rig.one_pass else ("",)
+        self.session = ExportSession(
+            scene, view_layer, self.plan.passes, self.plan.flow, parent, self.plan.geometric, suffixes
+        )
+        self.motion = motion.GeometryCache(scene, view_layer, self.rig.views) if self.plan.geometric else None
         self.run_files = run_files
-        self.meta_keeper = MetaKeeper(self.root, self.meta, self.array_keys, self.options)
-        self._pending: tuple[int, np.ndarray, np.ndarray, float] | None = None
-        # Per frame: (frame, seconds on the main thread after the render, seconds the
-        # writer spent converting and writing). Read by bench/.
+        self._stereo: tuple[float, float] | None = None  # this frame's pair: fx·baseline, disparity at infinity
+        # Per frame and view: (frame, seconds on the main thread after the render,
+        # seconds the writer spent converting and writing). Read by bench/.
         self.timings: list[tuple[int, float, float]] = []
+
+    def _output(self, view: views.View) -> ViewOutput:
+        scene = self.scene
+        camera = views.camera_object(scene, view)
+        root = self.root / "views" / view.name if self.rig.folders else self.root
+        meta = _scene_meta(scene, self.view_layer, camera, self.size, self.modalities, self.missing, self.array_keys)
+        if self.rig.folders:
+            meta["view"] = view.name
+        if self.options.depth_png16:
+            meta["depth_png16_scale_per_metre"] = self.options.depth_png16_scale
+        meta["flow_offsets"] = list(self.plan.offsets)
+        if self.plan.offsets or "occlusion" in self.modalities or self.tracks:
+            meta["surface_motion"] = motion.motion_routes(scene)
+        return ViewOutput(view, root, MetaKeeper(root, meta, self.array_keys, self.options))
+
+    def _rig_meta(self) -> dict:
+        """The root ``meta.json`` of a run with several views: the views and the pair."""
+        scene = self.scene
+        entries, Ks = [], {}
+        for output in self.outputs:
+            view = output.view
+            Ks[view.name] = intrinsics(views.camera_params(scene, view))
+            entries.append(
+                {
+                    "name": view.name,
+                    "folder": output.root.relative_to(self.root).as_posix(),
+                    "camera": views.camera_object(scene, view).name,
+                    "K": Ks[view.name].tolist(),
+                    "resolution": list(self.size),
+                }
+            )
+        meta = {
+            "addon": {"id": "ground_truth", "version": addon_version()},
+            "blender_version": bpy.app.version_string,
+            "views_mode": self.rig.mode,
+            "views": entries,
+            "K_note": "each view's K at the run's first frame; every frame's NPZ holds its own",
+        }
+        if self.rig.stereo is not None:
+            meta["stereo"] = self.rig.stereo.describe(Ks[LEFT], Ks[RIGHT])
+        return meta
 
     def __enter__(self) -> Exporter:
         self.session.__enter__()
         if self.run_files:  # a farm's chunk leaves both scans of the folder to the merge
-            remove_stale_temporaries(self.root)
-            self.meta_keeper.start()
-        self._writer = BackgroundWriter(depth=1)
+            for output in self.outputs:
+                remove_stale_temporaries(output.root)
+                output.keeper.start()
+        self._writer = BackgroundWriter(depth=len(self.outputs))
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
@@ -192,36 +276,75 @@ class Exporter:
                 self.finish_run(raise_errors=exc_type is None)
 
     def finish_run(self, raise_errors: bool = True) -> list[int]:
-        """Write what covers the whole folder: meta.json, coco.json and the contact sheet
-        (also after an error or an interruption, for the frames that are complete); return
-        the complete frames. meta.json is rewritten even when this run wrote nothing: a
-        killed run may have left it behind the files on disk."""
-        frames: list[int] = []
+        """Write what covers the whole folder: each view's meta.json, coco.json, contact
+        sheet and tracks, the root meta.json of several views, and the reconstruction
+        files (also after an error or an interruption, for the frames that are
+        complete); return the frames complete in every view. meta.json is rewritten even
+        when this run wrote nothing: a killed run may have left it behind the files."""
+        complete: set[int] | None = None
         try:
-            frames = self.meta_keeper.finish()
-            if self.options.coco and self.array_keys & {"instance_id", "object_index"}:
-                write_coco(self.root, frames, self.categories)
-            if self.options.previews:
-                write_contact_sheet(self.root, frames, preview_keys(self.array_keys))
-            if self.tracks is not None and frames:
-                previews = self.options.previews
-                write_tracks(self.scene, self.view_layer, self.root, frames, self.tracks, self.size, previews)
+            for output in self.outputs:
+                frames = output.keeper.finish()
+                complete = set(frames) if complete is None else complete & set(frames)
+                self._finish_view(output, frames)
+            frames = sorted(complete or ())
+            if self.rig.folders:
+                write_rig_meta(self.root, self._rig_meta(), frames)
+            if frames and (self.reconstruction.transforms_json or self.reconstruction.colmap):
+                self._write_reconstruction(frames)
         except (OSError, RuntimeError, ValueError) as error:
             if raise_errors:
                 raise ExportError(f"Finishing {self.root} failed: {error}") from error
             log.error("could not finish %s: %s", self.root, error)  # the run's own error comes first
-        return frames
+        return sorted(complete or ())
+
+    def _finish_view(self, output: ViewOutput, frames: list[int]) -> None:
+        if self.options.coco and self.array_keys & {"instance_id", "object_index"}:
+            write_coco(output.root, frames, self.categories)
+        if self.options.previews:
+            write_contact_sheet(output.root, frames, preview_keys(self.array_keys))
+        if self.tracks is not None and frames:
+            previews = self.options.previews
+            write_tracks(
+                self.scene, self.view_layer, output.view, output.root, frames, self.tracks, self.size, previews
+            )
+
+    def _write_reconstruction(self, frames: list[int]) -> None:
+        folders = {o.view.name: o.root for o in self.outputs}
+        pictures = reconstruction.images(self.root, list(folders.items()), frames, self.size)
+        if self.reconstruction.transforms_json:
+            scale = self.options.depth_png16_scale if "depth" in self.array_keys else None
+            reconstruction.write_transforms(self.root, pictures, scale)
+        if self.reconstruction.colmap:
+            reconstruction.write_colmap(self.root, pictures, folders, self.reconstruction.colmap_points)
 
     def is_complete(self, frame: int) -> bool:
-        """Whether every file of ``frame`` is already in the output folder."""
-        return is_complete(self.root, frame, self.array_keys, self.options)
+        """Whether every file of ``frame`` is already in the output folder, in every view."""
+        return all(is_complete(o.root, frame, self.array_keys, self.options) for o in self.outputs)
 
-    def before_render(self) -> None:
-        """Note the frame and its camera (K, pose) before the render moves anything."""
+    def before_render(self, shot: int = 0) -> None:
+        """Note the frame and its cameras (K, pose) before the render moves anything; a
+        run of one render per view makes the ``shot``-th view's camera the scene's."""
         scene = self.scene
-        params = scene_info.camera_params(scene)
-        pose = world_to_camera(scene_info.camera_matrix_world(scene))
-        self._pending = (scene.frame_current, intrinsics(params), pose, scene.camera.data.clip_end)
+        chosen = self._shot(shot)
+        if not self.rig.one_pass and chosen[0].view.camera:
+            camera = views.camera_object(scene, chosen[0].view)
+            if scene.camera != camera:
+                self.session.changes.set(scene, "camera", camera)
+        for output in chosen:
+            view = output.view
+            K = intrinsics(views.camera_params(scene, view))
+            pose = world_to_camera(views.camera_matrix_world(scene, view))
+            output.pending = (scene.frame_current, K, pose, views.clip_end(scene, view))
+        if self.rig.stereo is not None and self.rig.stereo.rectified:
+            left, right = (self._by_name(name).pending[1] for name in (LEFT, RIGHT))
+            self._stereo = (left[0, 0] * self.rig.stereo.interocular_distance, left[0, 2] - right[0, 2])
+
+    def _shot(self, shot: int) -> list[ViewOutput]:
+        return [self._by_name(view.name) for view in self.rig.shots[shot]]
+
+    def _by_name(self, name: str) -> ViewOutput:
+        return next(o for o in self.outputs if o.view.name == name)
 
     def render(self) -> None:
         """Render the current frame, blocking."""
@@ -234,67 +357,92 @@ class Exporter:
                 message = str(error).removeprefix("Error: ").strip()
                 raise ExportError(f"Blender could not render frame {self.scene.frame_current}: {message}") from None
 
-    def after_render(self) -> FrameResult:
-        """Take what the render left (passes, RGB) and hand the frame to the background
-        writer, which converts and writes it while the next frame renders. A writing
-        error of an earlier frame is raised here (or when the run ends)."""
-        if self._pending is None:
+    def after_render(self, shot: int = 0) -> FrameResult:
+        """Take what the render left (passes, RGB) and hand each view's frame to the
+        background writer, which converts and writes it while the next frame renders. A
+        writing error of an earlier frame is raised here (or when the run ends)."""
+        chosen = self._shot(shot)
+        if any(output.pending is None for output in chosen):
             raise ExportError("after_render() without before_render()")
-        frame, K, pose, clip_end = self._pending
-        self._pending = None
-        root = self.root
+        pending = [output.pending for output in chosen]
+        for output in chosen:
+            output.pending = None
+        frame = pending[0][0]
         started = time.perf_counter()
         try:
-            raw = self.session.take_passes()
-            with atomic_path(rgb_path(root, frame)) as tmp:
-                self.session.save_rgb(tmp)
+            raws = self.session.take_passes()
+            with ExitStack() as stack:
+                paths = [stack.enter_context(atomic_path(rgb_path(o.root, frame))) for o in chosen]
+                self.session.save_rgb(paths)
         except OSError as error:
             self._writer.close()  # an earlier frame's write error is the first cause: raise it
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
         except RuntimeError as error:
             raise ExportError(f"Frame {frame}: {str(error).removeprefix('Error: ').strip()}") from error
-        height, width = raw["depth"].shape
+        height, width = raws[0]["depth"].shape
         if (width, height) != self.size:
             expected = "×".join(map(str, self.size))
             raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
-        captured = self._motion(frame)
+        captured = [self._motion(frame, output.view) for output in chosen]
         handover = time.perf_counter() - started
-        self._writer.submit(lambda: self._write(frame, raw, (K, pose, clip_end), handover, captured))
-        return FrameResult(frame, root, expected_files(root, frame, self.array_keys, self.options), self.missing)
+        stereo = self._stereo
+        for output, raw, (_, K, pose, clip_end), geometry in zip(chosen, raws, pending, captured, strict=True):
+            self._writer.submit(
+                lambda o=output, r=raw, c=(K, pose, clip_end), g=geometry: self._write(
+                    o, frame, r, c, handover, g, stereo
+                )
+            )
+        files = [f for o in chosen for f in expected_files(o.root, frame, self.array_keys, self.options)]
+        return FrameResult(frame, self.root, files, self.missing)
 
-    def _motion(self, frame: int) -> motion.FrameMotion | None:
+    def render_frame(self) -> FrameResult:
+        """Render and export the current frame, every view (blocking)."""
+        result = None
+        for shot in range(len(self.rig.shots)):
+            self.before_render(shot)
+            self.render()
+            shot_result = self.after_render(shot)
+            if result is None:
+                result = shot_result
+            else:
+                result.files += shot_result.files
+        return result
+
+    def _motion(self, frame: int, view: views.View) -> motion.FrameMotion | None:
         """Capture the geometry the frame's rays need (Blender's thread; the scene returns
         to ``frame`` afterwards). The rays are cast by the writer."""
         if self.motion is None:
             return None
         try:
             occlusion = "occlusion" in self.modalities
-            return motion.frame_motion(self.motion, frame, occlusion, self.plan.offsets, self.plan.labels)
+            return motion.frame_motion(self.motion, frame, view.name, occlusion, self.plan.offsets, self.plan.labels)
         finally:
             if self.scene.frame_current != frame:  # every frame it needed was captured already
                 self.scene.frame_set(frame)
 
     def _write(
         self,
+        output: ViewOutput,
         frame: int,
         raw: dict[str, np.ndarray],
         camera: tuple[np.ndarray, np.ndarray, float],
         handover: float,
         captured: motion.FrameMotion | None,
+        stereo: tuple[float, float] | None,
     ) -> None:
-        """On the writer thread (no bpy here): cast the rays, convert, write the frame,
-        update meta.json. ``camera`` is the frame's K, pose and far clipping distance."""
-        root = self.root
+        """On the writer thread (no bpy here): cast the rays, convert, write the view's
+        frame, update its meta.json. ``camera`` is the view's K, pose and far clip."""
+        root = output.root
         started = time.perf_counter()
         K, pose, clip_end = camera
         mark_background(raw["depth"], clip_end)
         try:
             geometry = captured.arrays(raw["depth"]) if captured is not None else {}
-            arrays = frame_arrays(raw, self.modalities, K, pose, frame, geometry)
+            arrays = frame_arrays(raw, self.modalities, K, pose, frame, geometry, stereo)
             instances = captured.instance_table(arrays["instance_box_id"]) if "instance_id" in arrays else None
             write_frame(root, frame, arrays, self.options, instances)
             if self.run_files:
-                self.meta_keeper.frame_done(frame, instances)
+                output.keeper.frame_done(frame, instances)
         except OSError as error:  # TimeoutError (a held meta lock) included
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
         self.timings.append((frame, handover, time.perf_counter() - started))
@@ -312,9 +460,7 @@ def scratch_override() -> str | None:
 def export_frame(scene: bpy.types.Scene, view_layer: bpy.types.ViewLayer, options: ExportOptions) -> FrameResult:
     """Render ``scene.frame_current`` and write its ground truth (overwriting it)."""
     with Exporter(scene, view_layer, options) as exporter:
-        exporter.before_render()
-        exporter.render()
-        return exporter.after_render()
+        return exporter.render_frame()
 
 
 def animation_frames(scene: bpy.types.Scene, settings) -> list[int]:
@@ -334,6 +480,11 @@ class Progress:
     frame: int | None = None
     started: float = field(default_factory=time.perf_counter)
     seconds_per_frame: float | None = None
+    # When the run has ended: its frames complete in every view, the views' folders
+    # (relative to the output folder; "." for a single view) and a frame's array keys.
+    complete: list[int] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    arrays: list[str] = field(default_factory=list)
 
     def step(self, frame: int, seconds: float | None) -> None:
         """Count ``frame`` as finished; ``seconds`` is its time, ``None`` if skipped."""
@@ -392,12 +543,13 @@ def export_frames(
                 else:
                     started = time.perf_counter()
                     scene.frame_set(frame)
-                    exporter.before_render()
-                    exporter.render()
-                    exporter.after_render()
+                    exporter.render_frame()
                     progress.step(frame, time.perf_counter() - started)
                 if on_progress:
                     on_progress(progress)
+        progress.complete = [f for f in frames if exporter.is_complete(f)]
+        progress.folders = [o.root.relative_to(exporter.root).as_posix() for o in exporter.outputs]
+        progress.arrays = sorted(exporter.array_keys)
     finally:
         scene.frame_set(current)
     return progress

@@ -18,6 +18,7 @@ from bpy.app.handlers import persistent
 
 from .export import Exporter, ExportError, rendering_for_export
 from .options import options_from_settings
+from .views import COLLECTION
 
 log = logging.getLogger(__name__)
 _run: Exporter | None = None
@@ -40,6 +41,12 @@ def on_render_init(scene, *_):
     global _run, last_render_cancelled
     last_render_cancelled = False
     if _run is not None or rendering_for_export() or not scene.ground_truth.auto_export:
+        return
+    if scene.ground_truth.views == COLLECTION:
+        _say(
+            "not exporting this render: F12 renders the scene camera only; Views 'Camera Collection' exports from "
+            "Render Ground Truth or Render Animation"
+        )
         return
     try:
         # Inside Blender's render job the scene cannot visit other frames: no occlusion,

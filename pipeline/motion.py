@@ -17,6 +17,7 @@ space, built once per frame and kept while nearby frames need it.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import bpy
@@ -25,7 +26,7 @@ from mathutils.bvhtree import BVHTree
 
 from ..core import instances, motion
 from ..core.camera import intrinsics, output_size, world_to_camera
-from . import scene_info
+from . import views
 from .changes import SceneChanges
 
 _MESH_LIKE = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
@@ -60,6 +61,12 @@ class FrameGeometry:
         ids = instances.instance_ids(self.by_key)
         for inst in self.instances:
             inst.id = ids[inst.key]
+
+    def seen_from(self, view: motion.View) -> FrameGeometry:
+        """The same geometry, its rays cast from another camera (shares everything else)."""
+        other = copy.copy(self)
+        other.view = view
+        return other
 
 
 @dataclass
@@ -148,20 +155,20 @@ def _mesh_arrays(obj) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return local.reshape(-1, 3).astype(np.float64), triangles.reshape(-1, 3), materials
 
 
-def _view(scene) -> motion.View:
-    params = scene_info.camera_params(scene)
-    cam = scene.camera.data
+def _view(scene, view: views.View) -> motion.View:
+    params = views.camera_params(scene, view)
+    cam = views.camera_object(scene, view).data
     return motion.View(
         K=intrinsics(params),
-        world_to_camera=world_to_camera(scene_info.camera_matrix_world(scene)),
+        world_to_camera=world_to_camera(views.camera_matrix_world(scene, view)),
         size=output_size(params),
         orthographic=params.projection == "ORTHO",
         clip=(cam.clip_start, cam.clip_end),
     )
 
 
-def capture(scene, view_layer) -> FrameGeometry:
-    """The geometry of the scene's current frame, as the camera's rays meet it."""
+def capture(scene, view_layer, view: views.View) -> FrameGeometry:
+    """The geometry of the scene's current frame, as the rays of ``view``'s camera meet it."""
     depsgraph = view_layer.depsgraph
     depsgraph.update()
     meshes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -190,7 +197,7 @@ def capture(scene, view_layer) -> FrameGeometry:
             offset += len(inst.local)
         vertices, polygons = np.concatenate(world).tolist(), np.concatenate(polygons).tolist()
         bvh = BVHTree.FromPolygons(vertices, polygons, all_triangles=True)
-    return FrameGeometry(_view(scene), found, first, bvh)
+    return FrameGeometry(_view(scene, view), found, first, bvh)
 
 
 def _cast(geometry: FrameGeometry, origins, directions, distances) -> tuple[np.ndarray, np.ndarray]:
@@ -293,19 +300,24 @@ def observe(target: FrameGeometry, points: np.ndarray, followed: np.ndarray, own
 
 
 class GeometryCache:
-    """Frames' geometry, captured once and kept while a nearby frame may need it. The
-    caller puts the scene back on its frame (:meth:`at` moves it)."""
+    """Frames' geometry, captured once and kept while a nearby frame may need it, with
+    each of ``views``' cameras at that frame. The caller puts the scene back on its
+    frame (:meth:`at` moves it)."""
 
-    def __init__(self, scene, view_layer):
-        self.scene, self.view_layer = scene, view_layer
-        self.frames: dict[int, FrameGeometry] = {}
+    def __init__(self, scene, view_layer, rig_views: tuple[views.View, ...]):
+        self.scene, self.view_layer, self.views = scene, view_layer, rig_views
+        self.frames: dict[int, dict[str, FrameGeometry]] = {}
 
-    def at(self, frame: int) -> FrameGeometry:
+    def at(self, frame: int, view: str) -> FrameGeometry:
+        """The geometry at ``frame`` as the camera of the view named ``view`` sees it."""
         if frame not in self.frames:
             if self.scene.frame_current != frame or self.scene.frame_subframe:
                 self.scene.frame_set(frame)
-            self.frames[frame] = capture(self.scene, self.view_layer)
-        return self.frames[frame]
+            first = capture(self.scene, self.view_layer, self.views[0])
+            self.frames[frame] = {self.views[0].name: first}
+            for other in self.views[1:]:
+                self.frames[frame][other.name] = first.seen_from(_view(self.scene, other))
+        return self.frames[frame][view]
 
     def keep(self, first: int, last: int) -> None:
         for frame in [f for f in self.frames if not first <= f <= last]:
@@ -383,19 +395,25 @@ class FrameMotion:
 
 
 def frame_motion(
-    cache: GeometryCache, frame: int, occlusion: bool, offsets: tuple[int, ...], labels: tuple[str, ...] = ()
+    cache: GeometryCache,
+    frame: int,
+    view: str,
+    occlusion: bool,
+    offsets: tuple[int, ...],
+    labels: tuple[str, ...] = (),
 ) -> FrameMotion:
     """Capture what ``frame``'s occlusion (k = 1, with ``occlusion``), flow offsets and
-    labels need. The scene is left on another frame; the caller sets it back."""
+    labels need, seen from the view named ``view``. The scene is left on another frame;
+    the caller sets it back."""
     steps = ([1] if occlusion else []) + list(offsets)
     reach = max(steps, default=0)
     cache.keep(frame - reach, frame + reach)
     targets = {
-        (k, direction): cache.at(frame + sign * k)
+        (k, direction): cache.at(frame + sign * k, view)
         for k in steps
         for direction, sign in (("forward", 1), ("backward", -1))
     }
-    return FrameMotion(cache.at(frame), targets, occlusion, labels)
+    return FrameMotion(cache.at(frame, view), targets, occlusion, labels)
 
 
 def match_render_geometry(scene, view_layer, changes: SceneChanges) -> None:

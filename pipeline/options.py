@@ -12,6 +12,7 @@ import numpy as np
 from ..core.modalities import MODALITIES
 from ..exporters.formats import FORMATS
 from ..exporters.layout import OutputOptions
+from .views import ACTIVE
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class ExportOptions:
     categories: dict[int, str] = field(default_factory=dict)  # COCO names by pass index; others get object names
     flow_offsets: str = ""  # extra flow offsets k >= 2, "2,4,8" (checked when the run starts)
     tracks: TrackOptions | None = None  # tracks.npz at the end of the run, when set
+    views: str = ACTIVE  # ACTIVE, MULTIVIEW or COLLECTION (pipeline/views.py)
+    camera_collection: str = ""  # the collection's name, for COLLECTION
+    transforms_json: bool = False  # nerfstudio's transforms.json at the end of the run
+    colmap: bool = False  # COLMAP's text model in colmap/ at the end of the run
+    colmap_points: int = 1000  # points3D.txt: up to this many points per image from its depth (0: none)
 
 
 def wanted_modalities(settings) -> tuple[str, ...]:
@@ -53,4 +59,9 @@ def options_from_settings(settings) -> ExportOptions:
         categories={c.pass_index: c.name for c in settings.categories if c.name.strip()},
         flow_offsets=settings.flow_offsets,
         tracks=TrackOptions(settings.tracks_per_object, settings.tracks_seed) if settings.use_tracks else None,
+        views=settings.views,
+        camera_collection=settings.camera_collection.name if settings.camera_collection else "",
+        transforms_json=settings.use_transforms_json,
+        colmap=settings.use_colmap,
+        colmap_points=settings.colmap_points,
     )

@@ -43,6 +43,9 @@ class ExportSession:
     ``scratch_parent``, and with ``geometry`` the viewport's evaluation matched to the
     render's (``motion.match_render_geometry``); on exit everything as it was.
 
+    ``suffixes`` are the file suffixes of the views one render gives (Blender's
+    multi-view, ``views.py``); ``("",)``: one view, and Stereoscopy off for the run.
+
     The user's own nodes, links and settings are restored even when the render fails.
     """
 
@@ -54,9 +57,11 @@ class ExportSession:
         flow: bool,
         scratch_parent: Path,
         geometry: bool = False,
+        suffixes: tuple[str, ...] = ("",),
     ):
         self.scene, self.view_layer, self.passes, self.flow = scene, view_layer, passes, flow
         self.geometry = geometry
+        self.suffixes = suffixes
         self.scratch_parent = scratch_parent
         self.changes = SceneChanges()
         self.raw_dir: Path | None = None
@@ -80,6 +85,8 @@ class ExportSession:
         if self.flow:
             changes.set(scene.render, "use_motion_blur", False)
         changes.set(scene.render, "use_compositing", True)
+        if not self.multiview:
+            changes.set(scene.render, "use_multiview", False)
         compat.use_cpu_compositor(changes, scene.render)
         if self.geometry:
             match_render_geometry(scene, self.view_layer, changes)
@@ -98,6 +105,12 @@ class ExportSession:
         file_output = wiring.our_nodes(compat.compositor_tree(scene))["file_output"]
         changes.set(file_output, "mute", False)
         changes.set(file_output, compat.FILE_OUTPUT_PATH, compat.file_output_path(str(self.raw_dir)))
+        if self.multiview:
+            changes.set(file_output.format, "views_format", "INDIVIDUAL")
+
+    @property
+    def multiview(self) -> bool:
+        return self.suffixes != ("",)
 
     def _tear_down(self) -> None:
         try:
@@ -106,43 +119,69 @@ class ExportSession:
             if self.raw_dir is not None:
                 shutil.rmtree(self.raw_dir, ignore_errors=True)
 
-    def take_passes(self) -> dict[str, np.ndarray]:
-        """The passes our File Output wrote for the last render, read and then deleted."""
+    def take_passes(self) -> list[dict[str, np.ndarray]]:
+        """The passes our File Output wrote for the last render, one dict per view (in
+        the order of ``suffixes``), read and then deleted."""
         files = sorted(self.raw_dir.glob("*.exr"))
-        if len(files) != 1:
+        if len(files) != len(self.suffixes):
             raise RuntimeError(
-                f"the compositor wrote {len(files)} scratch files for one frame instead of one "
+                f"the compositor wrote {len(files)} scratch files for one frame instead of {len(self.suffixes)} "
                 f"into '{self.raw_dir}' ({self._room()})"
             )
         try:
-            passes = read_raw_passes(files[0])
+            views = [self._read_scratch(path) for path in _by_suffix(files, self.suffixes)]
+        finally:
+            for path in files:
+                path.unlink(missing_ok=True)
+        if "vector" in self.passes and not compat.FILE_OUTPUT_KEEPS_VECTOR_W:
+            for passes, vector in zip(views, self._render_result_layer("Vector"), strict=True):
+                passes["vector"] = vector
+        return views
+
+    def _read_scratch(self, path: Path) -> dict[str, np.ndarray]:
+        try:
+            return read_raw_passes(path)
         except TruncatedExrError as error:
             raise RuntimeError(
                 f"the compositor's scratch file is incomplete ({error}; {self._room()}): the disk holding "
                 f"'{self.scratch_parent}' is full. Free space there or set {scratch.ENVIRONMENT} to a folder with room"
             ) from None
-        finally:
-            files[0].unlink(missing_ok=True)
-        if "vector" in self.passes and not compat.FILE_OUTPUT_KEEPS_VECTOR_W:
-            passes["vector"] = self._render_result_layer("Vector")
-        return passes
 
     def _room(self) -> str:
         return f"{scratch.free_bytes(self.raw_dir) / 1e6:.0f} MB free there"
 
-    def _render_result_layer(self, name: str) -> np.ndarray:
-        """One pass of the view layer, from the Render Result saved as multilayer EXR."""
-        path = self.raw_dir / "render_result.exr"
+    def _render_result_layer(self, name: str) -> list[np.ndarray]:
+        """One pass of the view layer per view, from the Render Result saved as multilayer EXR."""
         changes = SceneChanges()
         try:
             compat.set_multilayer_exr(changes, self.scene.render.image_settings)
-            self._render_result().save_render(str(path), scene=self.scene)
+            paths = self._save_render(self.raw_dir / "render_result.exr")
         finally:
             changes.restore()
         try:
-            return read_raw_passes(path)[f"{self.view_layer.name}.{name}"]
+            return [read_raw_passes(path)[f"{self.view_layer.name}.{name}"] for path in paths]
         finally:
-            path.unlink()
+            for path in paths:
+                path.unlink(missing_ok=True)
+
+    def _save_render(self, path: Path) -> list[Path]:
+        """Save the Render Result as ``path``; a multi-view result as one file per view,
+        ``path``'s stem plus the view's suffix. Returns the files, in ``suffixes`` order."""
+        result = self._render_result()
+        if not self.multiview:
+            result.save_render(str(path), scene=self.scene)
+            return [path]
+        changes = SceneChanges()
+        try:
+            changes.set(self.scene.render.image_settings, "views_format", "INDIVIDUAL")
+            result.save_render(str(path), scene=self.scene)
+        except RuntimeError:
+            # Blender writes each view's file, then reports that ``path`` itself was not
+            # written. Whether the views' files are whole is checked by their readers.
+            pass
+        finally:
+            changes.restore()
+        return [path.with_name(f"{path.stem}{suffix}{path.suffix}") for suffix in self.suffixes]
 
     @staticmethod
     def _render_result() -> bpy.types.Image:
@@ -151,21 +190,41 @@ class ExportSession:
             raise RuntimeError("no Render Result to save")
         return result
 
-    def save_rgb(self, path: Path) -> None:
-        """Save the last render (after compositing, in the scene's view transform) as PNG.
+    def save_rgb(self, paths: list[Path]) -> None:
+        """Save the last render (after compositing, in the scene's view transform) as PNG,
+        one file per view (in ``suffixes`` order).
 
         The scene's image format is PNG only while saving, so that a user's own render
         output (F12 with export on) keeps its format.
         """
         changes = SceneChanges()
+        saved = [self.raw_dir / "rgb.png"] if self.multiview else paths
         try:
             compat.set_still_png(changes, self.scene.render.image_settings, alpha=self.scene.render.film_transparent)
             try:
-                self._render_result().save_render(str(path), scene=self.scene)
+                saved = self._save_render(saved[0])
             except RuntimeError:
-                with open(path, "wb"):  # Blender does not say why; the system does (read-only, no space, …)
+                with open(saved[0], "wb"):  # Blender does not say why; the system does (read-only, no space, …)
                     pass
                 raise
         finally:
             changes.restore()
-        _check_png(path)
+        for path, target in zip(saved, paths, strict=True):
+            _check_png(path)
+            if path != target:
+                shutil.move(path, target)
+
+
+def _by_suffix(files: list[Path], suffixes: tuple[str, ...]) -> list[Path]:
+    """``files`` in the order of the views whose ``suffixes`` end their names (the
+    longest suffix first, so that ``_L`` and ``L`` are told apart)."""
+    if suffixes == ("",):
+        return files
+    left, found = list(files), {}
+    for suffix in sorted(suffixes, key=len, reverse=True):
+        match = next((f for f in left if f.stem.endswith(suffix)), None)
+        if match is None:
+            raise RuntimeError(f"the compositor wrote no scratch file for the view with suffix '{suffix}'")
+        left.remove(match)
+        found[suffix] = match
+    return [found[s] for s in suffixes]

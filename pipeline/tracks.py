@@ -33,6 +33,7 @@ from .changes import SceneChanges
 from .contact import load_png
 from .motion import GeometryCache, concat, locate, match_render_geometry, observe, surfaces_at
 from .options import TrackOptions
+from .views import View
 
 TRACKS_PREVIEW_NAME = "tracks_preview.png"
 
@@ -57,7 +58,7 @@ def _queries(cache: GeometryCache, frames: list[int], options: TrackOptions, siz
             pixels = given[at][:, [2, 1]].astype(np.float64)
         else:
             pixels = candidate_pixels(size, options.seed, index)
-        geometry = cache.at(frame)
+        geometry = cache.at(frame, cache.views[0].name)
         cache.keep(frame, frame)
         seen = surfaces_at(geometry, pixels)
         if given is None:  # candidates: keep those on an object with a pass index
@@ -76,16 +77,19 @@ def _queries(cache: GeometryCache, frames: list[int], options: TrackOptions, siz
     return queries[chosen], surfaces.take(chosen)
 
 
-def compute_tracks(scene, view_layer, frames: list[int], options: TrackOptions, size) -> dict[str, np.ndarray]:
-    """The arrays of ``tracks.npz`` for ``frames`` (ascending). Moves the scene's frame."""
-    cache = GeometryCache(scene, view_layer)
+def compute_tracks(
+    scene, view_layer, view: View, frames: list[int], options: TrackOptions, size
+) -> dict[str, np.ndarray]:
+    """The arrays of ``tracks.npz`` for ``frames`` (ascending), seen from ``view``. Moves
+    the scene's frame."""
+    cache = GeometryCache(scene, view_layer, (view,))
     queries, surfaces = _queries(cache, frames, options, size)
     count, length = len(queries), len(frames)
     target = np.full((count, length, 2), np.nan, np.float32)
     occluded = np.ones((count, length), bool)
     depth = np.full((count, length), np.nan, np.float32)
     for index, frame in enumerate(frames):
-        geometry = cache.at(frame)
+        geometry = cache.at(frame, cache.views[0].name)
         cache.keep(frame, frame)
         points, followed, own = locate(surfaces, geometry)
         pixels, z, codes = observe(geometry, points, followed, own)
@@ -107,14 +111,16 @@ def compute_tracks(scene, view_layer, frames: list[int], options: TrackOptions, 
     }
 
 
-def write_tracks(scene, view_layer, root: Path, frames: list[int], options: TrackOptions, size, preview: bool) -> Path:
+def write_tracks(
+    scene, view_layer, view: View, root: Path, frames: list[int], options: TrackOptions, size, preview: bool
+) -> Path:
     """Compute and write ``root/tracks.npz`` (and its preview strip); the scene is left
     as it was. Raises ``ValueError`` for unusable given queries."""
     changes = SceneChanges()
     current = scene.frame_current
     try:
         match_render_geometry(scene, view_layer, changes)
-        tracks = compute_tracks(scene, view_layer, frames, options, size)
+        tracks = compute_tracks(scene, view_layer, view, frames, options, size)
     finally:
         changes.restore()
         scene.frame_set(current)

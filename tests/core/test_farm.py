@@ -79,8 +79,9 @@ def test_the_job_script_renders_its_line_and_retries_failures(tmp_path):
     assert "#SBATCH --array=0-2" in script and "#SBATCH --requeue" in script and "--gres" not in script
     assert f"export PYTHONPATH={plan.PACKAGE_PARENT}" in script
     assert merge.read_text().splitlines()[-1].endswith("merge --blend " + str(tmp_path / "scene.blend") + " --out "
-        + str(tmp_path / "out") + " --modalities depth,normal,flow,occlusion,object_index,material_index,instance_id,"
-        "emission,boxes --formats npz --npz-compression 1 --depth-png16-scale 1000.0 --frames 1-10")  # fmt: skip
+        + str(tmp_path / "out") + " --modalities depth,disparity,normal,flow,occlusion,object_index,material_index,"
+        "instance_id,emission,boxes --formats npz --npz-compression 1 --depth-png16-scale 1000.0"
+        " --frames 1-10")  # fmt: skip
 
 
 def test_the_job_script_gives_up_after_the_retries_and_at_once_on_a_refusal(tmp_path):
