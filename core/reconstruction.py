@@ -63,7 +63,7 @@ def _intrinsics(K: np.ndarray, size: tuple[int, int]) -> dict[str, float]:
 def transforms(images: list[Image], depth_scale_per_metre: float | None) -> dict:
     """``transforms.json``: intrinsics at the top when every image shares them, else per
     frame; ``depth_unit_scale_factor`` (metres per depth PNG unit) with depth files."""
-    shared = {json_key(_intrinsics(i.K, i.size)) for i in images}
+    shared = {_intrinsics_key(_intrinsics(i.K, i.size)) for i in images}
     out: dict = {"camera_model": "OPENCV", "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0}
     if len(shared) == 1:
         out.update(_intrinsics(images[0].K, images[0].size))
@@ -85,7 +85,7 @@ def transforms(images: list[Image], depth_scale_per_metre: float | None) -> dict
     return out
 
 
-def json_key(values: dict) -> tuple:
+def _intrinsics_key(values: dict) -> tuple:
     return tuple(sorted(values.items()))
 
 
@@ -147,7 +147,7 @@ def colmap_text(images: list[Image], points: list[Points] | None) -> dict[str, s
     next_point = 1
     for index, image in enumerate(images):
         intrinsics = _intrinsics(image.K, image.size)
-        key = json_key(intrinsics)
+        key = _intrinsics_key(intrinsics)
         if key not in cameras:
             cameras[key] = len(cameras) + 1
             i = intrinsics

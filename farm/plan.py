@@ -119,7 +119,7 @@ def log_path(out: str, chunk: list[int], attempt: int) -> Path:
     return farm_dir(os.path.abspath(out)) / "logs" / f"{chunk[0]:06d}.{attempt}.log"
 
 
-def _array_keys(root: Path) -> tuple[list[str], list[str]] | None:
+def _frame_contents(root: Path) -> tuple[list[str], list[str]] | None:
     """What a complete frame holds, as an earlier run found it: its array keys and the
     views' folders ("." for one view). From meta.json (with several views, the root's
     list of views and the first view's meta.json), or a chunk manifest (a farm killed
@@ -143,7 +143,7 @@ def complete_already(out: str, frames: list[int], options: OutputOptions) -> lis
     """Those of ``frames`` whose every file is in the folder (checked per frame: the cost
     does not grow with the rest of the folder)."""
     root = Path(os.path.abspath(out))
-    found = _array_keys(root)
+    found = _frame_contents(root)
     if found is None:
         return []
     keys, folders = found

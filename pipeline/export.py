@@ -83,7 +83,7 @@ def rendering_for_export() -> bool:
     return _own_renders > 0
 
 
-def _scene_meta(scene, view_layer, camera, size: tuple[int, int], modalities, missing, arrays):
+def _scene_meta(scene, view_layer, size: tuple[int, int], modalities, missing, arrays):
     objects = scene_info.objects_table(scene)
     materials = scene_info.materials_table(scene)
     return {
@@ -94,8 +94,6 @@ def _scene_meta(scene, view_layer, camera, size: tuple[int, int], modalities, mi
         "resolution": list(size),
         "fps": scene.render.fps / scene.render.fps_base,
         "scene_frame_range": [scene.frame_start, scene.frame_end],
-        "camera": camera.name,
-        "projection": {"PERSP": "perspective", "ORTHO": "orthographic"}[camera.data.type],
         "modalities": list(modalities),
         "missing_modalities": list(missing),
         "arrays": sorted(arrays),
@@ -103,6 +101,13 @@ def _scene_meta(scene, view_layer, camera, size: tuple[int, int], modalities, mi
         "materials": materials,
         "object_index_names": scene_info.index_names(objects),
         "material_index_names": scene_info.index_names(materials),
+    }
+
+
+def _camera_meta(camera) -> dict:
+    return {
+        "camera": camera.name,
+        "projection": {"PERSP": "perspective", "ORTHO": "orthographic"}[camera.data.type],
     }
 
 
@@ -175,7 +180,7 @@ class Exporter:
         self.root = output_root(options.output_dir)
         self.plan = export_plan(scene, options, geometry, self.rig.stereo)
         self.tracks = options.tracks if geometry else None
-        self.reconstruction = options
+        self.requested = options
         self.missing = list(self.plan.missing)
         self.modalities = list(self.plan.modalities)
         self.array_keys = self.plan.arrays
@@ -183,12 +188,14 @@ class Exporter:
         if options.transforms_json and "depth" in self.array_keys:
             self.options = replace(self.options, depth_png16=True)  # transforms.json points at them
         self.size = output_size(views.camera_params(scene, self.rig.views[0]))
-        self.categories = {**scene_info.names_by_index(scene_info.objects_table(scene)), **options.categories}
-        self.outputs = [self._output(view) for view in self.rig.views]
+        shared = self._shared_meta()
+        self.categories = {**scene_info.names_by_index(shared["objects"]), **options.categories}
+        self.outputs = [self._output(view, shared) for view in self.rig.views]
+        self.rig_meta = self._rig_meta() if self.rig.folders else None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            if self.rig.folders:
-                check_same_rig(self.root, self._rig_meta())
+            if self.rig_meta is not None:
+                check_same_rig(self.root, self.rig_meta)
             for output in self.outputs:
                 check_same_export(output.root, output.keeper.scene)
             needed = scratch_bytes(self.plan.passes, *self.size, with_combined=not compat.FILE_OUTPUT_KEEPS_VECTOR_W)
@@ -211,22 +218,28 @@ class Exporter:
         # seconds the writer spent converting and writing). Read by bench/.
         self.timings: list[tuple[int, float, float]] = []
 
-    def _output(self, view: views.View) -> ViewOutput:
+    def _shared_meta(self) -> dict:
+        """What every view's ``meta.json`` holds alike (the camera is each view's own)."""
         scene = self.scene
-        camera = views.camera_object(scene, view)
-        root = self.root / "views" / view.name if self.rig.folders else self.root
-        meta = _scene_meta(scene, self.view_layer, camera, self.size, self.modalities, self.missing, self.array_keys)
-        if self.rig.folders:
-            meta["view"] = view.name
+        meta = _scene_meta(scene, self.view_layer, self.size, self.modalities, self.missing, self.array_keys)
         if self.options.depth_png16:
             meta["depth_png16_scale_per_metre"] = self.options.depth_png16_scale
         meta["flow_offsets"] = list(self.plan.offsets)
         if self.plan.offsets or "occlusion" in self.modalities or self.tracks:
             meta["surface_motion"] = motion.motion_routes(scene)
+        return meta
+
+    def _output(self, view: views.View, shared: dict) -> ViewOutput:
+        camera = views.camera_object(self.scene, view)
+        root = self.root / "views" / view.name if self.rig.folders else self.root
+        meta = {**shared, **_camera_meta(camera)}
+        if self.rig.folders:
+            meta["view"] = view.name
         return ViewOutput(view, root, MetaKeeper(root, meta, self.array_keys, self.options))
 
     def _rig_meta(self) -> dict:
-        """The root ``meta.json`` of a run with several views: the views and the pair."""
+        """The root ``meta.json`` of a run with several views: the views (K at the
+        scene's frame when the run starts) and the pair."""
         scene = self.scene
         entries, Ks = [], {}
         for output in self.outputs:
@@ -246,7 +259,7 @@ class Exporter:
             "blender_version": bpy.app.version_string,
             "views_mode": self.rig.mode,
             "views": entries,
-            "K_note": "each view's K at the run's first frame; every frame's NPZ holds its own",
+            "K_note": "each view's K when the run started; every frame's NPZ holds its own",
         }
         if self.rig.stereo is not None:
             meta["stereo"] = self.rig.stereo.describe(Ks[LEFT], Ks[RIGHT])
@@ -288,9 +301,9 @@ class Exporter:
                 complete = set(frames) if complete is None else complete & set(frames)
                 self._finish_view(output, frames)
             frames = sorted(complete or ())
-            if self.rig.folders:
-                write_rig_meta(self.root, self._rig_meta(), frames)
-            if frames and (self.reconstruction.transforms_json or self.reconstruction.colmap):
+            if self.rig_meta is not None:
+                write_rig_meta(self.root, self.rig_meta, frames)
+            if frames and (self.requested.transforms_json or self.requested.colmap):
                 self._write_reconstruction(frames)
         except (OSError, RuntimeError, ValueError) as error:
             if raise_errors:
@@ -312,11 +325,11 @@ class Exporter:
     def _write_reconstruction(self, frames: list[int]) -> None:
         folders = {o.view.name: o.root for o in self.outputs}
         pictures = reconstruction.images(self.root, list(folders.items()), frames, self.size)
-        if self.reconstruction.transforms_json:
+        if self.requested.transforms_json:
             scale = self.options.depth_png16_scale if "depth" in self.array_keys else None
             reconstruction.write_transforms(self.root, pictures, scale)
-        if self.reconstruction.colmap:
-            reconstruction.write_colmap(self.root, pictures, folders, self.reconstruction.colmap_points)
+        if self.requested.colmap:
+            reconstruction.write_colmap(self.root, pictures, folders, self.requested.colmap_points)
 
     def is_complete(self, frame: int) -> bool:
         """Whether every file of ``frame`` is already in the output folder, in every view."""
@@ -397,16 +410,12 @@ class Exporter:
 
     def render_frame(self) -> FrameResult:
         """Render and export the current frame, every view (blocking)."""
-        result = None
+        results = []
         for shot in range(len(self.rig.shots)):
             self.before_render(shot)
             self.render()
-            shot_result = self.after_render(shot)
-            if result is None:
-                result = shot_result
-            else:
-                result.files += shot_result.files
-        return result
+            results.append(self.after_render(shot))
+        return FrameResult(results[0].frame, self.root, [f for r in results for f in r.files], self.missing)
 
     def _motion(self, frame: int, view: views.View) -> motion.FrameMotion | None:
         """Capture the geometry the frame's rays need (Blender's thread; the scene returns

@@ -198,21 +198,21 @@ class ExportSession:
         output (F12 with export on) keeps its format.
         """
         changes = SceneChanges()
-        saved = [self.raw_dir / "rgb.png"] if self.multiview else paths
+        path = self.raw_dir / "rgb.png" if self.multiview else paths[0]  # views are moved into place
         try:
             compat.set_still_png(changes, self.scene.render.image_settings, alpha=self.scene.render.film_transparent)
             try:
-                saved = self._save_render(saved[0])
+                saved = self._save_render(path)
             except RuntimeError:
-                with open(saved[0], "wb"):  # Blender does not say why; the system does (read-only, no space, …)
+                with open(path, "wb"):  # Blender does not say why; the system does (read-only, no space, …)
                     pass
                 raise
         finally:
             changes.restore()
-        for path, target in zip(saved, paths, strict=True):
-            _check_png(path)
-            if path != target:
-                shutil.move(path, target)
+        for view_file, target in zip(saved, paths, strict=True):
+            _check_png(view_file)
+            if view_file != target:
+                shutil.move(view_file, target)
 
 
 def _by_suffix(files: list[Path], suffixes: tuple[str, ...]) -> list[Path]:

@@ -172,14 +172,15 @@ def camera_object(scene: bpy.types.Scene, view: View):
 
 def camera_params(scene: bpy.types.Scene, view: View) -> CameraParams:
     """The projection parameters ``view`` renders with (render settings included)."""
-    cam = camera_object(scene, view).data
+    camera = camera_object(scene, view)
+    cam = camera.data
     render = scene.render
     border = None
     if render.use_border and render.use_crop_to_border:
         border = (render.border_min_x, render.border_max_x, render.border_min_y, render.border_max_y)
     shift_x = cam.shift_x
     if view.eye is not None:
-        shift_x = _stereo(camera_object(scene, view)).eye_shift_x(shift_x, view.eye, cam.lens, cam.sensor_width)
+        shift_x = _stereo(camera).eye_shift_x(shift_x, view.eye, cam.lens, cam.sensor_width)
     return CameraParams(
         lens=cam.lens,
         sensor_width=cam.sensor_width,
