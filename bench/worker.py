@@ -1,19 +1,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """One benchmark configuration in a fresh process; prints one JSON line of results.
 
-    python bench/worker.py CONFIG --out DIR [--width 640 --height 480 --frames 12 --samples 16]
+    python bench/worker.py CONFIG --out DIR [--width 640 --height 480 --frames 12 --samples 16] [--no-denoise]
 
 A  plain animation render, RGB only
 B  the same with the ground-truth passes on, no export
 C  the full export (Exporter: NPZ, previews, every modality)
+S  the render as the export runs it (passes wired to our File Output, scratch EXR
+   written) with nothing read: what the compositor costs the render (S - B)
 D  the recipe users paste: File Output EXR per frame, channels read through
    array.array(...).tolist(), np.savez_compressed per frame
 E  the export step alone, uncompressed NPZ, no previews, no rays (no occlusion or instance
    ids), and the np.save floor of the same arrays to the same disk
-EO E with occlusion and instance ids (what the rays add at 1920×1080: EO - E)
 C0 C without occlusion (what occlusion costs: C - C0)
 R0 C without occlusion and instance ids: no rays at all (what instance ids cost: C0 - R0)
-K2 C with flow offsets 2; K24 with offsets 2,4 (what each k costs)
+K2 C with flow offsets 2 (what a k costs)
 T  C with point tracks (256 per object; what tracks cost: T - C)
 """
 
@@ -97,10 +98,8 @@ MOTION = {
     "C0": {"without": ("occlusion",)},
     "R0": {"without": ("occlusion", "instance_id")},
     "K2": {"flow_offsets": "2"},
-    "K24": {"flow_offsets": "2,4"},
     "T": {},
     "E": {"without": ("occlusion", "instance_id")},
-    "EO": {},
 }
 
 
@@ -128,14 +127,48 @@ def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previe
     return time.perf_counter() - started, exporter.timings
 
 
+def compositor_only(bpy, scene, out: Path, frames: list[int]) -> float:
+    """Render as the export does (passes wired to our File Output, which writes the
+    scratch EXR) but read nothing: what the compositor's scratch file costs the render."""
+    session_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.session")
+    exporter_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.export")
+    options_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.options")
+    plan = exporter_module.export_plan(scene, options_module.ExportOptions(output_dir=str(out)))
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with session_module.ExportSession(scene, bpy.context.view_layer, plan.passes, plan.flow, Path("/dev/shm")) as s:
+        for frame in frames:
+            scene.frame_set(frame)
+            bpy.ops.render.render()
+            for path in s.raw_dir.glob("*.exr"):
+                path.unlink()
+    return time.perf_counter() - started
+
+
+def stage_results(timings) -> dict:
+    """The export step per frame and its stages (seconds), and the main thread's waits."""
+    stages: dict[str, list[float]] = {}
+    for t in timings:
+        for thread, seconds in (("main", t.main), ("writer", t.writer)):
+            for name, value in seconds.items():
+                stages.setdefault(f"{thread}: {name}", []).append(value)
+    return {
+        "export": [t.export_step for t in timings],
+        "stages": stages,
+        "writer_wall": [t.writer_wall for t in timings],
+        "waited": [t.waited for t in timings],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("config", choices=[*"ABCD", *MOTION])
+    parser.add_argument("config", choices=[*"ABCDS", *MOTION])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--samples", type=int, default=16)
+    parser.add_argument("--no-denoise", action="store_true", help="denoising off (the demo scene has it on)")
     args = parser.parse_args()
     out = args.out.resolve()
     bpy = devenv.import_bpy()
@@ -144,21 +177,25 @@ def main() -> None:
 
     scene = demo_scene.build_demo_scene(resolution=(args.width, args.height), samples=args.samples)
     scene.frame_end = scene.frame_start + args.frames - 1
+    scene.cycles.use_denoising = not args.no_denoise
     frames = list(range(scene.frame_start, scene.frame_end + 1))
     data = out / "data"
     result = {"config": args.config, "frames": len(frames)}
+    cpu_started = time.process_time()
     if args.config in "AB":
         for flag in pass_flags().values():
             setattr(bpy.context.view_layer, flag, args.config == "B")
         result["wall"] = animation_render(bpy, scene, data)
-    elif args.config in ("C", "C0", "R0", "K2", "K24", "T"):
+    elif args.config in ("C", "C0", "R0", "K2", "T"):
         result["wall"], timings = full_export(bpy, scene, data, frames, 1, True, args.config)
-        result["export"] = [handover + write for _, handover, write in timings]
+        result.update(stage_results(timings))
+    elif args.config == "S":
+        result["wall"] = compositor_only(bpy, scene, data, frames)
     elif args.config == "D":
         result["wall"], result["export"] = recipe(bpy, scene, data)
     else:
         result["wall"], timings = full_export(bpy, scene, data, frames, 0, False, args.config)
-        result["export"] = [handover + write for _, handover, write in timings]
+        result.update(stage_results(timings))
         floor, floor_dir = [], out / "floor"
         floor_dir.mkdir(exist_ok=True)
         for frame in frames:
@@ -169,6 +206,7 @@ def main() -> None:
                 np.save(floor_dir / f"{frame}_{key}.npy", value)
             floor.append(time.perf_counter() - started)
         result["floor"] = floor
+    result["cpu"] = time.process_time() - cpu_started  # every thread's CPU seconds over the run
     result["bytes"] = folder_bytes(data)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     devenv.disable_extension()

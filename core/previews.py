@@ -134,12 +134,14 @@ def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
         radius = np.hypot(u, v) / scale
         angle = np.arctan2(-v, -u) / np.pi
         position = (angle + 1.0) / 2.0 * (len(_WHEEL) - 1)
-        k0 = np.floor(position).astype(int)
+        k0 = np.floor(position).astype(np.intp)
         k1 = (k0 + 1) % len(_WHEEL)
-        f = (position - k0)[..., None]
-        wheel = (1 - f) * _WHEEL[k0] + f * _WHEEL[k1]
+        f = position - k0
         inside = radius <= 1
-        rgb = _to_uint8(np.where(inside[..., None], 1 - radius[..., None] * (1 - wheel), wheel * 0.75))
+        rgb = np.empty((*rows.shape[:-1], 3), np.uint8)
+        for c in range(3):  # channel by channel: the same arithmetic, on flat arrays
+            wheel = (1 - f) * _WHEEL[k0, c] + f * _WHEEL[k1, c]
+            rgb[..., c] = _to_uint8(np.where(inside, 1 - radius * (1 - wheel), wheel * 0.75))
         rgb[~valid] = 0
         return rgb
 
@@ -243,8 +245,13 @@ def preview_keys(array_keys: Iterable[str]) -> list[str]:
     return [key for key, array in ARRAYS.items() if array.preview and key in keys]
 
 
+def preview(key: str, array: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    """The picture of the array ``key`` (one of :func:`preview_keys`) and its text."""
+    return _MAKERS[ARRAYS[key].preview](array)
+
+
 def previews(arrays: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray, dict[str, str]]]:
     """Every preview the given arrays allow as ``(preview/<key>/ folder, image, text)``,
     made one at a time as the caller asks for them."""
     for key in preview_keys(arrays):
-        yield key, *_MAKERS[ARRAYS[key].preview](arrays[key])
+        yield key, *preview(key, arrays[key])

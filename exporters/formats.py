@@ -11,6 +11,7 @@ written in this order; the NPZ, the frame's record, comes last.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,12 @@ import numpy as np
 from ..core.coco import frame_annotations, instance_annotations
 from ..core.formats import depth_png16, kitti_flow, write_flo
 from ..core.png import write_png
-from ..core.previews import preview_keys, previews
+from ..core.previews import preview, preview_keys
 from . import layout
 from .atomic import atomic_path
-from .frame_io import write_exr, write_npz
+from .frame_io import write_exr
+from .npz import pool, write_npz
+from .stages import Stages
 
 FLOW_DIRECTIONS = {"forward": "flow_forward", "backward": "flow_backward"}
 
@@ -41,6 +44,13 @@ class FileFormat:
     flag: str | None = None  # its own command-line flag, where --formats does not name it
     primary: bool = False  # drawn first in the panel (the arrays and the pictures)
     extra: str | None = None  # a setting of scene.ground_truth that goes with it
+    # The frame's files as jobs that may run side by side (default: one job, ``write``).
+    jobs: Callable[[Path, int, dict[str, np.ndarray], layout.OutputOptions], list[Callable[[], None]]] | None = None
+
+    def frame_jobs(self, root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> list[Callable[[], None]]:
+        if self.jobs is not None:
+            return self.jobs(root, frame, arrays, options)
+        return [lambda: self.write(root, frame, arrays, options)]
 
 
 def _write(path: Path, write: Callable[[BinaryIO], None]) -> None:
@@ -48,9 +58,18 @@ def _write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         write(stream)
 
 
-def _write_previews(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
-    for key, image, text in previews(arrays):
-        _write(layout.preview_path(root, key, frame), lambda s, i=image, t=text: write_png(s, i, t))
+def _write_preview(root: Path, frame: int, key: str, array: np.ndarray) -> None:
+    image, text = preview(key, array)
+    _write(layout.preview_path(root, key, frame), lambda s: write_png(s, image, text))
+
+
+def _preview_jobs(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> list[Callable[[], None]]:
+    return [lambda k=key: _write_preview(root, frame, k, arrays[k]) for key in preview_keys(arrays)]
+
+
+def _write_previews(root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> None:
+    for job in _preview_jobs(root, frame, arrays, options):
+        job()
 
 
 def _write_flo(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
@@ -102,6 +121,7 @@ FORMATS = (
         _write_previews,
         flag="--no-previews",
         primary=True,
+        jobs=_preview_jobs,
     ),
     FileFormat(
         "flo",
@@ -186,16 +206,46 @@ def write_frame(
     arrays: dict[str, np.ndarray],
     options: layout.OutputOptions,
     instances: dict[str, dict] | None = None,
+    stages: Stages | None = None,
 ) -> None:
-    """Write the frame's files, each atomically, in the order of :func:`expected_files`.
-    ``instances`` are the frame's rows of meta.json's table (with ``instance_id``)."""
+    """Write the frame's files, each atomically. ``instances`` are the frame's rows of
+    meta.json's table (with ``instance_id``); ``stages`` gets each format's seconds.
+
+    Every format's files but the NPZ are made side by side on the encoding threads
+    (``npz.pool``: zlib and numpy let go of Python's lock); the NPZ, which marks the frame
+    as complete, is written once they all are."""
+    stages = stages or Stages()
     if "instance_id" in arrays:
         if instances is None:
             raise ValueError("a frame with instance_id needs its instances' table")
-        text = json.dumps(instances, ensure_ascii=False).encode()
-        _write(layout.instances_path(root, frame), lambda s: s.write(text))
-    for file_format in _chosen(arrays, options):
-        file_format.write(root, frame, arrays, options)
+        with stages.time("instances"):
+            text = json.dumps(instances, ensure_ascii=False).encode()
+            _write(layout.instances_path(root, frame), lambda s: s.write(text))
+    chosen = _chosen(arrays, options)
+    running = [
+        (f.key, pool().submit(_timed, job))
+        for f in chosen
+        if f.key != "npz"
+        for job in f.frame_jobs(root, frame, arrays, options)
+    ]
+    errors = []
+    for key, future in running:  # every job ends before anything is raised
+        try:
+            stages.add(key, future.result())
+        except Exception as error:
+            errors.append(error)
+    if errors:
+        raise errors[0]
+    for file_format in chosen:
+        if file_format.key == "npz":
+            with stages.time("npz"):
+                file_format.write(root, frame, arrays, options)
+
+
+def _timed(job: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    job()
+    return time.perf_counter() - started
 
 
 def read_instances(root: Path, frames: Iterable[int]) -> dict[str, dict]:

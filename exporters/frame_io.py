@@ -11,7 +11,6 @@ arrays travel as one JSON header attribute.
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,17 +31,6 @@ def _suffixes(key: str) -> str:
 
 class FrameFileError(ValueError):
     """A frame file that cannot be read: the message names the file and the problem."""
-
-
-def write_npz(path: Path, arrays: dict[str, np.ndarray], level: int = 1) -> None:
-    """Write ``arrays`` as one NPZ, atomically, with zlib ``level`` (0 = stored, 1 = fast,
-    9 = smallest); ``np.load`` reads every level. Level 1 is about twice as fast as
-    ``np.savez_compressed``'s for files ~2% larger."""
-    method = zipfile.ZIP_DEFLATED if level else zipfile.ZIP_STORED
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", method, compresslevel=level or None) as archive:
-        for key, value in arrays.items():
-            with archive.open(f"{key}.npy", "w", force_zip64=True) as stream:
-                np.lib.format.write_array(stream, np.asanyarray(value), allow_pickle=False)
 
 
 def _channels(key: str, array: np.ndarray) -> dict[str, np.ndarray]:

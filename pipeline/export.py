@@ -37,6 +37,7 @@ from ..exporters.coco_file import write_coco
 from ..exporters.formats import expected_files, is_complete, write_frame
 from ..exporters.layout import rgb_path
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export, check_same_rig, write_rig_meta
+from ..exporters.stages import Stages
 from . import motion, reconstruction, scene_info, scratch, views
 from .checks import blocking_problems, output_root
 from .contact import write_contact_sheet
@@ -139,6 +140,25 @@ def _reconstruction_problem(scene, rig: views.Rig, options: ExportOptions) -> st
 
 
 @dataclass
+class FrameTiming:
+    """Where one view's frame spent its export step (read by bench/): seconds per stage
+    on Blender's thread after the render (shared by the views of one render) and in the
+    writer's job, whose stages may overlap (files are encoded side by side), so its
+    length is ``writer_wall``. ``waited`` is the main thread's wait for the writer."""
+
+    frame: int
+    view: str
+    main: dict[str, float]
+    writer: dict[str, float] = field(default_factory=dict)
+    writer_wall: float = 0.0
+    waited: float = 0.0
+
+    @property
+    def export_step(self) -> float:
+        return sum(self.main.values()) + self.writer_wall
+
+
+@dataclass
 class ViewOutput:
     """One view's share of a run: its folder, its ``meta.json`` and its frame in flight
     (frame, K, world→camera, far clip), noted before the render."""
@@ -199,8 +219,10 @@ class Exporter:
             for output in self.outputs:
                 check_same_export(output.root, output.keeper.scene)
             needed = scratch_bytes(self.plan.passes, *self.size, with_combined=not compat.FILE_OUTPUT_KEEPS_VECTOR_W)
-            shot = len(self.rig.shots[0])
-            parent = scratch.choose(needed * shot, self.root, scratch_override())
+            # The render's files, the one the writer is on and those queued for it: the
+            # writer maps them (pipeline/session.py), so they stay until written.
+            held = len(self.rig.shots[0]) + 1 + len(self.outputs)
+            parent = scratch.choose(needed, held, self.root, scratch_override())
         except scratch.ScratchError as error:
             raise ExportRefusedError(str(error)) from error
         except OSError as error:
@@ -214,9 +236,7 @@ class Exporter:
         self.motion = motion.GeometryCache(scene, view_layer, self.rig.views) if self.plan.geometric else None
         self.run_files = run_files
         self._stereo: tuple[float, float] | None = None  # this frame's pair: fx·baseline, disparity at infinity
-        # Per frame and view: (frame, seconds on the main thread after the render,
-        # seconds the writer spent converting and writing). Read by bench/.
-        self.timings: list[tuple[int, float, float]] = []
+        self.timings: list[FrameTiming] = []  # per frame and view, in the order written
 
     def _shared_meta(self) -> dict:
         """What every view's ``meta.json`` holds alike (the camera is each view's own)."""
@@ -381,10 +401,10 @@ class Exporter:
         for output in chosen:
             output.pending = None
         frame = pending[0][0]
-        started = time.perf_counter()
+        stages = Stages()
         try:
-            raws = self.session.take_passes()
-            with ExitStack() as stack:
+            raws = self.session.take_passes(stages)
+            with ExitStack() as stack, stages.time("rgb png (Blender)"):
                 paths = [stack.enter_context(atomic_path(rgb_path(o.root, frame))) for o in chosen]
                 self.session.save_rgb(paths)
         except OSError as error:
@@ -396,15 +416,18 @@ class Exporter:
         if (width, height) != self.size:
             expected = "×".join(map(str, self.size))
             raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
-        captured = [self._motion(frame, output.view) for output in chosen]
-        handover = time.perf_counter() - started
+        with stages.time("capture geometry"):
+            captured = [self._motion(frame, output.view) for output in chosen]
         stereo = self._stereo
         for output, raw, (_, K, pose, clip_end), geometry in zip(chosen, raws, pending, captured, strict=True):
+            timing = FrameTiming(frame, output.view.name, stages.seconds)
+            started = time.perf_counter()
             self._writer.submit(
-                lambda o=output, r=raw, c=(K, pose, clip_end), g=geometry: self._write(
-                    o, frame, r, c, handover, g, stereo
+                lambda o=output, r=raw, c=(K, pose, clip_end), g=geometry, t=timing: self._write(
+                    o, frame, r, c, g, stereo, t
                 )
             )
+            timing.waited = time.perf_counter() - started
         files = [f for o in chosen for f in expected_files(o.root, frame, self.array_keys, self.options)]
         return FrameResult(frame, self.root, files, self.missing)
 
@@ -435,26 +458,31 @@ class Exporter:
         frame: int,
         raw: dict[str, np.ndarray],
         camera: tuple[np.ndarray, np.ndarray, float],
-        handover: float,
         captured: motion.FrameMotion | None,
         stereo: tuple[float, float] | None,
+        timing: FrameTiming,
     ) -> None:
         """On the writer thread (no bpy here): cast the rays, convert, write the view's
         frame, update its meta.json. ``camera`` is the view's K, pose and far clip."""
         root = output.root
-        started = time.perf_counter()
+        stages, started = Stages(), time.perf_counter()
         K, pose, clip_end = camera
-        mark_background(raw["depth"], clip_end)
+        with stages.time("convert"):
+            mark_background(raw["depth"], clip_end)
         try:
-            geometry = captured.arrays(raw["depth"]) if captured is not None else {}
-            arrays = frame_arrays(raw, self.modalities, K, pose, frame, geometry, stereo)
-            instances = captured.instance_table(arrays["instance_box_id"]) if "instance_id" in arrays else None
-            write_frame(root, frame, arrays, self.options, instances)
+            with stages.time("rays"):
+                geometry = captured.arrays(raw["depth"]) if captured is not None else {}
+            with stages.time("convert"):
+                arrays = frame_arrays(raw, self.modalities, K, pose, frame, geometry, stereo)
+                instances = captured.instance_table(arrays["instance_box_id"]) if "instance_id" in arrays else None
+            write_frame(root, frame, arrays, self.options, instances, stages)
             if self.run_files:
-                output.keeper.frame_done(frame, instances)
+                with stages.time("meta.json"):
+                    output.keeper.frame_done(frame, instances)
         except OSError as error:  # TimeoutError (a held meta lock) included
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
-        self.timings.append((frame, handover, time.perf_counter() - started))
+        timing.writer, timing.writer_wall = stages.seconds, time.perf_counter() - started
+        self.timings.append(timing)
         log.info("exported frame %d to %s", frame, root)
 
 

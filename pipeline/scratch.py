@@ -31,17 +31,19 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
-def choose(needed: int, output_root: Path, override: str | None) -> Path:
-    """The folder to make the scratch folder in, for a frame whose scratch file takes at
-    most ``needed`` bytes. Raises :class:`ScratchError` when none has room."""
+def choose(per_frame: int, frames: int, output_root: Path, override: str | None) -> Path:
+    """The folder to make the scratch folder in, for scratch files of at most
+    ``per_frame`` bytes of which ``frames`` are there at once (the one rendering and
+    those waiting for the writer). Raises :class:`ScratchError` when none has room."""
+    needed = per_frame * frames
     if override:
         folder = Path(override).expanduser()
         free = free_bytes(folder)
         if free < needed:
             raise ScratchError(
                 f"The scratch folder '{folder}' has {_megabytes(free)} free; a frame needs "
-                f"{_megabytes(needed)}: free space there or choose another ({ENVIRONMENT}, or "
-                "Preferences > Add-ons > Ground Truth > Scratch Folder)"
+                f"{_megabytes(per_frame)} and {frames} wait there at most ({_megabytes(needed)}): free space there "
+                f"or choose another ({ENVIRONMENT}, or Preferences > Add-ons > Ground Truth > Scratch Folder)"
             )
         return folder
     candidates = [_RAM] if _RAM.is_dir() and os.access(_RAM, os.W_OK) else []
@@ -51,7 +53,8 @@ def choose(needed: int, output_root: Path, override: str | None) -> Path:
             return folder
     room = ", ".join(f"'{f}' has {_megabytes(free_bytes(f))}" for f in candidates)
     raise ScratchError(
-        f"No room for the compositor's scratch file ({_megabytes(needed)} a frame): {room} free; "
+        f"No room for the compositor's scratch files ({_megabytes(per_frame)} a frame, {frames} at most: "
+        f"{_megabytes(needed)}): {room} free; "
         f"free space or set {ENVIRONMENT} to a folder with room"
     )
 

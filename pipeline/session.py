@@ -16,6 +16,7 @@ from ..compositor import wiring
 from ..core.modalities import PASSES
 from ..exporters.exr_scanline import TruncatedExrError
 from ..exporters.raw_exr import read_raw_passes
+from ..exporters.stages import Stages
 from . import scratch
 from .changes import SceneChanges
 from .motion import match_render_geometry
@@ -119,9 +120,10 @@ class ExportSession:
             if self.raw_dir is not None:
                 shutil.rmtree(self.raw_dir, ignore_errors=True)
 
-    def take_passes(self) -> list[dict[str, np.ndarray]]:
+    def take_passes(self, stages: Stages | None = None) -> list[dict[str, np.ndarray]]:
         """The passes our File Output wrote for the last render, one dict per view (in
-        the order of ``suffixes``), read and then deleted."""
+        the order of ``suffixes``), read and then deleted. ``stages`` gets the seconds."""
+        stages = stages or Stages()
         files = sorted(self.raw_dir.glob("*.exr"))
         if len(files) != len(self.suffixes):
             raise RuntimeError(
@@ -129,12 +131,15 @@ class ExportSession:
                 f"into '{self.raw_dir}' ({self._room()})"
             )
         try:
-            views = [self._read_scratch(path) for path in _by_suffix(files, self.suffixes)]
+            with stages.time("read scratch exr"):
+                views = [self._read_scratch(path) for path in _by_suffix(files, self.suffixes)]
         finally:
             for path in files:
                 path.unlink(missing_ok=True)
         if "vector" in self.passes and not compat.FILE_OUTPUT_KEEPS_VECTOR_W:
-            for passes, vector in zip(views, self._render_result_layer("Vector"), strict=True):
+            with stages.time("vector pass (Blender exr)"):
+                vectors = self._render_result_layer("Vector")
+            for passes, vector in zip(views, vectors, strict=True):
                 passes["vector"] = vector
         return views
 

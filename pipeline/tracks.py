@@ -27,8 +27,8 @@ from ..core.tracks import (
     track_colours,
 )
 from ..exporters.atomic import atomic_path
-from ..exporters.frame_io import write_npz
 from ..exporters.layout import rgb_path
+from ..exporters.npz import write_npz
 from .changes import SceneChanges
 from .contact import load_png
 from .motion import GeometryCache, concat, locate, match_render_geometry, observe, surfaces_at

@@ -13,8 +13,9 @@ import pytest
 from ground_truth.core.boxes import boxes_from_mask
 from ground_truth.core.png import write_png
 from ground_truth.exporters.atomic import atomic_path, remove_stale_temporaries, temporary_name
-from ground_truth.exporters.frame_io import FrameFileError, load_frame, write_exr, write_npz
+from ground_truth.exporters.frame_io import FrameFileError, load_frame, write_exr
 from ground_truth.exporters.meta import MetaMismatchError, check_same_export, read_meta, write_meta
+from ground_truth.exporters.npz import write_npz
 
 
 @pytest.fixture
