@@ -15,7 +15,7 @@ from .. import compat
 from ..compositor import wiring
 from ..core.modalities import PASSES
 from ..exporters.exr_scanline import TruncatedExrError
-from ..exporters.raw_exr import read_raw_passes
+from ..exporters.raw_exr import Passes, read_raw_passes
 from ..exporters.stages import Stages
 from . import scratch
 from .changes import SceneChanges
@@ -120,9 +120,11 @@ class ExportSession:
             if self.raw_dir is not None:
                 shutil.rmtree(self.raw_dir, ignore_errors=True)
 
-    def take_passes(self, stages: Stages | None = None) -> list[dict[str, np.ndarray]]:
-        """The passes our File Output wrote for the last render, one dict per view (in
-        the order of ``suffixes``), read and then deleted. ``stages`` gets the seconds."""
+    def take_passes(self, stages: Stages | None = None) -> list[Passes]:
+        """The passes our File Output wrote for the last render, one mapping per view (in
+        the order of ``suffixes``). The files are mapped into memory, not read, and
+        deleted at once (``raw_exr.read_raw_passes``): a layer is copied out when it is
+        first looked up, on the thread that looks. ``stages`` gets the seconds."""
         stages = stages or Stages()
         files = sorted(self.raw_dir.glob("*.exr"))
         if len(files) != len(self.suffixes):
@@ -143,7 +145,7 @@ class ExportSession:
                 passes["vector"] = vector
         return views
 
-    def _read_scratch(self, path: Path) -> dict[str, np.ndarray]:
+    def _read_scratch(self, path: Path) -> Passes:
         try:
             return read_raw_passes(path)
         except TruncatedExrError as error:
