@@ -13,7 +13,6 @@ y, its byte count, and per scanline each channel's row in the order of the chann
 
 from __future__ import annotations
 
-import mmap
 import struct
 import zlib
 from pathlib import Path
@@ -120,42 +119,6 @@ def read_uncompressed(path: str | Path, band_bytes: int = 32 << 20) -> dict[str,
                 span = width * dtype.itemsize
                 out[name][rows] = blocks[:, start : start + span].view(dtype)
                 start += span
-    return out
-
-
-def map_uncompressed(path: str | Path) -> dict[str, np.ndarray]:
-    """Every channel as an (H, W) view into the file mapped in memory, row 0 at the top:
-    nothing is read or copied until the views are. The mapping is private (writing to a
-    view changes only this process's copy) and outlives the file, which may be deleted
-    at once (not on Windows, where :func:`read_uncompressed` is the way). Raises
-    :class:`UnsupportedExrError` for other kinds of EXR, or scanline blocks out of
-    their usual order, and :class:`TruncatedExrError` for a file cut short."""
-    with open(path, "rb") as stream:
-        attributes, at = _header(stream)
-        if attributes.get("compression", ("", b"\x01"))[1][0] != 0:
-            raise UnsupportedExrError("compressed")
-        channels = _channels(attributes["channels"][1])
-        x_min, y_min, x_max, y_max = struct.unpack("<iiii", attributes["dataWindow"][1])
-        width, height = x_max - x_min + 1, y_max - y_min + 1
-        stream.seek(at)
-        offsets = np.frombuffer(_read_exactly(stream, 8 * height), "<u8").astype(np.int64)
-        chunk = 8 + sum(width * dtype.itemsize for _, dtype in channels)
-        if np.any(np.diff(offsets) != chunk):
-            raise UnsupportedExrError("scanline blocks are not one after the other")
-        end = int(offsets[0]) + height * chunk
-        size = stream.seek(0, 2)
-        if size < end:
-            raise TruncatedExrError(f"{size} of at least {end} bytes")
-        mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_COPY)
-    blocks = np.frombuffer(mapped, np.uint8, count=height * chunk, offset=int(offsets[0])).reshape(height, chunk)
-    rows = blocks[:, :4].copy().view("<i4")[:, 0] - y_min
-    if not np.array_equal(rows, np.arange(height)):
-        raise UnsupportedExrError("scanlines are not stored top to bottom")
-    out, start = {}, 8
-    for name, dtype in channels:
-        span = width * dtype.itemsize
-        out[name] = blocks[:, start : start + span].view(dtype)
-        start += span
     return out
 
 

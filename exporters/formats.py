@@ -30,6 +30,9 @@ from .npz import pool, write_npz
 from .stages import Stages
 
 FLOW_DIRECTIONS = {"forward": "flow_forward", "backward": "flow_backward"}
+# A frame whose arrays take more than this (4K and up) has its files made one at a time:
+# side by side, each preview's picture would be in memory at once.
+SIDE_BY_SIDE_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,8 @@ def write_frame(
     meta.json's table (with ``instance_id``); ``stages`` gets each format's seconds.
 
     Every format's files but the NPZ are made side by side on the encoding threads
-    (``npz.pool``: zlib and numpy let go of Python's lock); the NPZ, which marks the frame
+    (``npz.pool``: zlib and numpy let go of Python's lock), one at a time for a frame
+    whose arrays take more than ``SIDE_BY_SIDE_BYTES``; the NPZ, which marks the frame
     as complete, is written once they all are."""
     stages = stages or Stages()
     if "instance_id" in arrays:
@@ -222,12 +226,12 @@ def write_frame(
             text = json.dumps(instances, ensure_ascii=False).encode()
             _write(layout.instances_path(root, frame), lambda s: s.write(text))
     chosen = _chosen(arrays, options)
-    running = [
-        (f.key, pool().submit(_timed, job))
-        for f in chosen
-        if f.key != "npz"
-        for job in f.frame_jobs(root, frame, arrays, options)
-    ]
+    jobs = [(f.key, job) for f in chosen if f.key != "npz" for job in f.frame_jobs(root, frame, arrays, options)]
+    if sum(np.asanyarray(a).nbytes for a in arrays.values()) > SIDE_BY_SIDE_BYTES:
+        for key, job in jobs:  # a large frame: one file at a time, for memory's sake
+            stages.add(key, _timed(job))
+        jobs = []
+    running = [(key, pool().submit(_timed, job)) for key, job in jobs]
     errors = []
     for key, future in running:  # every job ends before anything is raised
         try:

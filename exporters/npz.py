@@ -4,8 +4,8 @@
 An NPZ is a ZIP archive of ``.npy`` members. ``np.savez`` compresses them one after the
 other on the calling thread; here each member's ``.npy`` bytes (numpy's own header, then
 the array's bytes) go through zlib on a worker thread (zlib lets go of Python's lock
-while it works), a few members ahead of the one being written, so memory holds only
-those few. The stream per member is the one ``zipfile`` makes (raw deflate, the same
+while it works), a few members ahead of the one being written (``AHEAD_BYTES``), so
+memory holds only those few. The stream per member is the one ``zipfile`` makes (raw deflate, the same
 level) and the file's bytes are those ``np.savez`` (``zipfile``) writes. Stored
 members (level 0) are written from the array's own memory, without a copy.
 """
@@ -123,16 +123,23 @@ def _write_directory(stream: BinaryIO, members: list[_Member]) -> None:
     stream.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, size, start, 0))
 
 
-def _members(arrays: dict[str, np.ndarray], level: int, ahead: int) -> Iterator[_Member]:
+# Members are compressed ahead of the one being written while their arrays take at most
+# this many bytes (at least one member ahead), so that an 8K frame's compressed members
+# do not pile up in memory.
+AHEAD_BYTES = 64 << 20
+
+
+def _members(arrays: dict[str, np.ndarray], level: int) -> Iterator[_Member]:
     """The members in order, compressed (or only summed, stored) on the pool's threads,
-    up to ``ahead`` at a time."""
-    waiting: deque[Future] = deque()
+    a few ahead (``AHEAD_BYTES``)."""
+    waiting: deque[tuple[Future, int]] = deque()
     for key, value in arrays.items():
-        waiting.append(pool().submit(_member, key, value, level))
-        if len(waiting) > ahead:
-            yield waiting.popleft().result()
+        size = np.asanyarray(value).nbytes
+        while waiting and sum(n for _, n in waiting) + size > AHEAD_BYTES:
+            yield waiting.popleft()[0].result()
+        waiting.append((pool().submit(_member, key, value, level), size))
     while waiting:
-        yield waiting.popleft().result()
+        yield waiting.popleft()[0].result()
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray], level: int = 1) -> None:
@@ -141,7 +148,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray], level: int = 1) -> None
     ``np.savez_compressed``'s for files ~2% larger."""
     written: list[_Member] = []
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
-        for member in _members(arrays, level, ahead=4):
+        for member in _members(arrays, level):
             _write_member(stream, member)
             member.data = []
             written.append(member)

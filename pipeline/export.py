@@ -43,7 +43,7 @@ from .checks import blocking_problems, output_root
 from .contact import write_contact_sheet
 from .options import ExportOptions
 from .quiet import hide_lines
-from .session import ExportSession
+from .session import ExportSession, ScratchPasses
 from .tracks import write_tracks
 from .views import COLLECTION
 
@@ -220,7 +220,7 @@ class Exporter:
                 check_same_export(output.root, output.keeper.scene)
             needed = scratch_bytes(self.plan.passes, *self.size, with_combined=not compat.FILE_OUTPUT_KEEPS_VECTOR_W)
             # The render's files, the one the writer is on and those queued for it: the
-            # writer maps them (pipeline/session.py), so they stay until written.
+            # writer reads them (pipeline/session.py), so they wait there until then.
             held = len(self.rig.shots[0]) + 1 + len(self.outputs)
             parent = scratch.choose(needed, held, self.root, scratch_override())
         except scratch.ScratchError as error:
@@ -403,7 +403,7 @@ class Exporter:
         frame = pending[0][0]
         stages = Stages()
         try:
-            raws = self.session.take_passes(stages)
+            taken = self.session.take_passes(stages)
             with ExitStack() as stack, stages.time("rgb png (Blender)"):
                 paths = [stack.enter_context(atomic_path(rgb_path(o.root, frame))) for o in chosen]
                 self.session.save_rgb(paths)
@@ -412,19 +412,17 @@ class Exporter:
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
         except RuntimeError as error:
             raise ExportError(f"Frame {frame}: {str(error).removeprefix('Error: ').strip()}") from error
-        height, width = raws[0]["depth"].shape
-        if (width, height) != self.size:
-            expected = "×".join(map(str, self.size))
-            raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
         with stages.time("capture geometry"):
             captured = [self._motion(frame, output.view) for output in chosen]
         stereo = self._stereo
-        for output, raw, (_, K, pose, clip_end), geometry in zip(chosen, raws, pending, captured, strict=True):
+        for output, scratch_passes, (_, K, pose, clip_end), geometry in zip(
+            chosen, taken, pending, captured, strict=True
+        ):
             timing = FrameTiming(frame, output.view.name, stages.seconds)
             started = time.perf_counter()
             self._writer.submit(
-                lambda o=output, r=raw, c=(K, pose, clip_end), g=geometry, t=timing: self._write(
-                    o, frame, r, c, g, stereo, t
+                lambda o=output, p=scratch_passes, c=(K, pose, clip_end), g=geometry, t=timing: self._write(
+                    o, frame, p, c, g, stereo, t
                 )
             )
             timing.waited = time.perf_counter() - started
@@ -456,17 +454,29 @@ class Exporter:
         self,
         output: ViewOutput,
         frame: int,
-        raw: dict[str, np.ndarray],
+        scratch_passes: ScratchPasses,
         camera: tuple[np.ndarray, np.ndarray, float],
         captured: motion.FrameMotion | None,
         stereo: tuple[float, float] | None,
         timing: FrameTiming,
     ) -> None:
-        """On the writer thread (no bpy here): cast the rays, convert, write the view's
-        frame, update its meta.json. ``camera`` is the view's K, pose and far clip."""
+        """On the writer thread (no bpy here): read the view's passes, cast the rays,
+        convert, write the view's frame, update its meta.json. ``camera`` is the view's
+        K, pose and far clip."""
         root = output.root
         stages, started = Stages(), time.perf_counter()
         K, pose, clip_end = camera
+        try:
+            with stages.time("read scratch exr"):
+                raw = scratch_passes.read()
+        except OSError as error:
+            raise ExportError(f"Writing frame {frame} failed: {error}") from error
+        except RuntimeError as error:
+            raise ExportError(f"Frame {frame}: {error}") from error
+        height, width = raw["depth"].shape
+        if (width, height) != self.size:
+            expected = "×".join(map(str, self.size))
+            raise ExportError(f"Frame {frame}: rendered {width}×{height} pixels, expected {expected}")
         with stages.time("convert"):
             mark_background(raw["depth"], clip_end)
         try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
@@ -15,7 +17,7 @@ from .. import compat
 from ..compositor import wiring
 from ..core.modalities import PASSES
 from ..exporters.exr_scanline import TruncatedExrError
-from ..exporters.raw_exr import Passes, read_raw_passes
+from ..exporters.raw_exr import read_raw_passes
 from ..exporters.stages import Stages
 from . import scratch
 from .changes import SceneChanges
@@ -66,6 +68,7 @@ class ExportSession:
         self.scratch_parent = scratch_parent
         self.changes = SceneChanges()
         self.raw_dir: Path | None = None
+        self._taken = 0  # renders whose passes were taken
 
     def __enter__(self) -> ExportSession:
         try:
@@ -120,32 +123,35 @@ class ExportSession:
             if self.raw_dir is not None:
                 shutil.rmtree(self.raw_dir, ignore_errors=True)
 
-    def take_passes(self, stages: Stages | None = None) -> list[Passes]:
-        """The passes our File Output wrote for the last render, one mapping per view (in
-        the order of ``suffixes``). The files are mapped into memory, not read, and
-        deleted at once (``raw_exr.read_raw_passes``): a layer is copied out when it is
-        first looked up, on the thread that looks. ``stages`` gets the seconds."""
+    def take_passes(self, stages: Stages | None = None) -> list[ScratchPasses]:
+        """The passes our File Output wrote for the last render, one per view (in the
+        order of ``suffixes``), moved aside so that the next render can write its own;
+        :meth:`ScratchPasses.read` reads and deletes them (on the writer's thread).
+        ``stages`` gets the seconds spent here."""
         stages = stages or Stages()
         files = sorted(self.raw_dir.glob("*.exr"))
         if len(files) != len(self.suffixes):
+            for path in files:
+                path.unlink(missing_ok=True)
             raise RuntimeError(
                 f"the compositor wrote {len(files)} scratch files for one frame instead of {len(self.suffixes)} "
                 f"into '{self.raw_dir}' ({self._room()})"
             )
-        try:
-            with stages.time("read scratch exr"):
-                views = [self._read_scratch(path) for path in _by_suffix(files, self.suffixes)]
-        finally:
-            for path in files:
-                path.unlink(missing_ok=True)
+        self._taken += 1
+        waiting = self.raw_dir / "waiting"
+        waiting.mkdir(exist_ok=True)
+        views = []
+        with stages.time("move scratch exr aside"):
+            for i, path in enumerate(_by_suffix(files, self.suffixes)):
+                views.append(ScratchPasses(path.rename(waiting / f"{self._taken}_{i}.exr"), self._read_scratch))
         if "vector" in self.passes and not compat.FILE_OUTPUT_KEEPS_VECTOR_W:
             with stages.time("vector pass (Blender exr)"):
                 vectors = self._render_result_layer("Vector")
             for passes, vector in zip(views, vectors, strict=True):
-                passes["vector"] = vector
+                passes.extra["vector"] = vector
         return views
 
-    def _read_scratch(self, path: Path) -> Passes:
+    def _read_scratch(self, path: Path) -> dict[str, np.ndarray]:
         try:
             return read_raw_passes(path)
         except TruncatedExrError as error:
@@ -220,6 +226,25 @@ class ExportSession:
             _check_png(view_file)
             if view_file != target:
                 shutil.move(view_file, target)
+
+
+@dataclass
+class ScratchPasses:
+    """One view's passes of one render, waiting in the scratch folder (bpy-free)."""
+
+    path: Path
+    reader: Callable[[Path], dict[str, np.ndarray]]
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # passes read already (4.x's Vector)
+
+    def read(self) -> dict[str, np.ndarray]:
+        """The passes, as ``{pass key: float32 image}``; the file is deleted. Raises
+        ``RuntimeError`` with the reason when the file is cut short (a full disk)."""
+        try:
+            passes = self.reader(self.path)
+        finally:
+            self.path.unlink(missing_ok=True)
+        passes.update(self.extra)
+        return passes
 
 
 def _by_suffix(files: list[Path], suffixes: tuple[str, ...]) -> list[Path]:

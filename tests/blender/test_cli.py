@@ -382,9 +382,13 @@ def test_a_scratch_folder_without_room_is_refused_before_rendering(farm, full_hd
     message = done.stderr.strip()
     assert message.startswith(f"ground_truth: error: The scratch folder '{scratch}' has 67 MB free; a frame needs ")
     assert message.endswith(
-        "MB: free space there or choose another (GROUND_TRUTH_SCRATCH, or Preferences > Add-ons > Ground Truth > "
+        "MB): free space there or choose another (GROUND_TRUTH_SCRATCH, or Preferences > Add-ons > Ground Truth > "
         "Scratch Folder)"
     )
     needed = int(message.split("a frame needs ")[1].split(" MB")[0])
     assert 116 <= needed <= 150  # 1920 × 1080 × 4 bytes × 14 channels, plus the Render Result's 4 on 4.2
+    # The render's file, the one being written and the one queued for the writer.
+    held = message.split(" MB and ")[1]
+    assert held.startswith("3 wait there at most (")
+    assert abs(int(held.split("(")[1].split(" MB")[0]) - 3 * needed) <= 2
     assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]  # nothing written

@@ -4,13 +4,7 @@
 import numpy as np
 import OpenEXR
 import pytest
-from ground_truth.exporters.exr_scanline import (
-    TruncatedExrError,
-    UnsupportedExrError,
-    map_uncompressed,
-    read_uncompressed,
-)
-from ground_truth.exporters.raw_exr import read_raw_passes
+from ground_truth.exporters.exr_scanline import TruncatedExrError, UnsupportedExrError, read_uncompressed
 
 
 def write(path, channels, compression=OpenEXR.NO_COMPRESSION):
@@ -85,55 +79,6 @@ def test_truncated_file(tmp_path):
     (tmp_path / "t.exr").write_bytes(b"")
     with pytest.raises(TruncatedExrError, match="0 bytes"):
         read_uncompressed(tmp_path / "t.exr")
-
-
-def test_mapped_channels_match_openexr_and_outlive_the_file(tmp_path):
-    rng = np.random.default_rng(2)
-    channels = {
-        "depth.V": rng.uniform(0, 1e10, (37, 53)).astype(np.float32),
-        "half.R": rng.normal(size=(37, 53)).astype(np.float16),
-        "object_index.V": rng.integers(0, 2**32 - 1, (37, 53), dtype=np.uint32),
-        "vector.W": rng.normal(size=(37, 53)).astype(np.float32),
-        "vector.X": rng.normal(size=(37, 53)).astype(np.float32),
-        "vector.Y": rng.normal(size=(37, 53)).astype(np.float32),
-        "vector.Z": rng.normal(size=(37, 53)).astype(np.float32),
-    }
-    path = tmp_path / "m.exr"
-    write(path, {k: v.copy() for k, v in channels.items()})
-    theirs = {name: c.pixels for name, c in OpenEXR.File(str(path), separate_channels=True).channels().items()}
-    mapped = map_uncompressed(path)
-    passes = read_raw_passes(path)
-    path.unlink()  # the mapping keeps what it needs
-    assert sorted(mapped) == sorted(channels)
-    for name, value in channels.items():
-        assert mapped[name].dtype == value.dtype
-        np.testing.assert_array_equal(mapped[name], value)
-        np.testing.assert_array_equal(mapped[name], theirs[name])
-    # Layers: one component is the channel, several are stacked in X, Y, Z, W order.
-    np.testing.assert_array_equal(passes["depth"], channels["depth.V"])
-    expected = np.stack([channels[f"vector.{c}"] for c in "XYZW"], axis=-1)
-    np.testing.assert_array_equal(passes["vector"], expected)
-    # A private copy: writing to it is allowed and changes nothing on disk.
-    mapped["depth.V"][0, 0] = -1.0
-    assert mapped["depth.V"][0, 0] == -1.0 and passes["depth"][0, 0] == channels["depth.V"][0, 0]
-    del passes["vector"]
-    assert sorted(passes) == ["depth", "half", "object_index"]
-
-
-def test_mapping_refuses_what_it_cannot_map(tmp_path):
-    write(tmp_path / "z.exr", {"R": np.zeros((4, 4), np.float32)}, OpenEXR.ZIP_COMPRESSION)
-    with pytest.raises(UnsupportedExrError, match="compressed"):
-        map_uncompressed(tmp_path / "z.exr")
-    header = {"compression": OpenEXR.NO_COMPRESSION, "type": OpenEXR.scanlineimage, "lineOrder": OpenEXR.DECREASING_Y}
-    OpenEXR.File(header, {"a.R": np.ones((5, 3), np.float32)}).write(str(tmp_path / "d.exr"))
-    with pytest.raises(UnsupportedExrError, match="one after the other"):  # bottom row first: read, not mapped
-        map_uncompressed(tmp_path / "d.exr")
-    np.testing.assert_array_equal(read_raw_passes(tmp_path / "d.exr")["a"], np.ones((5, 3), np.float32))
-    write(tmp_path / "t.exr", {"R": np.ones((40, 30), np.float32)})
-    data = (tmp_path / "t.exr").read_bytes()
-    (tmp_path / "t.exr").write_bytes(data[: len(data) - 100])
-    with pytest.raises(TruncatedExrError, match=f"{len(data) - 100} of at least {len(data)} bytes"):
-        map_uncompressed(tmp_path / "t.exr")
 
 
 @pytest.mark.parametrize("height", [1, 16, 37])
