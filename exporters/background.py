@@ -1,12 +1,26 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A bounded background writer: frame t is converted and written while frame t+1 renders
-(Blender releases the GIL while it renders)."""
+(Blender releases the GIL while it renders); and the threads that encode a frame's files
+side by side."""
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+_encoding_pool: ThreadPoolExecutor | None = None
+
+
+def encoding_pool() -> Executor:
+    """The threads that encode a frame's files (made once, kept for the process)."""
+    global _encoding_pool
+    if _encoding_pool is None:
+        workers = max(2, min(4, os.cpu_count() or 1))
+        _encoding_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ground_truth_encode")
+    return _encoding_pool
 
 
 class BackgroundWriter:

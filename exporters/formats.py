@@ -25,8 +25,9 @@ from ..core.png import write_png
 from ..core.previews import preview, preview_keys
 from . import layout
 from .atomic import atomic_path
+from .background import encoding_pool
 from .frame_io import write_exr
-from .npz import pool, write_npz
+from .npz import write_npz
 from .stages import Stages
 
 FLOW_DIRECTIONS = {"forward": "flow_forward", "backward": "flow_backward"}
@@ -43,15 +44,16 @@ class FileFormat:
     default: bool
     needs: tuple[str, ...]  # a frame gets these files when it has one of these arrays (empty: any frame)
     paths: Callable[[Path, int, frozenset[str]], list[Path]]  # (root, frame, array keys) → files
-    write: Callable[[Path, int, dict[str, np.ndarray], layout.OutputOptions], None]
+    # Writes a frame's files in one go; None for a format whose files are ``jobs``.
+    write: Callable[[Path, int, dict[str, np.ndarray], layout.OutputOptions], None] | None
     flag: str | None = None  # its own command-line flag, where --formats does not name it
     primary: bool = False  # drawn first in the panel (the arrays and the pictures)
     extra: str | None = None  # a setting of scene.ground_truth that goes with it
-    # The frame's files as jobs that may run side by side (default: one job, ``write``).
+    # One job per file, which the writer may run side by side (with ``write`` None).
     jobs: Callable[[Path, int, dict[str, np.ndarray], layout.OutputOptions], list[Callable[[], None]]] | None = None
 
     def frame_jobs(self, root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> list[Callable[[], None]]:
-        if self.jobs is not None:
+        if self.write is None:
             return self.jobs(root, frame, arrays, options)
         return [lambda: self.write(root, frame, arrays, options)]
 
@@ -68,11 +70,6 @@ def _write_preview(root: Path, frame: int, key: str, array: np.ndarray) -> None:
 
 def _preview_jobs(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> list[Callable[[], None]]:
     return [lambda k=key: _write_preview(root, frame, k, arrays[k]) for key in preview_keys(arrays)]
-
-
-def _write_previews(root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> None:
-    for job in _preview_jobs(root, frame, arrays, options):
-        job()
 
 
 def _write_flo(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
@@ -121,7 +118,7 @@ FORMATS = (
         True,
         (),
         lambda root, frame, keys: [layout.preview_path(root, key, frame) for key in preview_keys(keys)],
-        _write_previews,
+        None,
         flag="--no-previews",
         primary=True,
         jobs=_preview_jobs,
@@ -215,9 +212,9 @@ def write_frame(
     meta.json's table (with ``instance_id``); ``stages`` gets each format's seconds.
 
     Every format's files but the NPZ are made side by side on the encoding threads
-    (``npz.pool``: zlib and numpy let go of Python's lock), one at a time for a frame
-    whose arrays take more than ``SIDE_BY_SIDE_BYTES``; the NPZ, which marks the frame
-    as complete, is written once they all are."""
+    (``background.encoding_pool``: zlib and numpy let go of Python's lock), one at a
+    time for a frame whose arrays take more than ``SIDE_BY_SIDE_BYTES``; the NPZ, which
+    marks the frame as complete, is written once they all are."""
     stages = stages or Stages()
     if "instance_id" in arrays:
         if instances is None:
@@ -226,12 +223,13 @@ def write_frame(
             text = json.dumps(instances, ensure_ascii=False).encode()
             _write(layout.instances_path(root, frame), lambda s: s.write(text))
     chosen = _chosen(arrays, options)
-    jobs = [(f.key, job) for f in chosen if f.key != "npz" for job in f.frame_jobs(root, frame, arrays, options)]
+    record = [f for f in chosen if f.key == "npz"]  # written last: it marks the frame complete
+    jobs = [(f.key, job) for f in chosen if f not in record for job in f.frame_jobs(root, frame, arrays, options)]
     if sum(np.asanyarray(a).nbytes for a in arrays.values()) > SIDE_BY_SIDE_BYTES:
         for key, job in jobs:  # a large frame: one file at a time, for memory's sake
             stages.add(key, _timed(job))
         jobs = []
-    running = [(key, pool().submit(_timed, job)) for key, job in jobs]
+    running = [(key, encoding_pool().submit(_timed, job)) for key, job in jobs]
     errors = []
     for key, future in running:  # every job ends before anything is raised
         try:
@@ -240,10 +238,9 @@ def write_frame(
             errors.append(error)
     if errors:
         raise errors[0]
-    for file_format in chosen:
-        if file_format.key == "npz":
-            with stages.time("npz"):
-                file_format.write(root, frame, arrays, options)
+    for file_format in record:
+        with stages.time(file_format.key):
+            file_format.write(root, frame, arrays, options)
 
 
 def _timed(job: Callable[[], None]) -> float:

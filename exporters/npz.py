@@ -5,8 +5,8 @@ An NPZ is a ZIP archive of ``.npy`` members. ``np.savez`` compresses them one af
 other on the calling thread; here each member's ``.npy`` bytes (numpy's own header, then
 the array's bytes) go through zlib on a worker thread (zlib lets go of Python's lock
 while it works), a few members ahead of the one being written (``AHEAD_BYTES``), so
-memory holds only those few. The stream per member is the one ``zipfile`` makes (raw deflate, the same
-level) and the file's bytes are those ``np.savez`` (``zipfile``) writes. Stored
+memory holds only those few. Each member's stream is the one ``zipfile`` makes (raw
+deflate, the same level), and the file's bytes are those ``np.savez`` writes. Stored
 members (level 0) are written from the array's own memory, without a copy.
 """
 
@@ -17,7 +17,7 @@ import struct
 import zlib
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import BinaryIO
 import numpy as np
 
 from .atomic import atomic_path
+from .background import encoding_pool
 
 _LIMIT = 0xFFFFFFFF  # where a 32-bit ZIP field gives way to its ZIP64 extra field
 _VERSION = 45  # ZIP64
@@ -36,16 +37,6 @@ _STORED, _DEFLATED = 0, 8
 _WHEN = (0, (1 << 5) | 1)
 _MADE_BY = _VERSION | ((0 if os.name == "nt" else 3) << 8)
 _ATTRIBUTES = 0o600 << 16
-_pool: ThreadPoolExecutor | None = None
-
-
-def pool() -> Executor:
-    """The threads that encode a frame's files (made once, kept for the process)."""
-    global _pool
-    if _pool is None:
-        workers = max(2, min(4, os.cpu_count() or 1))
-        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ground_truth_encode")
-    return _pool
 
 
 @dataclass
@@ -137,7 +128,7 @@ def _members(arrays: dict[str, np.ndarray], level: int) -> Iterator[_Member]:
         size = np.asanyarray(value).nbytes
         while waiting and sum(n for _, n in waiting) + size > AHEAD_BYTES:
             yield waiting.popleft()[0].result()
-        waiting.append((pool().submit(_member, key, value, level), size))
+        waiting.append((encoding_pool().submit(_member, key, value, level), size))
     while waiting:
         yield waiting.popleft()[0].result()
 
