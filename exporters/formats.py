@@ -26,7 +26,7 @@ from ..core.previews import preview, preview_keys
 from . import layout
 from .atomic import atomic_path
 from .background import encoding_pool
-from .frame_io import write_exr
+from .frame_io import is_image, write_exr, write_exr_single
 from .npz import write_npz
 from .stages import Stages
 
@@ -70,6 +70,14 @@ def _write_preview(root: Path, frame: int, key: str, array: np.ndarray) -> None:
 
 def _preview_jobs(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> list[Callable[[], None]]:
     return [lambda k=key: _write_preview(root, frame, k, arrays[k]) for key in preview_keys(arrays)]
+
+
+def _exr_single_jobs(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> list[Callable[[], None]]:
+    return [
+        lambda k=key: write_exr_single(layout.exr_single_path(root, k, frame), k, arrays)
+        for key in sorted(arrays)
+        if is_image(key)
+    ]
 
 
 def _write_flo(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
@@ -170,6 +178,17 @@ FORMATS = (
         lambda root, frame, keys: [layout.exr_path(root, frame)],
         lambda root, frame, arrays, options: write_exr(layout.exr_path(root, frame), arrays),
         primary=True,
+    ),
+    FileFormat(
+        "exr_single",
+        "EXR per Array",
+        "exr_single/<key>/<frame>.exr: one float32 EXR per image array, channels Y or R, G, B "
+        "(flow: R, G and a zero B), as OpenCV, OpenImageIO and Blender read them",
+        False,
+        (),
+        lambda root, frame, keys: [layout.exr_single_path(root, key, frame) for key in sorted(keys) if is_image(key)],
+        None,
+        jobs=_exr_single_jobs,
     ),
     FileFormat(
         "npz",

@@ -11,6 +11,7 @@ arrays travel as one JSON header attribute.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from .exr_scanline import write_zip
 
 _BOX_KEYS = tuple(key for key, array in ARRAYS.items() if array.exr == "boxes")
 _HEADER_BOXES = "ground_truth_boxes"
+_ID_BITS = "instance_id"  # in its own EXR as UINT bits: float32 holds integers exactly only up to 2^24
 
 
 def _suffixes(key: str) -> str:
@@ -43,6 +45,20 @@ def _channels(key: str, array: np.ndarray) -> dict[str, np.ndarray]:
     return {f"{key}.{names[c]}": array[..., c] for c in range(array.shape[-1])}
 
 
+def _camera_header(arrays: dict[str, np.ndarray]) -> dict[str, object]:
+    return {
+        "K": np.asarray(arrays["K"], dtype=np.float64),
+        "world_to_camera": np.asarray(arrays["world_to_camera"], dtype=np.float64),
+        "frame": int(arrays["frame"]),
+    }
+
+
+def is_image(key: str) -> bool:
+    """Whether an array is an (H, W[, C]) image (offset arrays and foreign keys are)."""
+    array = array_for(key)
+    return array is None or array.exr not in ("header", "boxes")
+
+
 def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write every image array as float32 / UINT channels of one lossless (ZIP) EXR.
 
@@ -50,18 +66,40 @@ def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
     OpenEXR library needed in Blender, and no second copy of the frame in memory."""
     channels: dict[str, np.ndarray] = {}
     for key, array in arrays.items():
-        if key not in ARRAYS or ARRAYS[key].exr not in ("header", "boxes"):  # offset arrays are images
+        if is_image(key):
             channels.update(_channels(key, array))
-    extra: dict[str, object] = {
-        "K": np.asarray(arrays["K"], dtype=np.float64),
-        "world_to_camera": np.asarray(arrays["world_to_camera"], dtype=np.float64),
-        "frame": int(arrays["frame"]),
-    }
+    extra = _camera_header(arrays)
     boxes = {k: arrays[k].tolist() for k in _BOX_KEYS if k in arrays}
     if boxes:
         extra[_HEADER_BOXES] = json.dumps(boxes)
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         write_zip(stream, channels, extra)
+
+
+def single_channels(key: str, array: np.ndarray) -> dict[str, np.ndarray]:
+    """The channels of an array's own EXR, named as image readers expect: ``Y`` for one
+    component, ``R``, ``G``, ``B`` for three, and ``R``, ``G`` and a zero ``B`` for two
+    (flow). float32, which holds pass indices (at most 32767) and occlusion codes
+    exactly; instance ids, int32 hashes that float32 cannot hold, keep their bits in a
+    UINT channel."""
+    if array.ndim == 2:
+        if key == _ID_BITS:
+            return {"Y": array.astype(np.int32, copy=False).view(np.uint32)}
+        return {"Y": array.astype(np.float32, copy=False)}
+    if array.shape[-1] not in (2, 3):
+        raise ValueError(f"{key}: no single-array EXR for {array.shape[-1]} components")
+    names = "RGB"[: array.shape[-1]]
+    channels = {name: array[..., c].astype(np.float32, copy=False) for c, name in enumerate(names)}
+    channels.setdefault("B", np.zeros(array.shape[:2], np.float32))
+    return channels
+
+
+def write_exr_single(path: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write one image array of a frame as its own lossless (ZIP) EXR (:func:`single_channels`),
+    with the frame's camera in the header and the array's key in ``ground_truth_array``."""
+    channels = single_channels(key, np.asarray(arrays[key]))
+    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
+        write_zip(stream, channels, {**_camera_header(arrays), "ground_truth_array": key})
 
 
 def _read_exr(path: Path) -> dict[str, np.ndarray]:
@@ -100,15 +138,17 @@ def _read_exr(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def load_frame(path: str | Path) -> dict[str, np.ndarray]:
-    """Read one exported frame (``.npz`` or ``.exr``) into a dict of the contract's arrays."""
+def load_frame(path: str | Path, keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Read one exported frame (``.npz`` or ``.exr``) into a dict of the contract's
+    arrays: every one, or those of ``keys`` (a missing key raises :class:`FrameFileError`)."""
     path = Path(path)
     try:
         if path.suffix == ".npz":
             with np.load(path) as data:
-                return {key: data[key] for key in data.files}
+                return {key: data[key] for key in (data.files if keys is None else keys)}
         if path.suffix == ".exr":
-            return _read_exr(path)
+            arrays = _read_exr(path)
+            return arrays if keys is None else {key: arrays[key] for key in keys}
     except FrameFileError:
         raise
     except Exception as error:  # zip, EXR and numpy errors alike: name the file

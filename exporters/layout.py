@@ -19,6 +19,7 @@ class OutputOptions:
     npz: bool = True
     npz_level: int = 1  # zlib level of the NPZ, 0 = uncompressed
     exr: bool = False
+    exr_single: bool = False  # one EXR per image array, channels named as image readers expect
     previews: bool = True
     flo: bool = False  # Middlebury .flo, forward and backward
     kitti_flow: bool = False  # KITTI 16-bit flow PNG, forward and backward
@@ -42,6 +43,10 @@ def npz_path(root: Path, frame: int) -> Path:
 
 def exr_path(root: Path, frame: int) -> Path:
     return root / "exr" / f"{frame_stem(frame)}.exr"
+
+
+def exr_single_path(root: Path, key: str, frame: int) -> Path:
+    return root / "exr_single" / key / f"{frame_stem(frame)}.exr"
 
 
 def preview_path(root: Path, key: str, frame: int) -> Path:

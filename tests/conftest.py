@@ -6,6 +6,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,3 +23,12 @@ def _load_source_package() -> None:
 
 
 _load_source_package()
+
+
+@pytest.fixture(scope="session")
+def package_dir(tmp_path_factory) -> Path:
+    """A folder where ``ground_truth`` is importable the ordinary way (a link to the
+    source), for other processes: on their PYTHONPATH or sys.path."""
+    folder = tmp_path_factory.mktemp("packages")
+    (folder / "ground_truth").symlink_to(ROOT)
+    return folder

@@ -92,12 +92,10 @@ def test_the_job_script_gives_up_after_the_retries_and_at_once_on_a_refusal(tmp_
     assert done.returncode == 3 and len(calls) == 1
 
 
-def test_the_driver_says_what_is_missing_in_one_line(tmp_path):
+def test_the_driver_says_what_is_missing_in_one_line(tmp_path, package_dir):
     command = [sys.executable, "-m", "ground_truth.cli", "farm", "--blend", str(tmp_path / "none.blend")]
     command += ["--out", str(tmp_path), "--frames", "1-3"]
-    (tmp_path / "packages").mkdir()
-    (tmp_path / "packages" / "ground_truth").symlink_to(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "packages")}
+    env = {**os.environ, "PYTHONPATH": str(package_dir)}
     for extra, words in (
         ([], "one of the arguments --blender --worker-python is required"),
         (["--worker-python", sys.executable], "no such .blend file"),
