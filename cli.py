@@ -13,8 +13,8 @@ package::
 ``render`` exports frames; ``merge`` only writes the files that cover the whole folder
 (``meta.json``, ``coco.json``, the contact sheet, ``tracks.npz``); ``farm`` splits frames into chunks
 and runs each as a ``render`` of a worker Blender on a Ray cluster or SLURM (see
-:mod:`.farm`). ``farm`` needs no Blender: this module imports ``bpy`` only for
-``render`` and ``merge``.
+:mod:`.farm`); ``view`` writes a Rerun recording of a folder (:mod:`.viewer`). ``farm``
+and ``view`` need no Blender: this module imports ``bpy`` only for ``render`` and ``merge``.
 
 Every setting of the panel has a flag (``render --help``); the flags make an
 :class:`~.pipeline.options.ExportOptions`, and the .blend's ``scene.ground_truth`` is
@@ -268,7 +268,41 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", required=True, help="output folder")
     merge.add_argument("--frames", type=frame_list, help="exit 1 naming those of these frames that are not complete")
     add_farm_parser(commands, [what, how])
+    view = commands.add_parser(
+        "view",
+        help="write DIR/run.rrd, a Rerun recording of the folder (cameras, RGB, depth points, masks, flow, "
+        "tracks), and open Rerun's viewer when a display is there (needs rerun-sdk, not Blender)",
+    )
+    view.add_argument("folder", metavar="DIR", help="an output folder")
+    view.add_argument("--no-viewer", action="store_true", help="only write the recording")
+    view.add_argument(
+        "--max-points", type=int, default=100_000, metavar="N", help="depth points per frame and view (a pixel grid)"
+    )
     return parser
+
+
+def view(args: argparse.Namespace) -> int:
+    """``view``: write the recording, then open the viewer when one can run."""
+    from . import viewer
+
+    if not viewer.rerun_installed():
+        print(f"{PROG}: error: the 3D view needs Rerun: {viewer.INSTALL}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_points < 1:
+        print(f"{PROG}: error: --max-points must be 1 or more", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        path = viewer.write_recording(args.folder, args.max_points)
+    except (viewer.ViewerError, OSError, ValueError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{PROG}: recording {path}")
+    if args.no_viewer or not viewer.can_open_viewer():
+        reason = "" if args.no_viewer else " (no display here)"
+        print(f"{PROG}: open it with: rerun {path}{reason}")
+    else:
+        viewer.open_viewer(path)
+    return 0
 
 
 def run(argv: list[str]) -> int:
@@ -282,6 +316,8 @@ def run(argv: list[str]) -> int:
         from .farm.driver import run_farm
 
         return run_farm(args)
+    if args.command == "view":
+        return view(args)
     from .pipeline import command
 
     return command.run(args)

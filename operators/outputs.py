@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Operators around the outputs: the contact sheet and the COCO category names."""
+"""Operators around the outputs: the contact sheet, the 3D view and the COCO category names."""
 
 from __future__ import annotations
 
+import sys
+
 import bpy
 
+from .. import viewer
+from ..exporters.layout import META_NAME
 from ..pipeline import scene_info
 from ..pipeline.checks import output_root, unindexed_objects
 from ..pipeline.contact import CONTACT_SHEET_NAME
@@ -37,6 +41,43 @@ class IMAGE_OT_gt_open_contact_sheet(bpy.types.Operator):
         for area in editors[:1]:
             area.spaces.active.image = image
         self.report({"INFO"}, f"Contact sheet: {path}")
+        return {"FINISHED"}
+
+
+def install_hint() -> str:
+    """How to give Blender's Python Rerun, naming that Python."""
+    return f"Rerun is not installed in Blender's Python: {sys.executable} -m {viewer.INSTALL}"
+
+
+class WM_OT_gt_open_3d_view(bpy.types.Operator):
+    """Write the output folder's Rerun recording (run.rrd: cameras, RGB, depth points, masks, flow, tracks), open it"""
+
+    bl_idname = "wm.gt_open_3d_view"
+    bl_label = "Open 3D View"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        if not viewer.rerun_installed():
+            cls.poll_message_set(install_hint())
+            return False
+        if not (output_root(context.scene.ground_truth.output_dir) / META_NAME).is_file():
+            cls.poll_message_set("Nothing exported into the output folder yet")
+            return False
+        return True
+
+    def execute(self, context):
+        root = output_root(context.scene.ground_truth.output_dir)
+        try:
+            path = viewer.write_recording(root)
+        except (viewer.ViewerError, OSError, ValueError) as error:
+            self.report({"ERROR"}, f"No 3D view: {error}")
+            return {"CANCELLED"}
+        if bpy.app.background or not viewer.can_open_viewer():
+            self.report({"INFO"}, f"Recording saved: {path} (no display here: open it with rerun {path})")
+        else:
+            viewer.open_viewer(path)
+            self.report({"INFO"}, f"3D view: {path}")
         return {"FINISHED"}
 
 
@@ -99,6 +140,7 @@ class OBJECT_OT_gt_assign_pass_indices(bpy.types.Operator):
 
 classes = (
     IMAGE_OT_gt_open_contact_sheet,
+    WM_OT_gt_open_3d_view,
     SCENE_OT_gt_fill_categories,
     SCENE_OT_gt_remove_category,
     OBJECT_OT_gt_assign_pass_indices,

@@ -12,9 +12,11 @@ from ..compositor import wiring
 from ..core.modalities import MODALITIES, engine_gives
 from ..exporters.formats import FORMATS
 from ..operators import animation
+from ..operators.outputs import install_hint
 from ..pipeline.checks import blocking_problems, notices, settings_problem, unindexed_objects
 from ..pipeline.options import options_from_settings
 from ..pipeline.views import COLLECTION, MULTIVIEW, ViewsError, camera_object, rig
+from ..viewer import rerun_installed
 
 
 class GroundTruthPanel:
@@ -154,7 +156,11 @@ class VIEW3D_PT_gt_formats(GroundTruthPanel, bpy.types.Panel):
                     row = column.row()
                     row.active = getattr(settings, f"use_{file_format.key}")
                     row.prop(settings, file_format.extra)
-        layout.operator("image.gt_open_contact_sheet", icon="IMAGE_DATA")
+        row = layout.row(align=True)
+        row.operator("image.gt_open_contact_sheet", icon="IMAGE_DATA")
+        row.operator("wm.gt_open_3d_view", icon="VIEW3D")
+        if not rerun_installed():
+            wrapped_label(layout, context, install_hint(), icon="INFO")
 
 
 class VIEW3D_PT_gt_coco(GroundTruthPanel, bpy.types.Panel):

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Make the add-on's source importable as ``ground_truth`` (the repository root is the
-package, whatever the checkout's folder is called)."""
+package, whatever the checkout's folder is called), and the helpers beside this file
+(``recording``) importable by every test."""
 
 import importlib.util
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def _load_source_package() -> None:

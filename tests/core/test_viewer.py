@@ -1,0 +1,238 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``python -m ground_truth.cli view``: the Rerun recording of a folder, loaded back with
+Rerun's own reader and checked against geometry computed here (rays through pixel
+centres meeting a known plane). Every Rerun process runs offline (see recording.py)."""
+
+import math
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ground_truth.core.png import write_png
+from ground_truth.exporters.formats import write_frame
+from ground_truth.exporters.layout import OutputOptions, rgb_path
+from ground_truth.exporters.meta import write_meta, write_rig_meta
+from ground_truth.exporters.npz import write_npz
+from recording import offline, read_recording
+
+W, H = 32, 24
+FRAMES = [1, 2, 3]
+K = np.array([[40.0, 0, W / 2 - 0.5 + 1.25], [0, 38.0, H / 2 - 0.5 - 0.75], [0, 0, 1]])
+IDS = {"1718331042": ("Crate", None), "-2000000000": ("Leaf", "Tree")}  # int32 hashes, one instanced
+needs_rerun = pytest.mark.skipif(find_spec("rerun") is None, reason="rerun-sdk is not installed here")
+
+
+def camera(frame: int, yaw_degrees: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, camera → world rotation) of a camera looking straight down at z = 0,
+    turned about the world's z axis; OpenCV axes (x right, y down, z forward)."""
+    yaw = math.radians(20 * frame + yaw_degrees)
+    turn = np.array([[math.cos(yaw), -math.sin(yaw), 0], [math.sin(yaw), math.cos(yaw), 0], [0, 0, 1]])
+    return np.array([0.3 * frame, -0.2 * frame, 2.0 + 0.5 * frame]), turn @ np.diag([1.0, -1.0, -1.0])
+
+
+def ground_hits(centre: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Where each pixel centre's ray meets the plane z = 0: (H, W, 3)."""
+    ys, xs = np.mgrid[0:H, 0:W]
+    rays = np.stack([(xs - K[0, 2]) / K[0, 0], (ys - K[1, 2]) / K[1, 1], np.ones((H, W))], -1) @ rotation.T
+    t = -centre[2] / rays[..., 2]
+    return centre + rays * t[..., None]
+
+
+def write_view(root: Path, yaw: float = 0.0) -> dict:
+    """A folder as the exporter leaves it: the ground seen from above (the top 5 rows
+    are sky), instance and object masks, boxes, RGB and tracks. Returns the truths."""
+    truth = {}
+    ids = np.array([int(k) for k in IDS], np.int32)
+    for frame in FRAMES:
+        centre, rotation = camera(frame, yaw)
+        world_to_camera = np.eye(4)
+        world_to_camera[:3, :3], world_to_camera[:3, 3] = rotation.T, -rotation.T @ centre
+        depth = np.full((H, W), centre[2], np.float32)  # the ground is at z = 0: planar depth is the height
+        depth[:5] = np.inf
+        instance = np.zeros((H, W), np.int32)
+        instance[5:15, 2:12], instance[15:, 20:] = ids[0], ids[1]
+        instance[22:, :3] = -1  # a surface the meshes do not hold
+        object_index = np.where(instance == ids[0], 3, np.where(instance == ids[1], 7, 0)).astype(np.int32)
+        arrays = {
+            "depth": depth,
+            "instance_id": instance,
+            "object_index": object_index,
+            "instance_box_id": np.sort(ids),
+            "instance_boxes": np.array([[20, 15, W - 1, H - 1], [2, 5, 11, 14]], np.int32),
+            "instance_box_pixels": np.array([9 * 12, 100], np.int64),
+            "instance_box_class": np.array([7, 3], np.int32),
+            "K": K,
+            "world_to_camera": world_to_camera,
+            "frame": np.int64(frame),
+        }
+        write_frame(root, frame, arrays, OutputOptions(previews=False), instances={})
+        picture = np.random.default_rng(frame).integers(0, 256, (H, W, 3), dtype=np.uint8)
+        rgb_path(root, frame).parent.mkdir(parents=True, exist_ok=True)
+        with open(rgb_path(root, frame), "wb") as stream:
+            write_png(stream, picture)
+        truth[frame] = {"centre": centre, "rotation": rotation, "hits": ground_hits(centre, rotation), "rgb": picture}
+    target = np.array([[[4.0, 6.0], [5.5, 7.0], [7.0, 8.0]], [[20.0, 18.0], [21.0, 18.5], [22.0, 19.0]]])
+    tracks = {
+        "frames": np.array(FRAMES),
+        "query_points": np.array([[0, 6.0, 4.0], [0, 18.0, 20.0]]),
+        "target_points": target.astype(np.float32),
+        "occluded": np.array([[False, True, False], [False, False, False]]),
+        "track_depth": np.array([[2.5, 3.0, 3.5]] * 2, np.float32),
+        "track_object_index": np.array([3, 7], np.int32),
+    }
+    write_npz(root / "tracks.npz", tracks)
+    scene = {
+        "resolution": [W, H],
+        "projection": "perspective",
+        "instances": {
+            k: {"object": o, "pass_index": 0, "instancer": i, "persistent_id": None} for k, (o, i) in IDS.items()
+        },
+        "object_index_names": {"3": ["Crate"], "7": ["Leaf"]},
+        "material_index_names": {},
+    }
+    write_meta(root, scene, FRAMES)
+    return truth
+
+
+def view(folder: Path, package_dir: Path, *flags: str):
+    env = {"PYTHONPATH": str(package_dir), "PATH": "/usr/bin:/bin", "HOME": str(folder.parent)}
+    return offline([sys.executable, "-m", "ground_truth.cli", "view", folder, *flags], env=env)
+
+
+def matrix(flat) -> np.ndarray:
+    return np.array(flat, np.float64).reshape(3, 3).T  # Rerun's 3×3 matrices are column-major
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory, package_dir):
+    root = tmp_path_factory.mktemp("single")
+    truth = write_view(root)
+    done = view(root, package_dir, "--no-viewer", "--max-points", "100000")
+    return root, truth, done
+
+
+@needs_rerun
+def test_the_command_writes_the_recording_and_says_how_to_open_it(single):
+    root, _, done = single
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"ground_truth: recording {root}/run.rrd",
+        f"ground_truth: open it with: rerun {root}/run.rrd",
+    ]
+    assert (root / "run.rrd").stat().st_size > 0
+    assert not list(root.glob(".run.rrd*"))  # written under a temporary name, then renamed
+
+
+@needs_rerun
+def test_every_frame_holds_its_camera_pose_and_k(single):
+    root, truth, _ = single
+    entities = read_recording(root / "run.rrd")
+    camera_rows = entities["/world/camera"]
+    assert sorted(f for f in camera_rows if f is not None) == FRAMES
+    for frame in FRAMES:
+        row = camera_rows[frame]
+        np.testing.assert_allclose(row["Transform3D:translation"][0], truth[frame]["centre"], atol=1e-6)
+        np.testing.assert_allclose(matrix(row["Transform3D:mat3x3"][0]), truth[frame]["rotation"], atol=1e-6)
+        shifted = K.copy()
+        shifted[:2, 2] += 0.5  # Rerun's top-left pixel centre is (0.5, 0.5)
+        np.testing.assert_allclose(matrix(row["Pinhole:image_from_camera"][0]), shifted, rtol=1e-7, atol=1e-5)
+        assert row["Pinhole:resolution"] == [[W, H]]
+    path = entities["/world/paths/camera"][None]["LineStrips3D:strips"]
+    np.testing.assert_allclose(path[0], [truth[f]["centre"] for f in FRAMES], atol=1e-6)
+
+
+@needs_rerun
+def test_depth_points_lie_where_the_pixel_rays_meet_the_ground(single):
+    root, truth, _ = single
+    points = read_recording(root / "run.rrd")["/world/points/camera"]
+    for frame in FRAMES:
+        positions = np.array(points[frame]["Points3D:positions"])
+        hits = truth[frame]["hits"][5:].reshape(-1, 3)  # every pixel below the sky, row by row
+        assert positions.shape == hits.shape
+        np.testing.assert_allclose(positions, hits, atol=2e-6 * np.abs(hits).max())
+        colours = np.array(points[frame]["Points3D:colors"], np.uint32)
+        rgb = truth[frame]["rgb"][5:].reshape(-1, 3).astype(np.uint32)
+        np.testing.assert_array_equal(colours, rgb[:, 0] << 24 | rgb[:, 1] << 16 | rgb[:, 2] << 8 | 255)
+
+
+def test_max_points_thins_the_grid(tmp_path, package_dir):
+    if find_spec("rerun") is None:
+        pytest.skip("rerun-sdk is not installed here")
+    truth = write_view(tmp_path)
+    assert view(tmp_path, package_dir, "--no-viewer", "--max-points", "40").returncode == 0
+    positions = np.array(read_recording(tmp_path / "run.rrd")["/world/points/camera"][2]["Points3D:positions"])
+    step = math.ceil(math.sqrt(H * W / 40))  # 5: rows 2, 7, …, 22 and columns 2, 7, … 27
+    expected = truth[2]["hits"][step // 2 :: step, step // 2 :: step]
+    expected = expected[np.arange(step // 2, H, step) >= 5].reshape(-1, 3)
+    np.testing.assert_allclose(positions, expected, atol=1e-5)
+
+
+@needs_rerun
+def test_masks_are_segmentation_named_after_the_instances(single):
+    root, _, _ = single
+    entities = read_recording(root / "run.rrd")
+    masks = entities["/world/camera/instance_id"]
+    context = masks[None]["AnnotationContext:context"][0]
+    labels = {entry["class_id"]: entry["class_description"]["info"]["label"] for entry in context}
+    assert labels == {1: "Leaf (Tree)", 2: "Crate", 65535: "a surface the meshes do not hold"}  # ids in order
+    for frame in FRAMES:
+        image = np.frombuffer(bytes(masks[frame]["SegmentationImage:buffer"][0]), np.uint16).reshape(H, W)
+        assert masks[frame]["SegmentationImage:format"][0]["width"] == W
+        assert (image[5:15, 2:12] == 2).all() and (image[15:, 20:] == 1).all() and (image[22:, :3] == 65535).all()
+        assert (image[:5] == 0).all()
+        boxes = entities["/world/camera/instance_id/boxes"][frame]
+        assert boxes["Boxes2D:class_ids"] == [1, 2]
+        np.testing.assert_allclose(boxes["Boxes2D:centers"], [[26.0, 19.5], [7.0, 10.0]])  # [x0, x1 + 1) spans
+        np.testing.assert_allclose(boxes["Boxes2D:half_sizes"], [[6.0, 4.5], [5.0, 5.0]])
+    objects = entities["/world/camera/object_index"]
+    object_labels = {
+        e["class_id"]: e["class_description"]["info"]["label"] for e in objects[None]["AnnotationContext:context"][0]
+    }
+    assert object_labels == {3: "Crate", 7: "Leaf"}
+    image = np.frombuffer(bytes(objects[2]["SegmentationImage:buffer"][0]), np.uint16).reshape(H, W)
+    assert (image[5:15, 2:12] == 3).all() and (image[15:, 20:] == 7).all()
+
+
+@needs_rerun
+def test_tracks_show_where_they_are_seen(single):
+    root, truth, _ = single
+    entities = read_recording(root / "run.rrd")
+    for t, frame in enumerate(FRAMES):
+        points = entities["/world/camera/tracks"][frame]
+        seen = [0, 1] if t != 1 else [1]  # track 0 is occluded at the second frame
+        assert points["Points2D:keypoint_ids"] == seen
+        expected = np.array([[[4.0, 6.0], [5.5, 7.0], [7.0, 8.0]], [[20.0, 18.0], [21.0, 18.5], [22.0, 19.0]]])
+        np.testing.assert_allclose(points["Points2D:positions"], expected[seen, t] + 0.5)
+        lifted = np.array(entities["/world/tracks/camera"][frame]["Points3D:positions"])
+        centre, rotation = truth[frame]["centre"], truth[frame]["rotation"]
+        in_camera = (lifted - centre) @ rotation  # world → camera axes
+        np.testing.assert_allclose(in_camera[:, 2], [2.5, 3.0, 3.5][t], rtol=1e-6)  # at the track depth
+        pixels = in_camera[:, :2] / in_camera[:, 2:] * [K[0, 0], K[1, 1]] + K[:2, 2]
+        np.testing.assert_allclose(pixels, expected[seen, t], atol=1e-4)
+
+
+@needs_rerun
+def test_every_view_of_a_rig_is_its_own_camera(tmp_path, package_dir):
+    truths = {name: write_view(tmp_path / "views" / name, yaw) for name, yaw in (("left", 0.0), ("right", 90.0))}
+    views = [{"name": n, "camera": n.title(), "folder": f"views/{n}"} for n in truths]
+    write_rig_meta(tmp_path, {"views": views}, FRAMES)
+    assert view(tmp_path, package_dir, "--no-viewer").returncode == 0
+    entities = read_recording(tmp_path / "run.rrd")
+    for name, truth in truths.items():
+        for frame in FRAMES:
+            row = entities[f"/world/{name}"][frame]
+            np.testing.assert_allclose(matrix(row["Transform3D:mat3x3"][0]), truth[frame]["rotation"], atol=1e-6)
+            assert len(entities[f"/world/points/{name}"][frame]["Points3D:positions"]) == (H - 5) * W
+
+
+def test_bad_folders_and_arguments_get_one_line(tmp_path, package_dir):
+    done = view(tmp_path, package_dir, "--no-viewer")
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "run.rrd").exists()
+    if find_spec("rerun") is None:
+        assert done.returncode == 2 and "pip install rerun-sdk" in done.stderr
+    else:
+        assert done.returncode == 1 and "no meta.json" in done.stderr
+        done = view(tmp_path, package_dir, "--max-points", "0")
+        assert done.returncode == 2 and "--max-points" in done.stderr
