@@ -27,7 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # Blender (bpy wheel) → its Python. The README's support table lists the same.
 MATRIX = {"4.2.23": "3.11", "4.5.15": "3.11", "5.0.1": "3.11", "5.1.2": "3.13", "5.2.3": "3.13"}
 REFERENCE = "5.2.3"
-PINS = ["OpenEXR==3.5.3", "pytest==9.2.0", "pycocotools==2.0.11", "pypng==0.20220715.0", "pycolmap==4.2.1"]
+PINS = [
+    "OpenEXR==3.5.3",
+    "pytest==9.2.0",
+    "pycocotools==2.0.11",
+    "pypng==0.20220715.0",
+    "pycolmap==4.2.1",
+    "pillow==13.0.0",
+]
 
 
 def ensure_venv(version: str, python_version: str) -> Path:

@@ -3,6 +3,7 @@
 each one works, or is greyed out with a reason; never a Python traceback."""
 
 import itertools
+from importlib.util import find_spec
 
 import bpy
 import numpy as np
@@ -20,6 +21,8 @@ BUTTONS = {
     "categories": lambda: bpy.ops.scene.gt_fill_categories,
     "assign": lambda: bpy.ops.object.gt_assign_pass_indices,
 }
+if find_spec("rerun") is None:  # greyed out, saying how to install Rerun (with Rerun: test_viewer.py, offline)
+    BUTTONS["view_3d"] = lambda: bpy.ops.wm.gt_open_3d_view
 
 
 def press(name):
@@ -68,7 +71,7 @@ def truth(addon, tmp_path_factory):
 @pytest.mark.parametrize("order", list(itertools.permutations(["setup", "wire", "remove", "render"])))
 def test_with_a_camera_every_order_exports_right(truth, tmp_path, order):
     scene = fresh(tmp_path, with_camera=True)
-    for name in (*order, "animation", "contact_sheet", "categories", "assign"):
+    for name in (*order, "animation", "contact_sheet", "categories", "assign", *BUTTONS.keys() & {"view_3d"}):
         result = press(name)
         assert result in (None, {"FINISHED"}), (order, name)
         if name == "wire":  # wiring switched on what it links

@@ -14,7 +14,7 @@ from pycocotools.coco import COCO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import conftest  # noqa: F401  (the add-on's source as ground_truth, for its bpy-free loader)
-from ground_truth.loader import iter_frames, load_frame
+from ground_truth.loader import GroundTruthDataset, iter_frames, load_frame
 
 FRAMES = (1, 2, 3)
 
@@ -26,7 +26,7 @@ def run(addon, tmp_path_factory):
     scenes.build_moving_scene(scene, len(FRAMES))
     settings = scene.ground_truth
     settings.use_exr = settings.use_flo = settings.use_kitti_flow = settings.use_depth_png16 = True
-    settings.use_coco = True
+    settings.use_coco = settings.use_exr_single = True
     settings.depth_png16_scale = 1000.0
     category = settings.categories.add()
     category.pass_index, category.name = 2, "box"
@@ -117,3 +117,71 @@ def test_open_contact_sheet_loads_it(run):
     _, root, _ = run
     assert bpy.ops.image.gt_open_contact_sheet() == {"FINISHED"}
     assert any(Path(bpy.path.abspath(i.filepath)) == root / "contact_sheet.png" for i in bpy.data.images)
+
+
+def bits(array) -> np.ndarray:
+    return np.ascontiguousarray(array, np.float32).view(np.uint32)
+
+
+def blender_pixels(path: Path) -> np.ndarray:
+    """An image as Blender's own loader reads it: (H, W, channels) float32, row 0 on top."""
+    image = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        width, height = image.size
+        pixels = np.empty(width * height * image.channels, np.float32)
+        image.pixels.foreach_get(pixels)
+        return pixels.reshape(height, width, image.channels)[::-1]
+    finally:
+        bpy.data.images.remove(image)
+
+
+def test_single_array_exrs_read_by_blender_are_the_npz_arrays(run):
+    _, root, arrays = run
+    for key, components in (("depth", 1), ("normal", 3), ("flow_forward", 2), ("emission", 3), ("object_index", 1)):
+        for frame in FRAMES:
+            pixels = blender_pixels(root / "exr_single" / key / f"{frame:06d}.exr")
+            want = arrays[frame][key].astype(np.float32)
+            got = pixels[..., 0] if components == 1 else pixels[..., :components]
+            np.testing.assert_array_equal(bits(got), bits(want), err_msg=f"{key} {frame}")
+            if components == 1:  # a Y channel reads as grey: every colour channel holds it
+                np.testing.assert_array_equal(bits(pixels[..., 1]), bits(want))
+
+
+def test_single_array_exrs_read_by_opencv_and_openimageio_are_the_npz_arrays(run, monkeypatch):
+    monkeypatch.setenv("OPENCV_IO_ENABLE_OPENEXR", "1")
+    cv2 = pytest.importorskip("cv2")
+    oiio = pytest.importorskip("OpenImageIO")
+    _, root, arrays = run
+    keys = sorted(p.name for p in (root / "exr_single").iterdir())
+    assert {"depth", "normal", "flow_forward", "flow_backward", "occlusion_forward", "instance_id"} <= set(keys)
+    for frame in FRAMES:
+        for key in keys:
+            path = str(root / "exr_single" / key / f"{frame:06d}.exr")
+            want = arrays[frame][key]
+            reader = oiio.ImageInput.open(path)
+            stored = reader.read_image(0, 0, 0, reader.spec().nchannels, oiio.UNKNOWN)
+            reader.close()
+            if key == "instance_id":  # UINT bits: int32 hashes do not fit float32
+                np.testing.assert_array_equal(stored[..., 0].view(np.int32), want)
+                continue
+            image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if want.ndim == 3:
+                image, stored = image[..., ::-1][..., : want.shape[2]], stored[..., : want.shape[2]]
+            else:
+                stored = stored[..., 0]
+            np.testing.assert_array_equal(bits(image), bits(want.astype(np.float32)), err_msg=f"{key} {frame}")
+            np.testing.assert_array_equal(bits(stored), bits(want.astype(np.float32)), err_msg=f"{key} {frame}")
+
+
+def test_the_dataset_gives_the_npz_arrays_and_the_rendered_rgb(run):
+    _, root, arrays = run
+    data = GroundTruthDataset(root)
+    assert len(data) == len(FRAMES)
+    for item, frame in zip(data, FRAMES, strict=True):
+        assert sorted(item) == sorted([*arrays[frame], "rgb"])
+        for key, value in arrays[frame].items():
+            np.testing.assert_array_equal(item[key], value, strict=True, err_msg=key)
+        rendered = np.rint(blender_pixels(root / "rgb" / f"{frame:06d}.png") * 255).astype(np.uint8)
+        np.testing.assert_array_equal(item["rgb"], rendered[..., : item["rgb"].shape[2]])
+    pairs = GroundTruthDataset(root, keys=["flow_forward", "frame"], clip_length=2)
+    assert [[int(f["frame"]) for f in clip] for clip in pairs] == [[1, 2], [2, 3]]

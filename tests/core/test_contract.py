@@ -4,7 +4,9 @@
 import re
 from pathlib import Path
 
+from ground_truth.cli import FORMATS as FORMAT_FLAGS
 from ground_truth.core.modalities import ARRAYS, MODALITIES, OFFSET_ARRAYS
+from ground_truth.exporters.formats import FORMATS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
@@ -27,6 +29,13 @@ def test_the_array_table_is_the_registry():
 def test_every_modality_switch_is_documented():
     for modality in MODALITIES:
         assert f"`use_{modality.key}`" in CONTRACT
+
+
+def test_every_format_switch_and_formats_name_is_documented():
+    for file_format in FORMATS:
+        assert f"`use_{file_format.key}`" in CONTRACT, file_format.key
+    listed = re.search(r"\| `--formats LIST` \| of (.*?);", CONTRACT)[1]
+    assert sorted(re.findall(r"`(\w+)`", listed)) == sorted(FORMAT_FLAGS)
 
 
 def test_no_file_of_the_product_points_outside_the_repository():

@@ -21,7 +21,13 @@ import bpy
 ZIP, WORK = Path(sys.argv[sys.argv.index("--") + 1]), Path(sys.argv[sys.argv.index("--") + 2])
 SHOTS = WORK / "screenshots"
 RESULT = {"steps": [], "errors": [], "panel_drawn": 0}
-BUTTONS = ("render.gt_setup_passes", "node.gt_wire_compositor", "render.gt_render_frame", "render.gt_render_animation")
+BUTTONS = (
+    "render.gt_setup_passes",
+    "node.gt_wire_compositor",
+    "render.gt_render_frame",
+    "render.gt_render_animation",
+    "wm.gt_open_3d_view",  # Debian's Blender has no Rerun: greyed, saying how to install it
+)
 
 
 def view3d():

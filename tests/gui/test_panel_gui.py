@@ -123,6 +123,12 @@ def test_no_button_is_greyed_out_without_a_reason(gui_run):
             assert state == "enabled" or ("poll()" in state and "context is incorrect" not in state), (idname, state)
 
 
+def test_open_3d_view_says_how_to_install_rerun(gui_run):
+    result, _ = gui_run
+    for states in (result["buttons_before"], result["buttons_after"]):
+        assert "-m pip install rerun-sdk" in states["wm.gt_open_3d_view"]
+
+
 def test_every_button_works_and_the_files_appear(gui_run):
     result, _ = gui_run
     for key in ("setup_passes", "wire", "render_frame"):
