@@ -34,7 +34,8 @@ INSTALL = "pip install rerun-sdk"
 MAX_POINTS = 100_000
 # Rerun's image coordinates put the top-left pixel's centre at (0.5, 0.5); ours at (0, 0).
 RERUN_PIXEL = 0.5
-# Rerun's class ids are 16-bit: instances past this many share the last class.
+# Rerun's class ids are 16-bit: the last is the unknown surface, and instances past the
+# 65 533rd share the one before it.
 MAX_CLASSES = 65535
 UNKNOWN_SURFACE = -1  # instance_id of a surface the scene's meshes do not hold
 MASKS = ("instance_id", "object_index", "material_index")  # logged as segmentation, not as pictures
@@ -111,10 +112,12 @@ def instance_classes(instances: dict[str, dict]) -> tuple[np.ndarray, list[tuple
     """The sorted instance ids and, for each, its class id (1, 2, …) and label."""
     ids = np.array(sorted(int(key) for key in instances), dtype=np.int64)
     labels = []
-    for rank, key in enumerate(ids, 1):
+    for rank, key in enumerate(ids[: MAX_CLASSES - 2], 1):
         row = instances[str(key)]
         label = row["object"] if not row.get("instancer") else f"{row['object']} ({row['instancer']})"
-        labels.append((min(rank, MAX_CLASSES - 1), label))
+        labels.append((rank, label))
+    if len(ids) > MAX_CLASSES - 2:  # the rest share the last class but one
+        labels.append((MAX_CLASSES - 1, f"{len(ids) - (MAX_CLASSES - 2)} more instances"))
     labels.append((MAX_CLASSES, "a surface the meshes do not hold"))
     return ids, labels
 

@@ -157,3 +157,15 @@ def test_bad_folders_and_arguments_get_one_line(tmp_path, package_dir):
         assert done.returncode == 1 and "no meta.json" in done.stderr
         done = view(tmp_path, package_dir, "--max-points", "0")
         assert done.returncode == 2 and "--max-points" in done.stderr
+
+
+def test_classes_past_rerun_s_16_bits_share_one():
+    from ground_truth.viewer import instance_classes, instance_image
+
+    table = {str(i * 7 - 300_000): {"object": f"o{i}", "instancer": None} for i in range(70_000)}
+    ids, labels = instance_classes(table)
+    assert labels[0] == (1, "o0") and labels[65_532] == (65_533, "o65532")
+    assert labels[-2:] == [(65_534, "4467 more instances"), (65_535, "a surface the meshes do not hold")]
+    mask = np.array([[0, -300_000, 65_532 * 7 - 300_000], [65_533 * 7 - 300_000, 69_999 * 7 - 300_000, -1]])
+    np.testing.assert_array_equal(instance_image(mask, ids), [[0, 1, 65_533], [65_534, 65_534, 65_535]])
+    assert instance_image(np.array([12345678]), ids).tolist() == [0]  # not in the table: background
