@@ -5,7 +5,7 @@ stage, for the demo scene (Cycles on this machine's CPU).
     bench/bench.sh [--runs 3] [--frames 8] [--final-frames 6]
 
 Fast renders first, as GPU users see our cost (1 sample, no denoising): at 640×480,
-B, S, C, C0, R0, E, K2 and T; at 1920×1080, B, C, R0 and E. Then the final-quality
+B, S, C, C0, R0, E, K2, T and X; at 1920×1080, B, C, R0 and E. Then the final-quality
 render (16 samples, denoised, 640×480): A, B, C and D. Each configuration runs in a
 fresh process (bench/worker.py), one after the other within a run, so that ratios are
 measured side by side; medians over the runs. Last, the meta.json upkeep per frame in
@@ -33,9 +33,10 @@ NAMES = {
     "E": "uncompressed NPZ, no previews, no rays",
     "K2": "C + flow offsets 2",
     "T": "C + point tracks (256 per object)",
+    "X": "C + EXR per array (exr_single/)",
     "D": "pasted recipe (tolist + savez_compressed)",
 }
-FAST = {(640, 480): ("B", "S", "C", "C0", "R0", "E", "K2", "T"), (1920, 1080): ("B", "C", "R0", "E")}
+FAST = {(640, 480): ("B", "S", "C", "C0", "R0", "E", "K2", "T", "X"), (1920, 1080): ("B", "C", "R0", "E")}
 FINAL = ("A", "B", "C", "D")
 
 
@@ -162,11 +163,12 @@ def main() -> None:
     print(f"| 16 samples D export / C export | {d_over_c:.1f}× | | |")
     print("\n| what it adds at 640×480, fast | wall per frame | export step per frame |")
     print("|---|---|---|")
-    for config, base in (("C", "C0"), ("C0", "R0"), ("K2", "C"), ("T", "C")):
+    for config, base in (("C", "C0"), ("C0", "R0"), ("K2", "C"), ("T", "C"), ("X", "C")):
         extra = median((r[config]["wall"] - r[base]["wall"]) / r[config]["frames"] for r in small.runs)
         step = median(median(r[config]["export"]) - median(r[base]["export"]) for r in small.runs)
         what = {"C": "occlusion (C − C0)", "C0": "instance ids (C0 − R0)", "K2": "flow offset 2 (K2 − C)"}
-        print(f"| {what.get(config, 'point tracks (T − C)')} | {extra:+.3f} s | {step:+.3f} s |")
+        what |= {"T": "point tracks (T − C)", "X": "EXR per array (X − C)"}
+        print(f"| {what[config]} | {extra:+.3f} s | {step:+.3f} s |")
     rays = median(median(r["C"]["export"]) - median(r["R0"]["export"]) for r in large.runs)
     print(f"\nAt 1920×1080 the rays (occlusion and instance ids) add {rays:.2f} s to the export step (C − R0).")
     print(f"Results in {work}")

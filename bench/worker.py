@@ -16,6 +16,7 @@ C0 C without occlusion (what occlusion costs: C - C0)
 R0 C without occlusion and instance ids: no rays at all (what instance ids cost: C0 - R0)
 K2 C with flow offsets 2 (what a k costs)
 T  C with point tracks (256 per object; what tracks cost: T - C)
+X  C with EXR per array (exr_single/: what one EXR per image array costs: X - C)
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previe
     options = options_module.ExportOptions(
         output_dir=str(out),
         modalities=tuple(m.key for m in modalities if m.key not in without),
-        files=layout.OutputOptions(npz_level=npz_level, previews=previews),
+        files=layout.OutputOptions(npz_level=npz_level, previews=previews, exr_single=config == "X"),
         tracks=options_module.TrackOptions() if config == "T" else None,
         **extra,
     )
@@ -162,7 +163,7 @@ def stage_results(timings) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("config", choices=[*"ABCDS", *MOTION])
+    parser.add_argument("config", choices=[*"ABCDSX", *MOTION])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
@@ -186,7 +187,7 @@ def main() -> None:
         for flag in pass_flags().values():
             setattr(bpy.context.view_layer, flag, args.config == "B")
         result["wall"] = animation_render(bpy, scene, data)
-    elif args.config in ("C", "C0", "R0", "K2", "T"):
+    elif args.config in ("C", "C0", "R0", "K2", "T", "X"):
         result["wall"], timings = full_export(bpy, scene, data, frames, 1, True, args.config)
         result.update(stage_results(timings))
     elif args.config == "S":
