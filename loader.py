@@ -25,7 +25,7 @@ import numpy as np
 
 from .core.tracks import TRACKS_NAME
 from .exporters.frame_io import FrameFileError, load_frame
-from .exporters.layout import META_NAME, exr_path, npz_path, rgb_path
+from .exporters.layout import META_NAME, frame_file, rgb_path
 from .exporters.meta import read_meta
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "load_instances",
     "load_tracks",
     "read_meta",
+    "read_rgb",
 ]
 
 
@@ -69,19 +70,15 @@ def iter_frames(root: str | Path) -> Iterator[dict[str, np.ndarray]]:
     if meta is None:
         raise FrameFileError(f"{root}: no meta.json (not a Ground Truth output folder)")
     for frame in meta["frames_written"]:
-        path = npz_path(root, frame)
-        yield load_frame(path if path.exists() else exr_path(root, frame))
+        yield load_frame(frame_file(root, frame))
 
 
 RGB = "rgb"  # the dataset's key for rgb/<frame>.png, beside the NPZ's arrays
 
 
-def _frame_file(root: Path, frame: int) -> Path:
-    path = npz_path(root, frame)
-    return path if path.exists() else exr_path(root, frame)
-
-
-def _read_rgb(path: Path) -> np.ndarray:
+def read_rgb(path: str | Path) -> np.ndarray:
+    """A frame's ``rgb/`` picture as uint8 (H, W, 3), or (H, W, 4) with alpha, row 0 on
+    top (read with Pillow)."""
     from PIL import Image
 
     try:
@@ -177,12 +174,12 @@ class GroundTruthDataset:
     def _frame(self, view: int, frame: int) -> dict[str, Any]:
         folder = self._folders[view]
         arrays = [key for key in self.keys if key != RGB]
-        out: dict[str, Any] = load_frame(_frame_file(folder, frame), arrays) if arrays else {}
+        out: dict[str, Any] = load_frame(frame_file(folder, frame), arrays) if arrays else {}
         if RGB in self.keys:
-            out[RGB] = _read_rgb(rgb_path(folder, frame))
+            out[RGB] = read_rgb(rgb_path(folder, frame))
         if self.views[view] is not None:
             out["view"] = self.views[view]
-        return {key: out[key] for key in [*self.keys, "view"] if key in out}
+        return out
 
     def __repr__(self) -> str:
         views = "" if self.views == [None] else f", views={self.views}"

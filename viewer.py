@@ -25,8 +25,9 @@ from .core.previews import mask_colours, preview, preview_keys
 from .core.tracks import TRACKS_NAME, track_colours
 from .exporters.atomic import atomic_path
 from .exporters.frame_io import load_frame
-from .exporters.layout import exr_path, npz_path, preview_path, rgb_path
+from .exporters.layout import frame_file, preview_path, rgb_path
 from .exporters.meta import read_meta
+from .loader import read_rgb
 
 RECORDING_NAME = "run.rrd"
 INSTALL = "pip install rerun-sdk"
@@ -177,8 +178,7 @@ def _log_view(rr, recording, name: str, folder: Path, max_points: int) -> None:
     tracks = _tracks(folder)
     centres = []
     for frame in meta["frames_written"]:
-        frame_file = npz_path(folder, frame)
-        arrays = load_frame(frame_file if frame_file.exists() else exr_path(folder, frame))
+        arrays = load_frame(frame_file(folder, frame))
         recording.set_time("frame", sequence=frame)
         K, world_to_camera = arrays["K"], arrays["world_to_camera"]
         camera_to_world = np.linalg.inv(world_to_camera)
@@ -193,7 +193,7 @@ def _log_view(rr, recording, name: str, folder: Path, max_points: int) -> None:
         rgb = None
         if rgb_path(folder, frame).exists():
             recording.log(f"{camera}/rgb", rr.EncodedImage(path=rgb_path(folder, frame)))
-            rgb = _png_pixels(rgb_path(folder, frame))
+            rgb = read_rgb(rgb_path(folder, frame))[..., :3]
         if "depth" in arrays:
             step = grid_step(*arrays["depth"].shape, max_points)
             points, ys, xs = world_points(arrays["depth"], K, world_to_camera, orthographic, step)
@@ -252,12 +252,3 @@ def _picture(rr, folder: Path, key: str, frame: int, array: np.ndarray):
     stream = io.BytesIO()
     write_png(stream, preview(key, array)[0])
     return rr.EncodedImage(contents=stream.getvalue(), media_type="image/png")
-
-
-def _png_pixels(path: Path) -> np.ndarray | None:
-    try:
-        from PIL import Image
-    except ImportError:  # rerun-sdk needs Pillow, so this is rare: points go uncoloured
-        return None
-    with Image.open(path) as image:
-        return np.array(image.convert("RGB"))

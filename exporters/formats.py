@@ -72,11 +72,13 @@ def _preview_jobs(root: Path, frame: int, arrays: dict[str, np.ndarray], _option
     return [lambda k=key: _write_preview(root, frame, k, arrays[k]) for key in preview_keys(arrays)]
 
 
+def _image_keys(keys: Iterable[str]) -> list[str]:
+    return sorted(key for key in keys if is_image(key))
+
+
 def _exr_single_jobs(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> list[Callable[[], None]]:
     return [
-        lambda k=key: write_exr_single(layout.exr_single_path(root, k, frame), k, arrays)
-        for key in sorted(arrays)
-        if is_image(key)
+        lambda k=key: write_exr_single(layout.exr_single_path(root, k, frame), k, arrays) for key in _image_keys(arrays)
     ]
 
 
@@ -186,7 +188,7 @@ FORMATS = (
         "(flow: R, G and a zero B), as OpenCV, OpenImageIO and Blender read them",
         False,
         (),
-        lambda root, frame, keys: [layout.exr_single_path(root, key, frame) for key in sorted(keys) if is_image(key)],
+        lambda root, frame, keys: [layout.exr_single_path(root, key, frame) for key in _image_keys(keys)],
         None,
         jobs=_exr_single_jobs,
     ),

@@ -45,6 +45,12 @@ def exr_path(root: Path, frame: int) -> Path:
     return root / "exr" / f"{frame_stem(frame)}.exr"
 
 
+def frame_file(root: Path, frame: int) -> Path:
+    """The frame's record to read back: its NPZ, or its EXR where it has no NPZ."""
+    path = npz_path(root, frame)
+    return path if path.exists() else exr_path(root, frame)
+
+
 def exr_single_path(root: Path, key: str, frame: int) -> Path:
     return root / "exr_single" / key / f"{frame_stem(frame)}.exr"
 
