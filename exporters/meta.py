@@ -33,7 +33,7 @@ CONVENTIONS = {
     **{a.key: a.meaning for a in CAMERA_ARRAYS},
     **{a.key: a.meaning for _, a in OFFSET_ARRAYS},
     "occlusion_rule": "a surface in front of the point by more than 1e-4 of its distance hides it; "
-    "points are followed on their object's evaluated triangles",
+    "its own face does not; points are followed by the vertices of their object's evaluated mesh",
 }
 
 _LOCK_NAME = ".meta.lock"

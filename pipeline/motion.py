@@ -3,13 +3,17 @@
 
 At frame t a ray through each pixel centre finds the surface point the pixel shows: an
 instance of an object, a triangle of its evaluated mesh and barycentric weights
-(``core/motion.py``). At frame t±k the same triangle of the same instance, with that
-frame's vertices and world matrix, holds the point: projected, it gives the flow; a ray
-from the camera to it tells whether it is seen (nothing in between), hidden (a surface in
-front, its own included) or outside the picture. Rigid motion, parents, constraints,
-collection instances and deforming meshes are one case. A point whose instance is gone
-at t±k, or whose mesh has another vertex count there, cannot be followed: NaN flow and
-code 255.
+(``core/motion.py``). At frame t±k the same three vertices of the same instance, with
+that frame's positions and world matrix, hold the point with the same weights:
+projected, it gives the flow; a ray from the camera to it tells whether it is seen
+(nothing in between), hidden (a surface in front, another face of its own mesh
+included) or outside the picture. Rigid motion, parents, constraints, collection
+instances and deforming meshes are one case, and so is a quad that Blender triangulates
+along its other diagonal at t±k (it splits each quad along the shorter one, which
+changes as a mesh bends): the point is followed by its vertices, not by a triangle
+index, and its own face, however triangulated there, does not hide it. A point whose
+instance is gone at t±k, or whose mesh has another vertex count there, cannot be
+followed: NaN flow and code 255.
 
 Rays are cast against one BVH of every camera-visible instance's triangles in world
 space, built once per frame and kept while nearby frames need it.
@@ -45,6 +49,7 @@ class Instance:
     matrix: np.ndarray  # (4, 4) world matrix
     local: np.ndarray  # (V, 3) vertex positions
     triangles: np.ndarray  # (T, 3) vertex indices
+    polygons: np.ndarray  # (T,) the mesh face each triangle is part of
     materials: np.ndarray  # (T,) the pass index of each triangle's material (0: none)
     id: int = 0  # its instance id (core/instances.py), set once the frame's keys are known
 
@@ -61,6 +66,10 @@ class FrameGeometry:
         ids = instances.instance_ids(self.by_key)
         for inst in self.instances:
             inst.id = ids[inst.key]
+        # Per BVH triangle, the face it belongs to: instance index and polygon in one int.
+        self.face = np.concatenate(
+            [face_id(i, inst.polygons) for i, inst in enumerate(self.instances)] or [np.zeros(0, np.int64)]
+        )
 
     def seen_from(self, view: motion.View) -> FrameGeometry:
         """The same geometry, its rays cast from another camera (shares everything else)."""
@@ -69,18 +78,27 @@ class FrameGeometry:
         return other
 
 
+def face_id(instance: int, polygons: np.ndarray) -> np.ndarray:
+    """One int64 per (instance index, mesh face) pair."""
+    return (np.int64(instance) << 32) + polygons.astype(np.int64)
+
+
 @dataclass
 class Surfaces:
     """Surface points seen at some frame: per point the instance (an index into
-    ``instances``; -1 where none), the instance's own triangle, barycentric weights, and
-    the point's planar depth there. Each instance keeps its triangle table, so that
-    another frame's mesh is used only when it is the same mesh."""
+    ``instances``; -1 where none), the instance's own triangle, barycentric weights on
+    its three vertices, and the point's planar depth there. Another frame's mesh carries
+    the point when it has as many vertices."""
 
     instances: list[Instance]
     instance: np.ndarray  # (N,) int
     triangle: np.ndarray  # (N,) int
     weights: np.ndarray  # (N, 3)
     depth: np.ndarray  # (N,)
+
+    def corners(self, i: int, on: np.ndarray) -> np.ndarray:
+        """(n, 3) vertex indices of the points ``on`` (a mask of points of instance ``i``)."""
+        return self.instances[i].triangles[self.triangle[on]]
 
     def take(self, chosen: np.ndarray) -> Surfaces:
         """The points ``chosen`` (an index array), in that order."""
@@ -138,21 +156,27 @@ def _material_indices(obj, mesh) -> np.ndarray:
     return np.array([*table, 0], np.int32)  # a slot past the end has no material
 
 
-def _mesh_arrays(obj) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+MeshArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # local, triangles, polygons, materials
+
+
+def _mesh_arrays(obj) -> MeshArrays:
     mesh = obj.to_mesh()
     try:
         local = np.empty(len(mesh.vertices) * 3, np.float32)
         mesh.vertices.foreach_get("co", local)
         mesh.calc_loop_triangles()
-        triangles = np.empty(len(mesh.loop_triangles) * 3, np.int32)
+        count = len(mesh.loop_triangles)
+        triangles = np.empty(count * 3, np.int32)
         mesh.loop_triangles.foreach_get("vertices", triangles)
-        slot = np.empty(len(mesh.loop_triangles), np.int32)
+        polygons = np.empty(count, np.int32)
+        mesh.loop_triangles.foreach_get("polygon_index", polygons)
+        slot = np.empty(count, np.int32)
         mesh.loop_triangles.foreach_get("material_index", slot)
         table = _material_indices(obj, mesh)
         materials = table[np.clip(slot, 0, len(table) - 1)]
     finally:
         obj.to_mesh_clear()
-    return local.reshape(-1, 3).astype(np.float64), triangles.reshape(-1, 3), materials
+    return local.reshape(-1, 3).astype(np.float64), triangles.reshape(-1, 3), polygons, materials
 
 
 def _view(scene, view: views.View) -> motion.View:
@@ -171,7 +195,10 @@ def capture(scene, view_layer, view: views.View) -> FrameGeometry:
     """The geometry of the scene's current frame, as the rays of ``view``'s camera meet it."""
     depsgraph = view_layer.depsgraph
     depsgraph.update()
-    meshes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    # Instances of one piece of geometry share its arrays. Geometry is told apart by its
+    # evaluated data, never by the object's name alone: a geometry-nodes instance of
+    # generated geometry is an object named like its instancer, with data of its own.
+    meshes: dict[tuple[str, int], MeshArrays] = {}
     found: list[Instance] = []
     for inst in depsgraph.object_instances:
         obj = inst.object
@@ -181,12 +208,13 @@ def capture(scene, view_layer, view: views.View) -> FrameGeometry:
             key = (obj.name, inst.parent.name, tuple(inst.persistent_id))
         else:
             key = (obj.name, "", ())
-        if not inst.is_instance or obj.name not in meshes:  # instances of one object share its mesh
-            meshes[obj.name] = _mesh_arrays(obj)
-        local, triangles, materials = meshes[obj.name]
+        data = (obj.name, obj.data.as_pointer())
+        if not inst.is_instance or data not in meshes:
+            meshes[data] = _mesh_arrays(obj)
+        local, triangles, polygons, materials = meshes[data]
         if len(triangles):
             matrix = np.array(inst.matrix_world, np.float64)
-            found.append(Instance(key, obj.pass_index, matrix, local, triangles, materials))
+            found.append(Instance(key, obj.pass_index, matrix, local, triangles, polygons, materials))
     first = np.cumsum([0, *(len(inst.triangles) for inst in found)])
     bvh = None
     if found:
@@ -247,33 +275,34 @@ def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray) -> Surfaces:
 
 
 def locate(surfaces: Surfaces, target: FrameGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """World positions (N, 3) of the surface points at ``target``'s frame, whether each
-    could be followed there, and each one's BVH triangle index there."""
+    """World positions (N, 3) of the surface points at ``target``'s frame (their three
+    vertices there, with their weights), whether each could be followed there (its
+    instance is there with as many vertices), and each one's face there (as
+    ``FrameGeometry.face``)."""
     count = len(surfaces.instance)
     points = np.full((count, 3), np.nan)
     followed = np.zeros(count, bool)
-    bvh_triangle = np.full(count, -1, np.int64)
+    own_face = np.full(count, -1, np.int64)
     for i in np.unique(surfaces.instance[surfaces.instance >= 0]):
         j = target.by_key.get(surfaces.instances[i].key)
         if j is None:
             continue
-        inst = target.instances[j]
-        if not np.array_equal(inst.triangles, surfaces.instances[i].triangles):
-            continue  # another mesh there: the triangle does not carry over
+        source, inst = surfaces.instances[i], target.instances[j]
+        if len(inst.local) != len(source.local):
+            continue  # another mesh there: its vertices are not these
         on = surfaces.instance == i
-        a, b, c = _world_triangles(inst, surfaces.triangle[on])
-        w = surfaces.weights[on]
-        points[on] = w[:, :1] * a + w[:, 1:2] * b + w[:, 2:] * c
+        corners = inst.local[surfaces.corners(i, on)] @ inst.matrix[:3, :3].T + inst.matrix[:3, 3]  # (n, 3, 3)
+        points[on] = np.einsum("nk,nkd->nd", surfaces.weights[on], corners)
         followed[on] = True
-        bvh_triangle[on] = target.first_triangle[j] + surfaces.triangle[on]
-    return points, followed, bvh_triangle
+        own_face[on] = face_id(j, source.polygons[surfaces.triangle[on]])
+    return points, followed, own_face
 
 
 def observe(target: FrameGeometry, points: np.ndarray, followed: np.ndarray, own: np.ndarray):
     """Where the camera of ``target``'s frame sees world points: pixel positions (N, 2),
     planar depths (N,) and codes (N,) uint8 (``core.motion``'s VISIBLE, HIDDEN, OUTSIDE;
-    NO_SURFACE where not ``followed``). ``own`` is each point's BVH triangle, which does
-    not hide it."""
+    NO_SURFACE where not ``followed``). ``own`` is each point's face there, which does not
+    hide it, however it is triangulated."""
     view = target.view
     pixels, depth = motion.project(view, points)
     inside = followed & motion.in_picture(view, pixels, depth)
@@ -293,7 +322,7 @@ def observe(target: FrameGeometry, points: np.ndarray, followed: np.ndarray, own
             origins = view.centre + directions * start[:, None]
             reach = distance * (1.0 - motion.HIDE_TOLERANCE) - start
         hit, _ = _cast(target, origins, np.ascontiguousarray(directions), np.maximum(reach, 0.0))
-        hidden[inside] = (hit >= 0) & (hit != own[inside])
+        hidden[inside] = (hit >= 0) & (target.face[np.maximum(hit, 0)] != own[inside])
     codes = motion.classify(inside, hidden)
     codes[~followed] = motion.NO_SURFACE
     return pixels, depth, codes

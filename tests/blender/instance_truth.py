@@ -30,22 +30,28 @@ def _two_materials(obj, first, second):
         polygon.material_index = polygon.index % 2
 
 
-def _scatter_group(source, count, spacing):
-    """Geometry nodes: ``count`` instances of ``source`` along a line, ``spacing`` apart."""
+def _scatter_group(source, count, spacing, info="GeometryNodeObjectInfo"):
+    """Geometry nodes: ``count`` instances of ``source`` (an object, or a collection with
+    ``info`` "GeometryNodeCollectionInfo") along a line, ``spacing`` apart."""
     group = bpy.data.node_groups.new("Streuung", "GeometryNodeTree")
     group.interface.new_socket(name="Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
     output = group.nodes.new("NodeGroupOutput")
     line = group.nodes.new("GeometryNodeMeshLine")
     line.inputs["Count"].default_value = count
     line.inputs["Offset"].default_value = (spacing, 0.0, 0.0)
-    info = group.nodes.new("GeometryNodeObjectInfo")
-    info.inputs["Object"].default_value = source
-    info.inputs["As Instance"].default_value = True
+    info = group.nodes.new(info)
+    if source.bl_rna.identifier == "Object":
+        info.inputs["Object"].default_value = source
+        info.inputs["As Instance"].default_value = True
+        made = info.outputs["Geometry"]
+    else:
+        info.inputs["Collection"].default_value = source
+        made = info.outputs["Instances"]
     on_points = group.nodes.new("GeometryNodeInstanceOnPoints")
     group.links.new(line.outputs["Mesh"], on_points.inputs["Points"])
-    group.links.new(info.outputs["Geometry"], on_points.inputs["Instance"])
+    group.links.new(made, on_points.inputs["Instance"])
     group.links.new(on_points.outputs["Instances"], output.inputs["Geometry"])
-    return group
+    return group, on_points
 
 
 def build_instances_scene(scene):
@@ -61,11 +67,75 @@ def build_instances_scene(scene):
         empty.rotation_euler = (0, 0, math.radians(9 * i))
     cone = scenes.add_mesh(scene, "Kegel-日本", "ico", (0, 0, -30), scale=0.4, pass_index=5, material_index=6)
     carrier = scenes.add_mesh(scene, "Träger", "plane", (-4.5, -0.6, 0.2), pass_index=9)
-    carrier.modifiers.new("Streuung", "NODES").node_group = _scatter_group(cone, 10, 1.0)
+    carrier.modifiers.new("Streuung", "NODES").node_group = _scatter_group(cone, 10, 1.0)[0]
     shared = scenes.add_mesh(scene, "Würfel-A", "cube", (-2.0, -3.0, 0.0), scale=0.6, pass_index=7, material_index=8)
     twin = bpy.data.objects.new("Würfel-B", shared.data)
     scene.collection.objects.link(twin)
     twin.location, twin.scale, twin.pass_index = (2.0, -3.0, 0.0), (0.6, 0.6, 0.6), 8
+    scenes.add_sun(scene)
+
+
+def _posts_group(name, material, count=3):
+    """Geometry nodes: ``count`` posts along x, instances of a generated cube that Set
+    Material gives ``material`` (no object behind them)."""
+    group = bpy.data.node_groups.new(name, "GeometryNodeTree")
+    group.interface.new_socket(name="Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    output = group.nodes.new("NodeGroupOutput")
+    line = group.nodes.new("GeometryNodeMeshLine")
+    line.inputs["Count"].default_value = count
+    line.inputs["Start Location"].default_value = (0.6, 0.0, 0.0)  # no post at the instancer's own origin
+    line.inputs["Offset"].default_value = (1.3, 0.0, 0.0)
+    cube = group.nodes.new("GeometryNodeMeshCube")
+    cube.inputs["Size"].default_value = (0.5, 0.5, 1.2)
+    paint = group.nodes.new("GeometryNodeSetMaterial")
+    paint.inputs["Material"].default_value = material
+    on_points = group.nodes.new("GeometryNodeInstanceOnPoints")
+    group.links.new(cube.outputs["Mesh"], paint.inputs["Geometry"])
+    group.links.new(line.outputs["Mesh"], on_points.inputs["Points"])
+    group.links.new(paint.outputs["Geometry"], on_points.inputs["Instance"])
+    group.links.new(on_points.outputs["Instances"], output.inputs["Geometry"])
+    return group, on_points
+
+
+def _carrier(scene, name, location, group, pass_index):
+    """An object whose own mesh is one vertex, with ``group`` as its geometry nodes."""
+    mesh = bpy.data.meshes.new(f"{name}-Punkt")
+    mesh.from_pydata([(0, 0, 0)], [], [])
+    obj = bpy.data.objects.new(name, mesh)
+    scene.collection.objects.link(obj)
+    obj.location, obj.pass_index = location, pass_index
+    obj.modifiers.new("Zaunbau", "NODES").node_group = group
+    return obj
+
+
+def build_generated_instances_scene(scene):
+    """Seen from above, every way geometry nodes make instances: a fence of three posts
+    of a generated cube (Set Material, no object behind them) and a second fence with
+    the same node tree; posts realized into one mesh; instances of an object (Object
+    Info) and of a two-object collection (Collection Info)."""
+    scenes.add_camera(scene, (0, 0, 14), (0, 0, 0), lens=30.0)
+    scenes.add_mesh(scene, "Boden", "plane", (0, 0, -1), scale=30, pass_index=1, material_index=1)
+    paint = bpy.data.materials.new("Pfosten-Farbe")
+    paint.pass_index = 11
+    fence, _ = _posts_group("Zaunbau", paint)
+    _carrier(scene, "Zaun", (-3.5, 2.2, 0), fence, 10)
+    _carrier(scene, "Zaun-2", (0.5, 2.2, 0), fence, 12)
+    solid, on_points = _posts_group("Zaunbau-fest", paint)
+    realize = solid.nodes.new("GeometryNodeRealizeInstances")
+    output = next(n for n in solid.nodes if n.type == "GROUP_OUTPUT")
+    solid.links.new(on_points.outputs["Instances"], realize.inputs["Geometry"])
+    solid.links.new(realize.outputs["Geometry"], output.inputs["Geometry"])
+    _carrier(scene, "Block", (-3.5, -0.2, 0), solid, 13)
+    cone = scenes.add_mesh(scene, "Kegel", "ico", (0, 0, -30), scale=0.4, pass_index=5, material_index=6)
+    group, _ = _scatter_group(cone, 3, 1.3)
+    _carrier(scene, "Kegelreihe", (0.8, -0.2, 0), group, 9)
+    hedge = bpy.data.collections.new("Hecke")
+    for name, offset in (("Busch", 0.0), ("Stamm", 0.55)):
+        part = scenes.add_mesh(scene, name, "cube", (offset, 0, 0), scale=0.25, pass_index=14, material_index=15)
+        scene.collection.objects.unlink(part)
+        hedge.objects.link(part)
+    group, _ = _scatter_group(hedge, 3, 1.3, "GeometryNodeCollectionInfo")
+    _carrier(scene, "Heckenreihe", (-2.6, -2.6, 0), group, 0)
     scenes.add_sun(scene)
 
 
@@ -85,13 +155,19 @@ def build_crowd_scene(scene, columns=20, rows=15):
 
 
 def _instances(depsgraph):
-    """Every instance the depsgraph evaluates: (object name, world matrix, key)."""
+    """Every mesh instance with faces that the depsgraph evaluates: (object name, world
+    matrix, key, the material pass index of each face), read while the instance is
+    there (a geometry-nodes instance's object and mesh exist only during the loop)."""
     found = []
     for inst in depsgraph.object_instances:
-        if inst.object.type != "MESH":
+        obj = inst.object
+        if obj.type != "MESH" or not len(obj.data.polygons):
             continue
-        key = (inst.object.name, inst.parent.name, tuple(inst.persistent_id)) if inst.is_instance else None
-        found.append((inst.object.name, np.array(inst.matrix_world), key or (inst.object.name, "", ())))
+        key = (obj.name, inst.parent.name, tuple(inst.persistent_id)) if inst.is_instance else (obj.name, "", ())
+        slots = [slot.material for slot in obj.material_slots]
+        faces = [p.material_index for p in obj.data.polygons]
+        materials = [slots[i].pass_index if i < len(slots) and slots[i] is not None else 0 for i in faces]
+        found.append((obj.name, np.array(inst.matrix_world), key, materials))
     return found
 
 
@@ -114,15 +190,12 @@ def labels(scene):
             if not hit:
                 continue
             matrix = np.array(matrix)
-            candidates = [(np.abs(m - matrix).max(), key) for name, m, key in known if name == obj.name]
-            distance, key = min(candidates, key=lambda c: c[0])
+            candidates = [(np.abs(m - matrix).max(), key, faces) for name, m, key, faces in known if name == obj.name]
+            distance, key, faces = min(candidates, key=lambda c: c[0])
             assert distance < 1e-5, f"no instance of {obj.name} at that matrix"
-            evaluated = obj.evaluated_get(depsgraph)
-            slot = evaluated.data.polygons[face].material_index
-            material = evaluated.material_slots[slot].material
             keys[row, col] = key
             object_index[row, col] = obj.pass_index
-            material_index[row, col] = material.pass_index
+            material_index[row, col] = faces[face]
     codes = {key: i + 1 for i, key in enumerate(sorted({k for k in keys.ravel() if k is not None}))}
     code = np.vectorize(lambda k: codes.get(k, 0), otypes=[np.int64])(keys) * 1000 + material_index
     padded = np.pad(code, 1, mode="edge")

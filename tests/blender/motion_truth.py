@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Truth for occlusion, flow over k frames and tracks, from Blender's own geometry: a
 scene ray cast finds the surface a pixel shows; a rigid object's point moves with its
-``matrix_world``; a deformed mesh's point keeps its place in its (triangle) face, carried
-by ``mathutils.geometry.barycentric_transform``; Blender's ``world_to_camera_view``
-projects it; a scene ray cast from the camera tells whether anything is in front."""
+``matrix_world``; a deformed mesh's point keeps its place among the three vertices of the
+part of its face that holds it (a quad or n-gon is split into triangles here, by a fan,
+the way it is at the frame of the hit), carried by
+``mathutils.geometry.barycentric_transform``; Blender's ``world_to_camera_view``
+projects it; a scene ray cast from the camera tells whether anything but the point's own
+face is in front."""
 
 from __future__ import annotations
 
@@ -75,37 +78,160 @@ def _flag(scene, pass_index):
     flag.rotation_euler = (math.radians(90), 0, math.radians(10))
     flag.pass_index = pass_index
     mesh.materials.append(bpy.data.materials.new("FlagMaterial"))
-    armature = bpy.data.armatures.new("Rig")
-    rig = bpy.data.objects.new("Rig", armature)
+    bones = [("Bottom", (0, -0.7, 0), (0, 0, 0)), ("Top", (0, 0, 0), (0, 0.7, 0))]
+    return skin(scene, flag, "Rig", bones, lambda co: _blend(co.y, [0.0], 0.2))
+
+
+def _blend(position, joints, reach):
+    """Bone weights along one axis: bone i holds the stretch between joints i-1 and i,
+    and neighbours blend linearly within ``reach`` of each joint."""
+    weights = [1.0] + [min(1.0, max(0.0, (position - joint + reach) / (2 * reach))) for joint in joints]
+    return [weights[i] - (weights[i + 1] if i + 1 < len(weights) else 0.0) for i in range(len(weights))]
+
+
+def skin(scene, obj, name, bones, weights):
+    """Deform ``obj`` by a new armature object ``name`` at its place: ``bones`` are
+    (name, head, tail) in ``obj``'s space, each the child of the one before;
+    ``weights(co)`` gives a vertex's weight for each bone. Returns the pose bones."""
+    armature = bpy.data.armatures.new(name)
+    rig = bpy.data.objects.new(name, armature)
     scene.collection.objects.link(rig)
-    rig.location, rig.rotation_euler = flag.location, flag.rotation_euler
+    rig.location, rig.rotation_euler = obj.location, obj.rotation_euler
     bpy.context.view_layer.objects.active = rig
     bpy.ops.object.mode_set(mode="EDIT")
-    lower = armature.edit_bones.new("Bottom")
-    lower.head, lower.tail = (0, -0.7, 0), (0, 0, 0)
-    upper = armature.edit_bones.new("Top")
-    upper.head, upper.tail = (0, 0, 0), (0, 0.7, 0)
-    upper.parent = lower
+    parent = None
+    for bone_name, head, tail in bones:
+        bone = armature.edit_bones.new(bone_name)
+        bone.head, bone.tail, bone.parent = head, tail, parent
+        parent = bone
     bpy.ops.object.mode_set(mode="OBJECT")
-    groups = {name: flag.vertex_groups.new(name=name) for name in ("Bottom", "Top")}
-    for vertex in mesh.vertices:
-        top = min(1.0, max(0.0, (vertex.co.y + 0.2) / 0.4))
-        groups["Top"].add([vertex.index], top, "REPLACE")
-        groups["Bottom"].add([vertex.index], 1.0 - top, "REPLACE")
-    modifier = flag.modifiers.new("Armature", "ARMATURE")
-    modifier.object = rig
+    groups = [obj.vertex_groups.new(name=bone_name) for bone_name, _, _ in bones]
+    for vertex in obj.data.vertices:
+        for group, weight in zip(groups, weights(vertex.co), strict=True):
+            group.add([vertex.index], weight, "REPLACE")
+    obj.modifiers.new("Armature", "ARMATURE").object = rig
+    for bone in rig.pose.bones:
+        bone.rotation_mode = "XYZ"
     return rig.pose.bones
+
+
+def _quad_mesh(scene, name, build, pass_index):
+    """An object of quads (and n-gons) made by ``build(bm)``, with a material."""
+    mesh = bpy.data.meshes.new(name)
+    bm = bmesh.new()
+    build(bm)
+    bm.to_mesh(mesh)
+    bm.free()
+    obj = bpy.data.objects.new(name, mesh)
+    scene.collection.objects.link(obj)
+    obj.pass_index = pass_index
+    mesh.materials.append(bpy.data.materials.new(f"{name}Material"))
+    return obj
+
+
+def _stretched(bm, axis, length, cuts):
+    """Move ``bm`` to start at 0 along ``axis`` (0 x, 2 z) and cut its edges along that
+    axis ``cuts`` times: rows of quads."""
+    for vertex in bm.verts:
+        vertex.co[axis] += length / 2
+    along = [e for e in bm.edges if abs((e.verts[0].co - e.verts[1].co)[axis]) > length / 2]
+    bmesh.ops.subdivide_edges(bm, edges=along, cuts=cuts, use_grid_fill=True)
+
+
+def build_rigged_scene(scene):
+    """Frames 1-11 around frame 6, the way artists rig: a column of quads with 16-gon caps
+    bent up to 50° by two bones, a quad sheet twisted by a shape key, and a limb of quads
+    on a chain of three bones that swings down in front of the sheet; a ground plane and
+    a slowly moving camera. Their quads are triangulated along other diagonals as they
+    bend."""
+    scene.frame_start, scene.frame_end = 1, 11
+    cam = scenes.add_camera(scene, (0, -11, 1.6), (84, 0, 0), lens=35.0)
+    scenes.add_mesh(scene, "Ground", "plane", (0, 0, -1), scale=14, pass_index=1)
+
+    def column(bm):
+        bmesh.ops.create_cone(bm, cap_ends=True, cap_tris=False, segments=16, radius1=0.5, radius2=0.5, depth=3.0)
+        _stretched(bm, 2, 3.0, 23)
+
+    post = _quad_mesh(scene, "Column", column, pass_index=2)
+    post.location = (-2.8, 0, -1)
+    spine = skin(
+        scene,
+        post,
+        "ColumnRig",
+        [("Lower", (0, 0, 0), (0, 0, 1.5)), ("Upper", (0, 0, 1.5), (0, 0, 3))],
+        lambda co: _blend(co.z, [1.5], 0.05),
+    )
+
+    def sheet(bm):
+        bmesh.ops.create_grid(bm, x_segments=9, y_segments=9, size=1.2)
+
+    cloth = _quad_mesh(scene, "Sheet", sheet, pass_index=3)
+    cloth.location, cloth.rotation_euler = (0.2, 0.8, 0.9), (math.radians(90), 0, 0)
+    cloth.shape_key_add(name="Basis")
+    twist = cloth.shape_key_add(name="Twist")
+    cell = 2.4 / 9
+    for point in twist.data:  # a saddle, every other vertex pushed up and left: quads that fold
+        x, y = point.co.x, point.co.y
+        checker = (round((x + 1.2) / cell) + round((y + 1.2) / cell)) % 2
+        point.co.x -= 0.75 * cell * checker
+        point.co.y += 0.75 * cell * checker
+        point.co.z = 0.45 * x * y
+
+    def limb(bm):
+        bmesh.ops.create_cube(bm, size=1.0)
+        bmesh.ops.scale(bm, vec=(3.0, 0.35, 0.35), verts=bm.verts)
+        _stretched(bm, 0, 3.0, 23)
+
+    arm = _quad_mesh(scene, "Limb", limb, pass_index=4)
+    arm.location = (0.4, -1.2, 2.5)
+    chain = [("Shoulder", (0, 0, 0), (1, 0, 0)), ("Elbow", (1, 0, 0), (2, 0, 0)), ("Wrist", (2, 0, 0), (3, 0, 0))]
+    pose = skin(scene, arm, "LimbRig", chain, lambda co: _blend(co.x, [1.0, 2.0], 0.05))
+    scenes.add_sun(scene)
+    for frame in range(1, 12):
+        t = frame - 6
+        cam.location = (0.08 * t, -11 + 0.04 * t, 1.6)
+        cam.keyframe_insert("location", frame=frame)
+        spine["Upper"].rotation_euler = (math.radians(2 * t), 0, math.radians(5 * (frame - 1)))
+        spine["Upper"].keyframe_insert("rotation_euler", frame=frame)
+        twist.value = (frame - 1) / 10
+        twist.keyframe_insert("value", frame=frame)
+        bend = (("Shoulder", (4 * t + 10, 0, 0)), ("Elbow", (6 * t + 25, 0, 3 * t)), ("Wrist", (5 * t, 8 * t, 0)))
+        for name, degrees in bend:
+            pose[name].rotation_euler = [math.radians(d) for d in degrees]
+            pose[name].keyframe_insert("rotation_euler", frame=frame)
+    scene.frame_set(6)
 
 
 def _evaluated(obj, depsgraph):
     return obj.evaluated_get(depsgraph)
 
 
-def _triangle(obj, face, depsgraph):
-    """World corners of an evaluated mesh's (triangle) face."""
+def _corners(obj, vertices, depsgraph):
+    """World positions of vertices of an evaluated mesh."""
     evaluated = _evaluated(obj, depsgraph)
-    mesh = evaluated.data
-    return [evaluated.matrix_world @ mesh.vertices[i].co for i in mesh.polygons[face].vertices]
+    return [evaluated.matrix_world @ evaluated.data.vertices[i].co for i in vertices]
+
+
+def _holding_triangle(obj, face, location, depsgraph):
+    """The three vertices of ``face`` whose triangle holds ``location``: of the fan of
+    triangles (v0, vi, vi+1) over the face's vertices, and over the other diagonal for a
+    quad, one that holds the point inside it, nearest to its plane."""
+    ring = list(_evaluated(obj, depsgraph).data.polygons[face].vertices)
+    fans = [[ring[0], ring[i], ring[i + 1]] for i in range(1, len(ring) - 1)]
+    if len(ring) == 4:
+        fans += [[ring[1], ring[2], ring[3]], [ring[1], ring[3], ring[0]]]
+    point = np.array(location)
+
+    def miss(vertices):  # (outside by, off the plane by)
+        a, b, c = (np.array(p) for p in _corners(obj, vertices, depsgraph))
+        v0, v1, v2 = b - a, c - a, point - a
+        d00, d01, d11, d20, d21 = v0 @ v0, v0 @ v1, v1 @ v1, v2 @ v0, v2 @ v1
+        v = (d11 * d20 - d01 * d21) / (d00 * d11 - d01 * d01)
+        w = (d00 * d21 - d01 * d20) / (d00 * d11 - d01 * d01)
+        normal = np.cross(v0, v1)
+        return max(0.0, -min(1 - v - w, v, w)) > 1e-4, abs(v2 @ normal) / np.linalg.norm(normal)
+
+    return min(fans, key=miss)
 
 
 def surfaces(scene, hits, mask):
@@ -125,13 +251,14 @@ def _deforms(obj) -> bool:
 
 
 def _surface(scene, name, face, location, depsgraph, matrix=None):
-    """What carries a hit to another frame: the triangle's corners (deformed meshes, which
-    are triangulated here), the instancer and the point in its space (instances), or the
-    point in the object's space."""
+    """What carries a hit to another frame: the vertices of the triangle that holds it and
+    their corners now (deformed meshes), the instancer and the point in its space
+    (instances), or the point in the object's space."""
     obj = bpy.data.objects[name]
     location = Vector(location)
     if _deforms(obj):
-        return name, face, location, _triangle(obj, face, depsgraph)
+        vertices = _holding_triangle(obj, face, location, depsgraph)
+        return name, face, location, (vertices, _corners(obj, vertices, depsgraph))
     instancer = _instancer(scene, obj, matrix)
     if instancer is not None:
         return instancer.name, None, instancer.matrix_world.inverted() @ location, None
@@ -193,7 +320,8 @@ def follow(scene, points, frame):
         if corners is None:
             world = obj.matrix_world @ carried
         else:
-            world = barycentric_transform(carried, *corners, *_triangle(obj, face, depsgraph))
+            vertices, then = corners
+            world = barycentric_transform(carried, *then, *_corners(obj, vertices, depsgraph))
         ndc = world_to_camera_view(scene, cam, world)
         x, y = ndc.x * width - 0.5, (1.0 - ndc.y) * height - 0.5
         pixels.append((x, y))
@@ -204,9 +332,42 @@ def follow(scene, points, frame):
             continue
         start = world - forward * (ndc.z - cam.data.clip_start) if cam.data.type == "ORTHO" else origin
         offset = world - start
-        hit, location, *_ = scene.ray_cast(depsgraph, start, offset.normalized(), distance=offset.length)
-        codes.append(1 if hit and (location - start).length < offset.length - HIDE_MARGIN else 0)
+        hit, location, _, hit_face, hit_obj, _ = scene.ray_cast(
+            depsgraph, start, offset.normalized(), distance=offset.length
+        )
+        own = corners is not None and hit and hit_obj.name == name and hit_face == face
+        codes.append(1 if hit and not own and (location - start).length < offset.length - HIDE_MARGIN else 0)
     return np.array(pixels), np.array(depth), np.array(codes)
+
+
+def array_key(kind, direction, k):
+    return f"{kind}_{direction}" + ("" if k == 1 else f"_k{k}")
+
+
+def track_truth(scene, tracks, back_to):
+    """Per query: its pixel, code and depth in every frame, from Blender's geometry (code
+    -1 for a query on no surface); the scene is left at frame ``back_to``."""
+    frames = [int(f) for f in tracks["frames"]]
+    pixels = np.full((len(tracks["query_points"]), len(frames), 2), np.nan)
+    codes = np.full((len(tracks["query_points"]), len(frames)), -1)
+    depth = np.full(codes.shape, np.nan)
+    by_frame = {}
+    for n, (t, y, x) in enumerate(tracks["query_points"]):
+        by_frame.setdefault(int(t), []).append((n, x, y))
+    for t, queries in by_frame.items():
+        scene.frame_set(frames[t])
+        points = [surface_through(scene, x, y) for _, x, y in queries]
+        queries = [q for q, p in zip(queries, points, strict=True) if p is not None]
+        points = [p for p in points if p is not None]
+        if not points:
+            continue
+        for index, frame in enumerate(frames):
+            moved, z, code = follow(scene, points, frame)
+            rows = [n for n, _, _ in queries]
+            pixels[rows, index], codes[rows, index], depth[rows, index] = moved, code, z
+        scene.frame_set(frames[t])
+    scene.frame_set(back_to)
+    return pixels, codes, depth
 
 
 def build_instances_scene(scene):

@@ -127,3 +127,26 @@ def test_an_instance_keeps_its_id_over_frames_and_runs(scene, tmp_path):
     arrays, meta, _ = _export(scene, 2)
     again = {key: value for key, (value,) in _check_against_truth(arrays, meta, instance_truth.labels(scene)).items()}
     assert again == ids[2]
+
+
+@pytest.mark.parametrize("engine", ["CYCLES", "EEVEE"])
+def test_geometry_nodes_instances_of_generated_meshes_objects_and_collections(scene, engine):
+    instance_truth.build_generated_instances_scene(scene)
+    if engine == "EEVEE":
+        instance_truth.eevee(scene)
+    arrays, meta, _ = _export(scene)
+    truth = instance_truth.labels(scene)
+    by_key = _check_against_truth(arrays, meta, truth)
+    per_instancer = {}
+    for name, instancer, _ in by_key:
+        per_instancer.setdefault(instancer or name, []).append(name)
+    # three posts per fence (the same node tree on two objects), one realized mesh, three
+    # objects and three copies of a two-object collection
+    assert sorted(per_instancer["Zaun"]) == ["Zaun"] * 3 and sorted(per_instancer["Zaun-2"]) == ["Zaun-2"] * 3
+    assert per_instancer["Block"] == ["Block"] and per_instancer["Kegelreihe"] == ["Kegel"] * 3
+    assert sorted(per_instancer["Heckenreihe"]) == ["Busch"] * 3 + ["Stamm"] * 3
+    assert len(by_key) == 1 + 3 + 3 + 1 + 3 + 6
+    assert len(set(np.unique(arrays["instance_id"][truth["interior"]]))) == len(by_key)
+    # pass-index boxes: Object Info's and Collection Info's instances are their objects' (5, 14)
+    assert set(arrays["box_index"]) == {1, 5, 10, 12, 13, 14}
+    assert len(meta["instances"]) == len(arrays["instance_box_id"]) == len(by_key)

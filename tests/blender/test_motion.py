@@ -46,14 +46,10 @@ def passing(addon, tmp_path_factory):
     return scene, out, arrays, hits, away, truth
 
 
-def key(kind, direction, k):
-    return f"{kind}_{direction}" + ("" if k == 1 else f"_k{k}")
-
-
 @pytest.mark.parametrize(("k", "direction"), STEPS)
 def test_occlusion_agrees_with_ray_casts(passing, k, direction):
     _, _, arrays, _hits, away, truth = passing
-    codes = arrays[key("occlusion", direction, k)][away]
+    codes = arrays[motion_truth.array_key("occlusion", direction, k)][away]
     _, _, expected = truth[k, direction]
     assert away.sum() > 8000
     agreement = np.mean(codes == expected)
@@ -66,7 +62,7 @@ def test_every_class_is_present(passing):
         assert sum((t[2] == code).sum() for t in truth.values()) > 100, code
     assert (truth[5, "forward"][2] == 2).sum() > 100 and (truth[2, "backward"][2] == 1).sum() > 100
     for k, direction in STEPS:
-        codes = arrays[key("occlusion", direction, k)]
+        codes = arrays[motion_truth.array_key("occlusion", direction, k)]
         assert codes.dtype == np.uint8 and codes.shape == (120, 160)
         np.testing.assert_array_equal(codes[~hits["hit"] & ~np.any(list(hits["touching"].values()), axis=0)], 255)
 
@@ -74,7 +70,7 @@ def test_every_class_is_present(passing):
 @pytest.mark.parametrize(("k", "direction"), [s for s in STEPS if s[0] > 1])
 def test_flow_over_k_frames_matches_projected_geometry(passing, k, direction):
     _scene, _, arrays, hits, away, truth = passing
-    flow = arrays[key("flow", direction, k)]
+    flow = arrays[motion_truth.array_key("flow", direction, k)]
     assert flow.dtype == np.float32 and flow.shape == (120, 160, 2)
     pixels, _, codes = truth[k, direction]
     rows, cols = np.nonzero(away)
@@ -136,32 +132,6 @@ def test_occlusion_previews_and_contact_sheet(passing):
     assert os.path.isfile(f"{out}/tracks_preview.png")
 
 
-def _track_truth(scene, tracks):
-    """Per query: its pixel, code and depth in every frame, from Blender's geometry (code
-    -1 for a query on no surface)."""
-    frames = [int(f) for f in tracks["frames"]]
-    pixels = np.full((len(tracks["query_points"]), len(frames), 2), np.nan)
-    codes = np.full((len(tracks["query_points"]), len(frames)), -1)
-    depth = np.full(codes.shape, np.nan)
-    by_frame = {}
-    for n, (t, y, x) in enumerate(tracks["query_points"]):
-        by_frame.setdefault(int(t), []).append((n, x, y))
-    for t, queries in by_frame.items():
-        scene.frame_set(frames[t])
-        points = [motion_truth.surface_through(scene, x, y) for _, x, y in queries]
-        queries = [q for q, p in zip(queries, points, strict=True) if p is not None]
-        points = [p for p in points if p is not None]
-        if not points:
-            continue
-        for index, frame in enumerate(frames):
-            moved, z, code = motion_truth.follow(scene, points, frame)
-            rows = [n for n, _, _ in queries]
-            pixels[rows, index], codes[rows, index], depth[rows, index] = moved, code, z
-        scene.frame_set(frames[t])
-    scene.frame_set(FRAME)
-    return pixels, codes, depth
-
-
 def test_tracks_follow_the_geometry(passing):
     from ground_truth.loader import load_tracks
 
@@ -174,7 +144,7 @@ def test_tracks_follow_the_geometry(passing):
     objects, per_object = np.unique(tracks["track_object_index"], return_counts=True)
     assert set(objects) == {1, 2, 3, 4, 5, 6} and per_object.max() == 30  # every indexed object, 30 each
     assert len(set(tracks["query_points"][:, 0].tolist())) == 5  # queries spread over the frames
-    pixels, codes, depth = _track_truth(scene, tracks)
+    pixels, codes, depth = motion_truth.track_truth(scene, tracks, FRAME)
     seen = codes == 0
     error = np.linalg.norm(tracks["target_points"] - pixels, axis=-1)
     assert seen.sum() > 500 and (codes == 1).sum() > 10 and (codes == 2).sum() > 5
@@ -215,7 +185,7 @@ def test_merge_writes_tracks_for_given_queries(passing, cli):
     assert status == 0, err
     tracks = load_tracks(out)
     np.testing.assert_array_equal(tracks["query_points"], queries)
-    pixels, codes, _ = _track_truth(scene, tracks)
+    pixels, codes, _ = motion_truth.track_truth(scene, tracks, FRAME)
     seen = codes == 0
     assert seen.sum() >= 15
     np.testing.assert_allclose(tracks["target_points"][seen], pixels[seen], atol=0.01)
@@ -275,10 +245,10 @@ def test_instances_shape_keys_subdivision_and_hidden_objects_under_an_orthograph
     rows, cols = np.nonzero(away)
     for (k, sign), (pixels, _, codes) in truth.items():
         direction = "forward" if sign > 0 else "backward"
-        occlusion = arrays[key("occlusion", direction, k)][rows, cols]
+        occlusion = arrays[motion_truth.array_key("occlusion", direction, k)][rows, cols]
         assert np.mean(occlusion == codes) >= 0.995, (k, direction, np.mean(occlusion == codes))
         if k > 1:
-            flow = arrays[key("flow", direction, k)][rows, cols]
+            flow = arrays[motion_truth.array_key("flow", direction, k)][rows, cols]
             error = np.linalg.norm(flow - (pixels - np.stack([cols, rows], axis=1)), axis=-1)
             seen = codes == 0
             assert np.median(error[seen]) <= 0.01
