@@ -25,7 +25,7 @@ import numpy as np
 
 from .core.tracks import TRACKS_NAME
 from .exporters.frame_io import FrameFileError, load_frame
-from .exporters.layout import META_NAME, frame_file, rgb_path
+from .exporters.layout import META_NAME, frame_file, inside, rgb_path
 from .exporters.meta import read_meta
 
 __all__ = [
@@ -145,7 +145,10 @@ class GroundTruthDataset:
             if views is not None:
                 raise ValueError(f"{root}: a folder of one view has no views to pick (views={views!r})")
             return [None], [root]
-        named = {view["name"]: root / view["folder"] for view in meta["views"]}
+        try:
+            named = {view["name"]: inside(root, view["folder"]) for view in meta["views"]}
+        except ValueError as error:
+            raise FrameFileError(f"{root / META_NAME}: {error}") from None
         chosen = list(named) if views is None else ([views] if isinstance(views, str) else list(views))
         unknown = [name for name in chosen if name not in named]
         if unknown or not chosen:

@@ -25,7 +25,7 @@ from .core.previews import mask_colours, preview, preview_keys
 from .core.tracks import TRACKS_NAME, track_colours
 from .exporters.atomic import atomic_path
 from .exporters.frame_io import load_frame
-from .exporters.layout import frame_file, preview_path, rgb_path
+from .exporters.layout import frame_file, inside, preview_path, rgb_path
 from .exporters.meta import read_meta
 from .loader import read_rgb
 
@@ -72,7 +72,10 @@ def _views(root: Path) -> list[tuple[str, Path]]:
     if meta is None:
         raise ViewerError(f"{root}: no meta.json (not a Ground Truth output folder)")
     if "views" in meta:
-        return [(view["name"], root / view["folder"]) for view in meta["views"]]
+        try:
+            return [(view["name"], inside(root, view["folder"])) for view in meta["views"]]
+        except ValueError as error:
+            raise ViewerError(f"{root / 'meta.json'}: {error}") from None
     return [("camera", root)]
 
 

@@ -1,24 +1,34 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Write-then-rename, so that a reader never sees a half-written file."""
+"""Write-then-rename, so that a reader never sees a half-written file.
+
+A file is written as a temporary in its folder's ``.partial/`` (a folder that holds
+nothing else), flushed to disk, then renamed over its real name; so a power loss leaves
+the old file or the whole new one, and a killed run leaves its temporaries where a
+later run finds them without listing the folder's frames."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-_HOST = socket.gethostname().replace(".", "_") or "host"
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
 _STALE_AFTER_S = 3600.0
+PARTIAL = ".partial"
+# What temporary_name makes, and the only names the sweep deletes: <name>.<host>.<pid>.part
+_TEMPORARY = re.compile(r"^.+\.(?P<owner>[A-Za-z0-9_-]+\.\d+)\.part$")
 
 
 def temporary_name(path: Path) -> Path:
-    """A hidden sibling of ``path`` naming this host and process: ``.<name>.<host>.<pid>.part``."""
-    return path.with_name(f".{path.name}.{owner()}.part")
+    """Where ``path`` is written before it is renamed into place: ``.partial/<name>.<host>.<pid>.part``
+    beside it."""
+    return path.parent / PARTIAL / f"{path.name}.{owner()}.part"
 
 
 @contextmanager
@@ -30,19 +40,52 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     temporary file names ``path`` instead: that is the file the user knows.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(path)
     try:
+        _create(tmp)
         yield tmp
+        _flush(tmp)
         os.replace(tmp, path)
     except BaseException as error:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:  # the folder went read-only, say
             pass
-        if isinstance(error, OSError) and error.filename == str(tmp):
+        if isinstance(error, OSError) and error.filename in (str(tmp), str(tmp.parent)):
             error.filename = str(path)
         raise
+    finally:
+        _remove_if_empty(tmp.parent)
+
+
+def _create(tmp: Path) -> None:
+    """Make the empty temporary file, and its ``.partial/`` folder where needed (another
+    writer may remove that folder once it is empty: then make it again)."""
+    while True:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o666))
+            return
+        except FileNotFoundError:
+            continue
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove a ``.partial/`` folder that holds nothing (what another writer is writing
+    keeps it there), so that a finished folder has none."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _flush(path: Path) -> None:
+    """Put the file's bytes on the disk before it gets its real name."""
+    descriptor = os.open(path, os.O_RDWR)  # Windows flushes only what it may write
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _process_alive(pid: int) -> bool:
@@ -72,22 +115,42 @@ def owner_gone(tag: str, age_s: float) -> bool:
     return age_s > _STALE_AFTER_S
 
 
-def is_stale(tmp: Path) -> bool:
-    """Whether a temporary file was left by a process that is gone (see :func:`owner_gone`)."""
-    tag = ".".join(tmp.name.removesuffix(".part").rsplit(".", 2)[-2:])  # .<name>.<host>.<pid>.part
-    return owner_gone(tag, time.time() - tmp.stat().st_mtime)
+def _stale_entries(folder: Path, pattern: re.Pattern, directories: bool) -> Iterator[os.DirEntry]:
+    """The entries of ``folder`` (not below it) named by ``pattern``, files or (with
+    ``directories``) folders, never links, whose owner has gone."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match is None or entry.is_symlink() or entry.is_dir() != directories:
+            continue
+        if owner_gone(match["owner"], time.time() - entry.stat(follow_symlinks=False).st_mtime):
+            yield entry
 
 
-def remove_stale_temporaries(root: Path, pattern: str = "**/.*.part") -> int:
-    """Delete the temporary files (and scratch folders) that killed runs left under
-    ``root``; return how many."""
+def remove_stale_temporaries(folders: Iterable[Path]) -> int:
+    """Delete the temporary files that killed runs left in the ``.partial/`` folders of
+    ``folders``: only files named as :func:`temporary_name` names them, never anything
+    else; return how many. Costs the same whatever else the folders hold."""
     removed = 0
-    if root.is_dir():
-        for tmp in list(root.glob(pattern)):
-            if is_stale(tmp):
-                if tmp.is_dir():
-                    shutil.rmtree(tmp, ignore_errors=True)
-                else:
-                    tmp.unlink(missing_ok=True)
-                removed += 1
+    for folder in folders:
+        partial = folder / PARTIAL
+        if partial.is_symlink():
+            continue
+        for entry in _stale_entries(partial, _TEMPORARY, directories=False):
+            Path(entry.path).unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def remove_stale_folders(parent: Path, prefix: str) -> int:
+    """Delete the folders ``<prefix>.<host>.<pid>.part`` in ``parent`` (not below it) that
+    killed runs left; return how many."""
+    pattern = re.compile(rf"^{re.escape(prefix)}\.(?P<owner>[A-Za-z0-9_-]+\.\d+)\.part$")
+    removed = 0
+    for entry in _stale_entries(parent, pattern, directories=True):
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed += 1
     return removed

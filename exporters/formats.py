@@ -221,6 +221,13 @@ def expected_files(root: Path, frame: int, array_keys: Iterable[str], options: l
     return [layout.rgb_path(root, frame), *table, *files]
 
 
+def output_folders(root: Path, array_keys: Iterable[str], options: layout.OutputOptions) -> list[Path]:
+    """Every folder of ``root`` that a run with these arrays and options writes files
+    into: the root's own and its frames' folders (a bounded list: it does not grow with
+    the frames)."""
+    return sorted({root, *(p.parent for p in expected_files(root, 0, array_keys, options))})
+
+
 def write_frame(
     root: Path,
     frame: int,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 META_NAME = "meta.json"
 _FRAME_FILE = re.compile(r"^(-?\d+)\.(png|npz|exr)$")
@@ -79,6 +79,36 @@ def coco_record_path(root: Path, frame: int) -> Path:
 def instances_path(root: Path, frame: int) -> Path:
     """The instances the frame shows: its rows of ``meta.json``'s ``instances``."""
     return root / "instances" / f"{frame_stem(frame)}.json"
+
+
+_KEPT = frozenset("-_+,.=@()[] ")
+
+
+def view_folder(name: str) -> str:
+    """A view's folder name under ``views/``: the view's name with every character other
+    than a letter, a digit or one of ``- _ + , . = @ ( ) [ ]`` and space written as
+    ``%XX`` (its UTF-8 bytes), and so are a leading or trailing dot or space.
+    ``urllib.parse.unquote`` gives the name back. No name reaches outside ``views/``
+    (``../x`` is ``%2E.%2Fx``) and two names never share a folder."""
+    if not name:
+        raise ValueError("a view needs a name")
+    last = len(name) - 1
+    return "".join(
+        c
+        if (c.isalnum() or c in _KEPT) and not ((i == 0 or i == last) and c in ". ")
+        else "".join(f"%{b:02X}" for b in c.encode("utf-8"))
+        for i, c in enumerate(name)
+    )
+
+
+def inside(root: Path, relative: str) -> Path:
+    """``root / relative`` for a ``relative`` path (``/``-separated, as ``meta.json``
+    records folders) that stays inside ``root``; ``ValueError`` for one that is absolute,
+    empty or climbs out with ``..``."""
+    path = PurePosixPath(relative)
+    if not relative or path.is_absolute() or ".." in path.parts or "\\" in relative or ":" in path.parts[0]:
+        raise ValueError(f"'{relative}' is not a folder inside {root}")
+    return root.joinpath(*path.parts)
 
 
 def frames_on_disk(root: Path) -> set[int]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..core.frames import format_frames
 from ..exporters.formats import is_complete
-from ..exporters.layout import META_NAME, OutputOptions
+from ..exporters.layout import META_NAME, OutputOptions, inside
 
 FARM_DIR = "_farm"
 PACKAGE_PARENT = str(Path(__file__).absolute().parents[2])  # the folder holding ground_truth/ (links kept)
@@ -130,7 +130,7 @@ def _frame_contents(root: Path) -> tuple[list[str], list[str]] | None:
             with open(path, encoding="utf-8") as stream:
                 found = json.load(stream)
             if "views" in found:  # the root meta.json of several views
-                folders = [view["folder"] for view in found["views"]]
+                folders = [inside(root, view["folder"]).relative_to(root).as_posix() for view in found["views"]]
                 with open(root / folders[0] / META_NAME, encoding="utf-8") as stream:
                     return list(json.load(stream)["arrays"]), folders
             return list(found["arrays"]), list(found.get("folders", ["."]))

@@ -13,7 +13,7 @@ import bpy
 
 from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, PROG, UsageError, bar, output_options
 from ..core.frames import format_frames
-from ..exporters.atomic import atomic_path, remove_stale_temporaries
+from ..exporters.atomic import atomic_path
 from ..farm.task import FRAME_LINE
 from .export import (
     Exporter,
@@ -143,7 +143,7 @@ def _render(args: argparse.Namespace) -> int:
 def _merge(args: argparse.Namespace) -> int:
     scene = bpy.context.scene
     exporter = Exporter(scene, bpy.context.view_layer, options_from_args(args, scene.ground_truth))
-    remove_stale_temporaries(exporter.root)
+    exporter.remove_stale_temporaries()
     complete = exporter.finish_run()
     print(f"{PROG}: {len(complete)} complete frames listed in {exporter.root / 'meta.json'}")
     missing = sorted(set(args.frames or ()) - set(complete))

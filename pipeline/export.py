@@ -34,8 +34,8 @@ from ..core.support import addon_version
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
-from ..exporters.formats import expected_files, is_complete, write_frame
-from ..exporters.layout import rgb_path
+from ..exporters.formats import expected_files, is_complete, output_folders, write_frame
+from ..exporters.layout import inside, rgb_path, view_folder
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export, check_same_rig, write_rig_meta
 from ..exporters.stages import Stages
 from . import motion, reconstruction, scene_info, scratch, views
@@ -251,7 +251,7 @@ class Exporter:
 
     def _output(self, view: views.View, shared: dict) -> ViewOutput:
         camera = views.camera_object(self.scene, view)
-        root = self.root / "views" / view.name if self.rig.folders else self.root
+        root = inside(self.root, f"views/{view_folder(view.name)}") if self.rig.folders else self.root
         meta = {**shared, **_camera_meta(camera)}
         if self.rig.folders:
             meta["view"] = view.name
@@ -288,8 +288,8 @@ class Exporter:
     def __enter__(self) -> Exporter:
         self.session.__enter__()
         if self.run_files:  # a farm's chunk leaves both scans of the folder to the merge
+            self.remove_stale_temporaries()
             for output in self.outputs:
-                remove_stale_temporaries(output.root)
                 output.keeper.start()
         self._writer = BackgroundWriter(depth=len(self.outputs))
         return self
@@ -307,6 +307,14 @@ class Exporter:
         finally:
             if self.run_files:
                 self.finish_run(raise_errors=exc_type is None)
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete what killed runs left being written in the run's folders (and nothing
+        else); return how many files."""
+        folders = {self.root, self.root / reconstruction.COLMAP_FOLDER}
+        for output in self.outputs:
+            folders.update(output_folders(output.root, self.array_keys, self.options))
+        return remove_stale_temporaries(sorted(folders))
 
     def finish_run(self, raise_errors: bool = True) -> list[int]:
         """Write what covers the whole folder: each view's meta.json, coco.json, contact

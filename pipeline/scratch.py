@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..exporters.atomic import owner, remove_stale_temporaries
+from ..exporters.atomic import owner, remove_stale_folders
 
 ENVIRONMENT = "GROUND_TRUTH_SCRATCH"
 _RAM = Path("/dev/shm")
@@ -63,7 +63,7 @@ def make(parent: Path) -> Path:
     """A new scratch folder in ``parent`` named after this process (``.ground_truth_scratch.
     <host>.<pid>.part``), after removing those that killed runs left there."""
     parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(parent, f"{_PREFIX}.*.part")
+    remove_stale_folders(parent, _PREFIX)
     folder = parent / f"{_PREFIX}.{owner()}.part"
     folder.mkdir(exist_ok=True)
     return folder

@@ -126,6 +126,12 @@ def rig(scene: bpy.types.Scene, mode: str, collection: bpy.types.Collection | No
                 _checked_camera(camera_object(scene, view), no_camera)
         if not views:
             raise ViewsError("Views 'Stereoscopy': no view is enabled in Output Properties › Stereoscopy")
+        for view in views:  # Blender puts the suffix into the names of the files it writes
+            if any(part in view.suffix for part in ("/", "\\", "..", "\0")):
+                raise ViewsError(
+                    f"Views 'Stereoscopy': view '{view.name}' has the file suffix '{view.suffix}'; "
+                    "a file suffix may not hold '/', '\\' or '..'"
+                )
         suffixes = [v.suffix for v in views]
         if len(views) > 1 and (len(set(suffixes)) < len(suffixes) or "" in suffixes):
             raise ViewsError("Views 'Stereoscopy': give every enabled view its own, non-empty file suffix")

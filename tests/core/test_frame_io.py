@@ -5,6 +5,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from ground_truth.core.boxes import boxes_from_mask
 from ground_truth.core.png import write_png
-from ground_truth.exporters.atomic import atomic_path, remove_stale_temporaries, temporary_name
+from ground_truth.exporters.atomic import atomic_path, remove_stale_folders, remove_stale_temporaries, temporary_name
 from ground_truth.exporters.frame_io import FrameFileError, load_frame, write_exr
 from ground_truth.exporters.meta import MetaMismatchError, check_same_export, read_meta, write_meta
 from ground_truth.exporters.npz import write_npz
@@ -111,6 +112,7 @@ def test_an_error_about_the_temporary_names_the_real_file(tmp_path):
         open(tmp.parent / "missing" / tmp.name, "wb")  # a write that fails the way open() does
     assert caught.value.filename != str(target)  # not ours: left alone
     with pytest.raises(IsADirectoryError) as caught, atomic_path(target) as tmp:
+        tmp.unlink()  # the temporary is made empty for the writer; here something else took its place
         tmp.mkdir()
         open(tmp, "wb")
     assert caught.value.filename == str(target) and str(target) in str(caught.value)
@@ -177,14 +179,50 @@ def test_stale_temporaries_of_dead_processes_go_and_live_ones_stay(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
     mine = temporary_name(tmp_path / "npz" / "000001.npz")
-    mine.parent.mkdir()
+    assert mine.parent == tmp_path / "npz" / ".partial"
+    mine.parent.mkdir(parents=True)
     mine.write_bytes(b"in flight")
     left = mine.with_name(mine.name.replace(f".{os.getpid()}.", f".{dead_pid}."))
     left.write_bytes(b"half")
-    foreign = tmp_path / "npz" / ".000003.npz.otherhost.12.part"
+    foreign = mine.parent / "000003.npz.otherhost.12.part"
     foreign.write_bytes(b"another machine, still writing")
-    assert remove_stale_temporaries(tmp_path) == 1
+    # Nothing that our naming did not make goes, wherever it lies.
+    theirs = [mine.parent / "notes.txt", tmp_path / "npz" / f".000004.npz.{mine.name.split('.', 2)[2]}"]
+    for path in theirs:
+        path.write_bytes(b"a user's")
+    assert remove_stale_temporaries([tmp_path / "npz", tmp_path]) == 1
     assert mine.exists() and foreign.exists() and not left.exists()
+    assert all(path.exists() for path in theirs)
+
+
+def test_the_sweep_follows_no_link_out_of_the_folder(tmp_path):
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = elsewhere / "000001.npz.otherhost.12.part"
+    victim.write_bytes(b"outside")
+    old = time.time() - 7200
+    os.utime(victim, (old, old))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".partial").symlink_to(elsewhere)
+    assert remove_stale_temporaries([tmp_path / "out"]) == 0 and victim.exists()
+    (tmp_path / "out" / ".partial").unlink()
+    (tmp_path / "out" / ".partial").mkdir()
+    (tmp_path / "out" / ".partial" / victim.name).symlink_to(victim)
+    assert remove_stale_temporaries([tmp_path / "out"]) == 0 and victim.exists()
+
+
+def test_stale_scratch_folders_go_and_nothing_else(tmp_path):
+
+    old = time.time() - 7200
+    ours = tmp_path / ".ground_truth_scratch.otherhost.7.part"
+    lookalikes = [tmp_path / ".cache.part", tmp_path / ".ground_truth_scratch.part", tmp_path / "x.otherhost.7.part"]
+    for folder in (ours, *lookalikes):
+        folder.mkdir()
+        (folder / "data").write_bytes(b"x")
+        os.utime(folder, (old, old))
+    assert remove_stale_folders(tmp_path, ".ground_truth_scratch") == 1
+    assert not ours.exists() and all(f.exists() for f in lookalikes)
 
 
 LOCK_WORKER = Path(__file__).with_name("lock_worker.py")
