@@ -65,6 +65,8 @@ def _names(known: tuple[str, ...], what: str):
 
     def parse(text: str) -> tuple[str, ...]:
         names = tuple(name.strip() for name in text.split(",") if name.strip())
+        if not names:
+            raise argparse.ArgumentTypeError(f"name at least one {what} (choose from {', '.join(known)})")
         unknown = [name for name in names if name not in known]
         if unknown:
             raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown)} (choose from {', '.join(known)})")
@@ -267,6 +269,11 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--blend", help="open this .blend first (with the bpy module; blender -b FILE opens it)")
     merge.add_argument("--out", required=True, help="output folder")
     merge.add_argument("--frames", type=frame_list, help="exit 1 naming those of these frames that are not complete")
+    merge.add_argument(
+        "--report",
+        metavar="PATH",
+        help="farm mode: once meta.json is written, write PATH (JSON): the frames complete and those missing",
+    )
     add_farm_parser(commands, [what, how])
     view = commands.add_parser(
         "view",

@@ -27,6 +27,7 @@ from .core.tracks import TRACKS_NAME
 from .exporters.frame_io import FrameFileError, load_frame
 from .exporters.layout import META_NAME, frame_file, inside, rgb_path
 from .exporters.meta import read_meta
+from .exporters.whole import is_whole
 
 __all__ = [
     "FrameFileError",
@@ -134,7 +135,14 @@ class GroundTruthDataset:
         unknown = [key for key in self.keys if key not in available]
         if unknown:
             raise KeyError(f"{root}: no {', '.join(unknown)} here (there are {', '.join(available)})")
-        written = set(meta["frames_written"])
+
+        # Listed, and the files it serves whole in every view, by the rule of a run's resume
+        # check (whole.py): a frame damaged since it was written is left out, not failed on
+        # in a worker.
+        def whole(folder: Path, f: int) -> bool:
+            return is_whole(frame_file(folder, f)) and (RGB not in self.keys or is_whole(rgb_path(folder, f)))
+
+        written = {f for f in meta["frames_written"] if all(whole(folder, f) for folder in folders)}
         # Clips start at frames whose next clip_length - 1 frames were all written.
         self.frames = [f for f in sorted(written) if all(f + j in written for j in range(1, self.clip_length))]
         self._folders = folders

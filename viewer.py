@@ -24,7 +24,7 @@ from .core.png import write_png
 from .core.previews import mask_colours, preview, preview_keys
 from .core.tracks import TRACKS_NAME, track_colours
 from .exporters.atomic import atomic_path
-from .exporters.frame_io import load_frame
+from .exporters.frame_io import FrameFileError, load_frame
 from .exporters.layout import frame_file, inside, preview_path, rgb_path
 from .exporters.meta import read_meta
 from .loader import read_rgb
@@ -181,7 +181,13 @@ def _log_view(rr, recording, name: str, folder: Path, max_points: int) -> None:
     tracks = _tracks(folder)
     centres = []
     for frame in meta["frames_written"]:
-        arrays = load_frame(frame_file(folder, frame))
+        picture = rgb_path(folder, frame)
+        try:
+            arrays = load_frame(frame_file(folder, frame))
+            rgb = read_rgb(picture)[..., :3] if picture.exists() else None
+        except FrameFileError as error:  # one damaged frame does not cost the recording
+            print(f"ground_truth view: skipping frame {frame}: {error}", file=sys.stderr)
+            continue
         recording.set_time("frame", sequence=frame)
         K, world_to_camera = arrays["K"], arrays["world_to_camera"]
         camera_to_world = np.linalg.inv(world_to_camera)
@@ -193,10 +199,8 @@ def _log_view(rr, recording, name: str, folder: Path, max_points: int) -> None:
                 camera,
                 rr.Pinhole(image_from_camera=rerun_intrinsics(K), resolution=size, camera_xyz=rr.ViewCoordinates.RDF),
             )
-        rgb = None
-        if rgb_path(folder, frame).exists():
-            recording.log(f"{camera}/rgb", rr.EncodedImage(path=rgb_path(folder, frame)))
-            rgb = read_rgb(rgb_path(folder, frame))[..., :3]
+        if rgb is not None:
+            recording.log(f"{camera}/rgb", rr.EncodedImage(path=picture))
         if "depth" in arrays:
             step = grid_step(*arrays["depth"].shape, max_points)
             points, ys, xs = world_points(arrays["depth"], K, world_to_camera, orthographic, step)

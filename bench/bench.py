@@ -8,8 +8,8 @@ Fast renders first, as GPU users see our cost (1 sample, no denoising): at 640×
 B, S, C, C0, R0, E, K2, T and X; at 1920×1080, B, C, R0 and E. Then the final-quality
 render (16 samples, denoised, 640×480): A, B, C and D. Each configuration runs in a
 fresh process (bench/worker.py), one after the other within a run, so that ratios are
-measured side by side; medians over the runs. Last, the meta.json upkeep per frame in
-folders of 0, 1,000 and 10,000 frames (bench/meta_upkeep.py).
+measured side by side; medians over the runs. Last, a render manager's run: one frame
+per process into folders of 0, 10,000 and 100,000 frames (bench/meta_upkeep.py).
 """
 
 from __future__ import annotations

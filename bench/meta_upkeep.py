@@ -1,19 +1,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""meta.json upkeep per frame against the frames already in the folder (bpy-free).
+"""A render manager's run: one frame per process into folders of 0, 10,000 and 100,000
+frames, each process a real ``python -m ground_truth.cli render`` with the ``bpy`` module.
 
-    .venv/bin/python bench/meta_upkeep.py [--frames-in-folder 0,1000,10000] [--frames 40]
+    .venv/bin/python bench/meta_upkeep.py [--frames-in-folder 0,10000,100000] [--runs 5]
 
-For each folder size, the folder is filled with that many complete frames (empty files
-at every path a complete frame of the default export has), then ``--frames`` more frames
-are added one at a time and their upkeep is timed three ways, side by side:
-
-* rescan: what the first version did per frame (scan the folder, rewrite meta.json);
-* keeper, every frame: ``MetaKeeper.frame_done`` writing meta.json for every frame;
-* keeper, default: ``MetaKeeper.frame_done`` as the export runs it (meta.json at most
-  every 2 s; the rest of the frames cost a set insertion).
-
-Prints the mean milliseconds per frame (for the default, the cost of its writes spread
-over the frames), and the end-of-run scan once per size.
+A tiny scene (64×48, 1 sample, depth only, no previews) keeps the render short, so that
+what the folder costs shows. The folder's frames are synthetic: a real export's frame
+1, its files linked under every other frame number, and a ``meta.json`` listing them all
+(what a scan of the folder would find). Prints the median wall time of ``--runs``
+processes per folder size, side by side in one run, and each size's ratio to the empty
+folder's.
 """
 
 from __future__ import annotations
@@ -21,85 +17,110 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SCENE = """
+import bpy
+bpy.ops.wm.read_homefile(use_empty=True)
+scene = bpy.context.scene
+scene.render.engine = "CYCLES"
+scene.cycles.samples, scene.cycles.use_denoising = 1, False
+scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 64, 48, 100
+cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+scene.collection.objects.link(cam)
+cam.location, cam.rotation_euler = (0, -6, 2), (1.25, 0, 0)
+scene.camera = cam
+bpy.ops.mesh.primitive_cube_add()
+bpy.ops.wm.save_as_mainfile(filepath={path!r})
+"""
+FLAGS = ["--modalities", "depth", "--no-previews"]
 
 
 def load_package():
-    """The add-on's source as ``ground_truth`` (its bpy-free parts)."""
+    """The add-on's source as ``ground_truth`` (its bpy-free parts), and a folder that
+    makes it importable for other processes."""
     spec = importlib.util.spec_from_file_location(
         "ground_truth", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
     )
     module = importlib.util.module_from_spec(spec)
     sys.modules["ground_truth"] = module
     spec.loader.exec_module(module)
+    packages = Path(tempfile.mkdtemp(prefix="gt_upkeep_pkg_"))
+    (packages / "ground_truth").symlink_to(ROOT)
+    return packages
 
 
-def measure(existing: int, added: int) -> dict[str, float]:
-    from ground_truth.core.modalities import MODALITIES, plan
-    from ground_truth.exporters.formats import complete_frames, expected_files
-    from ground_truth.exporters.layout import OutputOptions, instances_path
-    from ground_truth.exporters.meta import MetaKeeper, meta_lock, write_meta
+def render(env, blend: Path, out: Path, frame: int) -> float:
+    started = time.perf_counter()
+    command = ["render", "--blend", str(blend), "--out", str(out), "--frames", str(frame), *FLAGS]
+    done = subprocess.run(
+        [sys.executable, "-m", "ground_truth.cli", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        sys.exit(f"render of frame {frame} into {out} failed: {done.stderr}")
+    return time.perf_counter() - started
 
-    arrays = plan("CYCLES", [m.key for m in MODALITIES]).arrays
-    options = OutputOptions()
-    scene = {"resolution": [640, 480], "modalities": [m.key for m in MODALITIES], "camera": "Camera"}
-    scene["objects"] = [{"name": f"Object{i:03d}", "type": "MESH", "pass_index": i} for i in range(100)]
 
-    def complete(root: Path, frame: int) -> None:
-        for path in expected_files(root, frame, arrays, options):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
-        rows = {
-            str(3 * frame + i): {"object": f"Object{i:03d}", "pass_index": i, "instancer": None, "persistent_id": None}
-            for i in range(3)
-        }
-        instances_path(root, frame).write_text(json.dumps(rows))  # three instances in each frame
+def fill(template: Path, out: Path, count: int) -> None:
+    """``count`` frames (1 … count) in ``out``: the template's frame 1 linked under each
+    number, and a meta.json listing them, as the template's run wrote it."""
+    from ground_truth.exporters.meta import write_meta
 
-    out = {}
-    for way in ("rescan", "keeper, every frame", "keeper, default"):
-        root = Path(tempfile.mkdtemp(prefix="gt_meta_bench_"))
-        for frame in range(1, existing + 1):
-            complete(root, frame)
-        keeper = MetaKeeper(root, scene, arrays, options, interval=0.0 if way == "keeper, every frame" else 2.0)
-        keeper.start()
-        seconds = []
-        for frame in range(existing + 1, existing + added + 1):
-            complete(root, frame)
-            started = time.perf_counter()
-            if way == "rescan":
-                with meta_lock(root):
-                    write_meta(root, scene, complete_frames(root, arrays, options))
-            else:
-                keeper.frame_done(frame)
-            seconds.append(time.perf_counter() - started)
-        out[way] = statistics.mean(seconds) * 1000
-        if way == "keeper, default":
-            started = time.perf_counter()
-            keeper.finish()
-            out["end of run (one scan)"] = (time.perf_counter() - started) * 1000
-    return out
+    out.mkdir(parents=True)
+    for folder in ("rgb", "npz"):
+        (out / folder).mkdir()
+        source = template / folder / f"000001.{'png' if folder == 'rgb' else 'npz'}"
+        for frame in range(1, count + 1):
+            os.link(source, out / folder / f"{frame:06d}{source.suffix}")
+    if count:
+        header = json.loads((template / "meta.json").read_text())
+        for key in ("schema_version", "conventions", "frames_written", "flow_reaches_outside_export"):
+            header.pop(key, None)
+        write_meta(out, {**header, "folder_files_frames": count}, range(1, count + 1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames-in-folder", default="0,1000,10000")
-    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--frames-in-folder", default="0,10000,100000")
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    load_package()
-    sizes = [int(n) for n in args.frames_in_folder.split(",")]
-    rows = {size: measure(size, args.frames) for size in sizes}
-    ways = list(rows[sizes[0]])
-    print(f"\nmeta.json upkeep, ms per frame (mean of {args.frames} frames), by frames already in the folder\n")
-    print("| upkeep | " + " | ".join(f"{size:,} frames" for size in sizes) + " |")
+    env = {**os.environ, "PYTHONPATH": str(load_package())}
+    work = Path(tempfile.mkdtemp(prefix="gt_upkeep_"))
+    try:
+        blend = work / "tiny.blend"
+        subprocess.run([sys.executable, "-c", SCENE.format(path=str(blend))], check=True, capture_output=True)
+        render(env, blend, work / "template", 1)
+        sizes = [int(n) for n in args.frames_in_folder.split(",")]
+        for size in sizes:
+            fill(work / "template", work / f"folder_{size}", size)
+        seconds = {size: [] for size in sizes}
+        for run in range(args.runs):  # the sizes side by side, run after run
+            for size in sizes:
+                seconds[size].append(render(env, blend, work / f"folder_{size}", size + 1 + run))
+        for size in sizes:  # every process's frame is listed, after the folder's own
+            listed = json.loads((work / f"folder_{size}" / "meta.json").read_text())["frames_written"]
+            assert listed == list(range(1, size + args.runs + 1)), size
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    medians = {size: statistics.median(seconds[size]) for size in sizes}
+    print(f"\nOne frame per process (python -m ground_truth.cli render, 64×48, depth): median of {args.runs}\n")
+    print("| frames in the folder | " + " | ".join(f"{size:,}" for size in sizes) + " |")
     print("|---" * (len(sizes) + 1) + "|")
-    for way in ways:
-        print(f"| {way} | " + " | ".join(f"{rows[size][way]:.2f}" for size in sizes) + " |")
+    print("| seconds per process | " + " | ".join(f"{medians[s]:.2f}" for s in sizes) + " |")
+    print("| ratio to the empty folder | " + " | ".join(f"{medians[s] / medians[sizes[0]]:.2f}" for s in sizes) + " |")
+    spread = {s: f"{min(seconds[s]):.2f}–{max(seconds[s]):.2f}" for s in sizes}
+    print("| range | " + " | ".join(spread[s] for s in sizes) + " |")
 
 
 if __name__ == "__main__":

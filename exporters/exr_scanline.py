@@ -50,7 +50,7 @@ def _channels(value: bytes) -> list[tuple[str, np.dtype]]:
     return channels
 
 
-def _header(stream: BinaryIO) -> tuple[dict[str, tuple[str, bytes]], int]:
+def read_header(stream: BinaryIO) -> tuple[dict[str, tuple[str, bytes]], int]:
     """The attributes and the offset just past them, reading as much as they need."""
     data = stream.read(1 << 16)
     if len(data) < 8:
@@ -88,7 +88,7 @@ def read_uncompressed(path: str | Path, band_bytes: int = 32 << 20) -> dict[str,
     peak memory is the image plus one band (an 8K frame's passes are gigabytes).
     """
     with open(path, "rb") as stream:
-        attributes, at = _header(stream)
+        attributes, at = read_header(stream)
         if attributes.get("compression", ("", b"\x01"))[1][0] != 0:
             raise UnsupportedExrError("compressed")
         channels = _channels(attributes["channels"][1])

@@ -29,6 +29,7 @@ from .background import encoding_pool
 from .frame_io import is_image, write_exr, write_exr_single
 from .npz import write_npz
 from .stages import Stages
+from .whole import is_whole, problem
 
 FLOW_DIRECTIONS = {"forward": "flow_forward", "backward": "flow_backward"}
 # A frame whose arrays take more than this (4K and up) has its files made one at a time:
@@ -292,8 +293,17 @@ def read_instances(root: Path, frames: Iterable[int]) -> dict[str, dict]:
 
 
 def is_complete(root: Path, frame: int, array_keys: Iterable[str], options: layout.OutputOptions) -> bool:
-    """Whether every file :func:`expected_files` lists for ``frame`` is in the folder."""
-    return all(p.exists() for p in expected_files(root, frame, array_keys, options))
+    """Whether every file :func:`expected_files` lists for ``frame`` is in the folder,
+    whole (``whole.py``)."""
+    return all(is_whole(p) for p in expected_files(root, frame, array_keys, options))
+
+
+def damaged_files(
+    root: Path, frame: int, array_keys: Iterable[str], options: layout.OutputOptions
+) -> list[tuple[Path, str]]:
+    """The files of ``frame`` that are there but not whole, with what is wrong."""
+    found = ((p, problem(p)) for p in expected_files(root, frame, array_keys, options))
+    return [(p, why) for p, why in found if why not in (None, "missing")]
 
 
 def complete_frames(root: Path, array_keys: Iterable[str], options: layout.OutputOptions) -> list[int]:

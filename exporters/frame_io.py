@@ -142,6 +142,8 @@ def load_frame(path: str | Path, keys: Iterable[str] | None = None) -> dict[str,
     """Read one exported frame (``.npz`` or ``.exr``) into a dict of the contract's
     arrays: every one, or those of ``keys`` (a missing key raises :class:`FrameFileError`)."""
     path = Path(path)
+    if not path.exists():
+        raise FrameFileError(f"{path}: missing (export the frame again)")
     try:
         if path.suffix == ".npz":
             with np.load(path) as data:

@@ -46,9 +46,11 @@ def exr_path(root: Path, frame: int) -> Path:
 
 
 def frame_file(root: Path, frame: int) -> Path:
-    """The frame's record to read back: its NPZ, or its EXR where it has no NPZ."""
+    """The frame's record to read back: its NPZ, or its EXR where it has no NPZ (the NPZ's
+    path where it has neither: that is the file to name as missing)."""
     path = npz_path(root, frame)
-    return path if path.exists() else exr_path(root, frame)
+    exr = exr_path(root, frame)
+    return exr if not path.exists() and exr.exists() else path
 
 
 def exr_single_path(root: Path, key: str, frame: int) -> Path:

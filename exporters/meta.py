@@ -1,11 +1,21 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``meta.json``: what a whole output folder holds.
 
-Its ``frames_written`` lists the frames that are complete on disk. A run scans the
-folder once when it starts, adds the frames it completes as it goes (rewriting the file
-now and then, never listing an incomplete frame), and scans the folder again when it
-ends, so runs that share a folder (split across machines, or resumed) all leave the
-same, true list, and the cost of a frame does not grow with the frames already there.
+Its ``frames_written`` lists the frames that are complete on disk. Each frame a run
+completes is added to the list at once, under the folder's lock, merging what other
+runs sharing the folder (resumed, split across machines, running at once) have listed;
+a frame is never listed before its files are whole. No run scans the folder: a run's
+upkeep costs the same whatever the folder holds. That is the render manager's case
+(Flamenco, Deadline, a shell loop of ``blender -b scene.blend -f N``: one process a
+frame into a folder of 100 000).
+
+The list is kept at the end of the file, on one line, after everything else
+(``flow_reaches_outside_export`` just before it): adding frames after the last one
+listed rewrites the small part before it and copies the list's bytes, without reading
+it as numbers. A frame that sorts before the last one listed (another run's range)
+reads the list whole. ``merge`` rebuilds the list from a scan of the folder: frames a
+killed run completed but had not listed yet, and frames damaged since, are set right
+there, or by the next run asked for them.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from typing import Any
 from ..core.modalities import CAMERA_ARRAYS, MODALITIES, OFFSET_ARRAYS
 from .atomic import atomic_path, owner
 from .formats import complete_frames, read_instances
+from .frame_io import FrameFileError
 from .layout import META_NAME, OutputOptions
 
 SCHEMA_VERSION = 1
@@ -47,18 +58,33 @@ class MetaMismatchError(ValueError):
 
 
 def read_meta(root: Path) -> dict[str, Any] | None:
-    """The folder's ``meta.json``, or ``None`` where there is none yet."""
+    """The folder's ``meta.json``, or ``None`` where there is none yet; a file that is not
+    a JSON object raises :class:`FrameFileError` naming it."""
     path = root / META_NAME
-    if not path.exists():
+    try:
+        with open(path, encoding="utf-8") as stream:
+            meta = json.load(stream)
+    except FileNotFoundError:
         return None
-    with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise FrameFileError(f"{path} is damaged ({error})") from None
+    if not isinstance(meta, dict):
+        raise FrameFileError(f"{path} is damaged (not a JSON object)")
+    return meta
+
+
+def read_meta_header(root: Path) -> dict[str, Any] | None:
+    """The folder's ``meta.json`` but its frame list (not read: its cost would grow with
+    the folder), or ``None`` where there is none; :class:`FrameFileError` for one that
+    is damaged."""
+    found = _read_listing(root / META_NAME)
+    return None if found is None else found[0]
 
 
 def check_same_export(root: Path, scene: dict[str, Any]) -> None:
     """Raise :class:`MetaMismatchError` when ``root`` already holds an export whose scene-wide
     facts (resolution, modalities, camera) differ from ``scene``."""
-    previous = read_meta(root)
+    previous = read_meta_header(root)
     if previous is None:
         return
     if "views" in previous:
@@ -66,6 +92,50 @@ def check_same_export(root: Path, scene: dict[str, Any]) -> None:
     for key in _MUST_MATCH:
         if key in previous and previous[key] != scene[key]:
             raise MetaMismatchError(f"the folder holds another export ({key} {previous[key]} there, {scene[key]} here)")
+
+
+# meta.json's last two keys: the list's line, and the small line before it.
+_OUTSIDE = b',\n  "flow_reaches_outside_export": '
+_LISTED = b',\n  "frames_written": ['
+_END = b"]\n}\n"
+
+
+def _listing_text(header: dict[str, Any], frames: bytes, outside: dict | None) -> bytes:
+    """``header`` (indented), then ``flow_reaches_outside_export`` (when given) and the
+    frames (``frames``: their numbers joined by ", ") as the last lines."""
+    head = json.dumps(header, indent=2).encode()[:-2]  # without its closing "\n}"
+    middle = _OUTSIDE + json.dumps(outside).encode() if outside is not None else b""
+    return head + middle + _LISTED + frames + _END
+
+
+def _frames_text(frames: Iterable[int]) -> bytes:
+    return ", ".join(map(str, frames)).encode()
+
+
+def _split(text: bytes) -> tuple[dict[str, Any], dict | None, bytes] | None:
+    """(header, flow_reaches_outside_export or None, the list's text) of a meta.json in
+    our layout; None for another layout (an older version's, or edited by hand)."""
+    listed = text.rfind(_LISTED)
+    if listed < 0 or not text.endswith(_END):
+        return None
+    frames = text[listed + len(_LISTED) : -len(_END)]
+    head, outside = text[:listed], None
+    at = head.rfind(_OUTSIDE)
+    if at >= 0 and head.endswith(b"}"):
+        try:
+            outside = json.loads(head[at + len(_OUTSIDE) :])
+            head = head[:at]
+        except ValueError:
+            outside = None
+    try:
+        return json.loads(head + b"\n}"), outside, frames
+    except ValueError:
+        return None
+
+
+def _last(frames: bytes) -> int | None:
+    """The last number of a list's text ("1, 2, 7" → 7)."""
+    return int(frames[frames.rfind(b" ") + 1 :]) if frames.strip() else None
 
 
 def flow_reaching_outside(frames: list[int]) -> dict[str, list[int]]:
@@ -81,20 +151,74 @@ def flow_reaching_outside(frames: list[int]) -> dict[str, list[int]]:
     }
 
 
-def write_meta(root: Path, scene: dict[str, Any], frames_written: list[int]) -> dict[str, Any]:
+def _header(scene: dict[str, Any]) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, **scene, "conventions": CONVENTIONS}
+
+
+def _write(path: Path, text: bytes) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
+        stream.write(text)
+
+
+def write_meta(root: Path, scene: dict[str, Any], frames_written: Iterable[int]) -> None:
     """Write ``meta.json`` for ``scene`` with the complete frames ``frames_written``."""
-    frames = sorted(frames_written)
-    meta = {
-        "schema_version": SCHEMA_VERSION,
-        **scene,
-        "conventions": CONVENTIONS,
-        "frames_written": frames,
-        "flow_reaches_outside_export": flow_reaching_outside(frames),
-    }
-    with atomic_path(root / META_NAME) as tmp, open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(meta, stream, indent=2)
-        stream.write("\n")
-    return meta
+    frames = sorted(set(frames_written))
+    _write(root / META_NAME, _listing_text(_header(scene), _frames_text(frames), flow_reaching_outside(frames)))
+
+
+def add_frames(path: Path, header, frames: Iterable[int], outside: bool, same=None) -> int:
+    """Add ``frames`` (complete) to the list of the meta.json at ``path`` and write it with
+    ``header()``'s header (asked for once ``same`` has seen the listed one), keeping the
+    frames listed there when ``same(listed header)`` says it is this export's (default:
+    always); ``outside``: whether the file keeps
+    ``flow_reaches_outside_export``. The caller holds the folder's lock. Returns how many
+    frames are listed. Frames after the last one listed cost no reading of the list."""
+    new = sorted(set(frames))
+    found = _read_listing(path)
+    if found is not None and same is not None and not same(found[0]):
+        found = None
+    listed = found[2] if found is not None else b""
+    last = _last(listed)
+    flows = found[1] if found is not None else None
+    if last is not None and (not new or new[0] > last) and (not outside or flows is not None):
+        for frame in new:  # only the list's end moves
+            if frame - 1 == last:
+                flows["forward"].pop()
+            else:
+                flows["backward"].append(frame)
+            flows["forward"].append(frame)
+            last = frame
+        text = listed + b", " + _frames_text(new) if new else listed
+        count = listed.count(b",") + 1 + len(new)
+    else:
+        every = sorted(set(json.loads(b"[" + listed + b"]")) | set(new))
+        flows, text, count = flow_reaching_outside(every), _frames_text(every), len(every)
+    _write(path, _listing_text(header(), text, flows if outside else None))
+    return count
+
+
+def _read_listing(path: Path) -> tuple[dict[str, Any], dict | None, bytes] | None:
+    """:func:`_split` of the file, or of one in another layout read whole; None where
+    there is none. Raises :class:`FrameFileError` for one that is not JSON."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    found = _split(text)
+    if found is None:
+        try:
+            meta = json.loads(text)
+            frames = _frames_text(sorted(meta.pop("frames_written", [])))
+            return meta, meta.pop("flow_reaches_outside_export", None), frames
+        except (ValueError, TypeError, AttributeError) as error:
+            raise FrameFileError(f"{path} is damaged ({error})") from None
+    return found
+
+
+def listed_frames(path: Path) -> list[int]:
+    """The frames a meta.json lists (reading the list whole)."""
+    meta = read_meta(path.parent)
+    return [] if meta is None else list(meta.get("frames_written", ()))
 
 
 def _rig_identity(meta: dict[str, Any]) -> list[tuple[str, str]]:
@@ -104,7 +228,7 @@ def _rig_identity(meta: dict[str, Any]) -> list[tuple[str, str]]:
 def check_same_rig(root: Path, rig: dict[str, Any]) -> None:
     """Raise :class:`MetaMismatchError` when ``root`` holds an export of other views (or
     of a single view) than the root ``meta.json`` ``rig`` describes."""
-    previous = read_meta(root)
+    previous = read_meta_header(root)
     if previous is None:
         return
     if "views" not in previous:
@@ -115,14 +239,17 @@ def check_same_rig(root: Path, rig: dict[str, Any]) -> None:
         raise MetaMismatchError(f"the folder holds another export (views {there} there, {here} here)")
 
 
-def write_rig_meta(root: Path, rig: dict[str, Any], frames_complete: list[int]) -> None:
-    """Write the root ``meta.json`` of an export with several views: the views (each
-    with its own folder and ``meta.json``), the stereo pair, and the frames that are
-    complete in every view."""
-    meta = {"schema_version": SCHEMA_VERSION, **rig, "frames_written": sorted(frames_complete)}
-    with atomic_path(root / META_NAME) as tmp, open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(meta, stream, indent=2)
-        stream.write("\n")
+def write_rig_meta(root: Path, rig: dict[str, Any], frames_complete: Iterable[int], rebuild: bool = False) -> None:
+    """The root ``meta.json`` of an export with several views: the views (each with its
+    own folder and ``meta.json``), the stereo pair, and the frames complete in every
+    view: ``frames_complete`` added to those listed (the list made anew with
+    ``rebuild``). Takes the folder's lock."""
+    header = {"schema_version": SCHEMA_VERSION, **rig}
+    with meta_lock(root):
+        if rebuild:
+            _write(root / META_NAME, _listing_text(header, _frames_text(sorted(set(frames_complete))), None))
+        else:
+            add_frames(root / META_NAME, lambda: header, frames_complete, outside=False)
 
 
 try:
@@ -192,62 +319,94 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 class MetaKeeper:
-    """``meta.json``'s upkeep during one run (see the module's docstring).
+    """``meta.json``'s upkeep during one run (see the module's docstring): each frame is
+    listed as it completes (:meth:`frame_done`), frames found complete are listed when
+    the run ends (:meth:`finish`), and :meth:`rebuild` makes the list anew from a scan
+    (``merge``). ``folder_files_frames`` in the file counts the frames that the
+    folder-wide files (coco.json, contact sheet, tracks, transforms.json, COLMAP) were
+    last made from, so that runs remake them only when the folder has grown enough
+    (:meth:`folder_files_due`)."""
 
-    :meth:`frame_done` costs the same whatever the folder holds: it adds the frame to
-    what the run knows and rewrites ``meta.json`` at most every ``interval`` seconds
-    (and for the run's first frame), merging what other runs have listed meanwhile.
-    :meth:`finish` scans the folder and writes the true list.
-    """
-
-    def __init__(
-        self,
-        root: Path,
-        scene: dict[str, Any],
-        array_keys: Iterable[str],
-        options: OutputOptions,
-        interval: float = 2.0,
-    ):
-        self.root, self.scene, self.options, self.interval = root, scene, options, interval
+    def __init__(self, root: Path, scene: dict[str, Any], array_keys: Iterable[str], options: OutputOptions):
+        self.root, self.scene, self.options = root, scene, options
         self.array_keys = frozenset(array_keys)
-        self.frames: set[int] = set()
+        self.frames: set[int] = set()  # this run's complete frames
         self.instances: dict[str, dict] | None = {} if "instance_id" in self.array_keys else None
-        self._written_at: float | None = None
+        self.listed = 0  # frames the file lists, as of this run's last write
+        self.covered = 0  # frames the folder-wide files were last made from
 
-    def _scene(self) -> dict[str, Any]:
-        if self.instances is None:
-            return self.scene
-        return {**self.scene, "instances": {key: self.instances[key] for key in sorted(self.instances, key=int)}}
+    def _header(self) -> dict[str, Any]:
+        scene = {**self.scene, "folder_files_frames": self.covered}
+        if self.instances is not None:
+            scene["instances"] = {key: self.instances[key] for key in sorted(self.instances, key=int)}
+        return _header(scene)
 
-    def start(self) -> None:
-        """Note the frames that are complete before the run (one scan of the folder)."""
-        self.frames = set(complete_frames(self.root, self.array_keys, self.options))
+    def _same_export(self, listed: dict[str, Any]) -> bool:
+        """Whether a listed header is this export's; if so, take its instances and count."""
+        if any(listed.get(k) != self.scene.get(k) for k in _MUST_MATCH):
+            return False
+        if self.instances is not None:
+            self.instances = {**listed.get("instances", {}), **self.instances}
+        self.covered = max(self.covered, int(listed.get("folder_files_frames", 0)))
+        return True
+
+    def _add(self, frames: Iterable[int]) -> None:
+        path = self.root / META_NAME
+        with meta_lock(self.root):
+            try:
+                self.listed = add_frames(path, self._header, frames, outside=True, same=self._same_export)
+            except (FrameFileError, ValueError):  # damaged since the run began: listed anew
+                self.listed = add_frames(path, self._header, self.frames, outside=True, same=lambda _: False)
 
     def frame_done(self, frame: int, instances: dict[str, dict] | None = None) -> None:
-        """Count ``frame`` complete; ``instances`` are its rows of the instance table."""
+        """List ``frame`` (complete); ``instances`` are its rows of the instance table."""
         self.frames.add(frame)
         if self.instances is not None:
             self.instances.update(instances or {})
-        now = time.monotonic()
-        if self._written_at is not None and now - self._written_at < self.interval:
-            return
-        with meta_lock(self.root):
-            listed = read_meta(self.root)
-            if listed is not None and all(listed.get(k) == self.scene.get(k) for k in _MUST_MATCH):
-                self.frames.update(listed.get("frames_written", ()))
-                if self.instances is not None:
-                    self.instances = {**listed.get("instances", {}), **self.instances}
-            write_meta(self.root, self._scene(), self.frames)
-        self._written_at = now
+        self._add([frame])
 
-    def finish(self) -> list[int]:
+    def finish(self, found_complete: Iterable[int] = ()) -> None:
+        """List the frames the run found complete on disk (a killed run may have left them
+        unlisted); writes the file only if there are some, or it has none yet."""
+        found = set(found_complete)
+        if found or (not (self.root / META_NAME).exists() and self.frames):
+            self.frames |= found
+            self._add(found)
+
+    def folder_files_due(self) -> bool:
+        """Whether the folder-wide files should be made again now: in a small folder
+        always, else once the folder has grown by a twentieth since they were made (so
+        their cost, which grows with the folder, is spread over the frames)."""
+        return self.listed <= SMALL_FOLDER or self.listed - self.covered >= self.listed / 20
+
+    def complete_frames(self) -> list[int]:
+        """The frames listed (reading the list whole: for the folder-wide files)."""
+        return listed_frames(self.root / META_NAME)
+
+    def covered_now(self, frames: int) -> None:
+        """Note that the folder-wide files were made from ``frames`` frames."""
+        self.covered = frames
+        with meta_lock(self.root):
+            self.listed = add_frames(self.root / META_NAME, self._header, (), outside=True, same=self._same_export)
+
+    def rebuild(self) -> list[int]:
         """Scan the folder and write ``meta.json`` with every complete frame (also when
-        this run wrote none: a killed run may have left it behind the files)."""
+        this run wrote none: a killed run may have left it behind the files) and the
+        instance table of those frames."""
         with meta_lock(self.root):
             frames = complete_frames(self.root, self.array_keys, self.options)
             if self.instances is not None:
                 self.instances = read_instances(self.root, frames)
             if frames or (self.root / META_NAME).exists():
-                write_meta(self.root, self._scene(), frames)
-        self.frames = set(frames)
+                try:
+                    self.covered = int((read_meta(self.root) or {}).get("folder_files_frames", 0))
+                except FrameFileError:
+                    self.covered = 0
+                write_meta(self.root, {k: v for k, v in self._header().items() if k not in _OWN}, frames)
+        self.frames, self.listed = set(frames), len(frames)
         return frames
+
+
+# The folder-wide files are made by every run up to this many frames in the folder.
+SMALL_FOLDER = 200
+_OWN = ("schema_version", "conventions")  # write_meta adds them

@@ -151,6 +151,8 @@ def run_farm(args: argparse.Namespace) -> int:
                 return 0
     except FarmError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
+        if progress.failed:
+            print(f"{PROG}: error: frames {format_frames(sorted(progress.failed))} failed too", file=sys.stderr)
         return error.status
     except KeyboardInterrupt:
         print(

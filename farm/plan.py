@@ -107,12 +107,27 @@ def chunk_argv(args: argparse.Namespace, chunk: list[int]) -> list[str]:
 
 
 def merge_argv(args: argparse.Namespace, frames: list[int]) -> list[str]:
-    """The worker's ``merge`` flags: every frame of the run must end complete."""
-    return [*_export_argv(args), "--frames", format_frames(frames)]
+    """The worker's ``merge`` flags: every frame of the run must end complete, and the
+    report says that ``meta.json`` was written."""
+    return [*_export_argv(args), "--frames", format_frames(frames), "--report", str(merge_report_path(args.out))]
 
 
 def manifest_path(out: str, chunk: list[int]) -> Path:
     return farm_dir(os.path.abspath(out)) / "chunks" / f"{chunk[0]:06d}.json"
+
+
+def merge_report_path(out: str) -> Path:
+    """What the merge writes once ``meta.json`` is: its absence means the merge failed."""
+    return farm_dir(os.path.abspath(out)) / "merge.json"
+
+
+def read_merge_report(out: str) -> dict | None:
+    """The merge's report (``merge_report_path``), or None where it wrote none."""
+    try:
+        with open(merge_report_path(out), encoding="utf-8") as stream:
+            return json.load(stream)
+    except (OSError, ValueError):
+        return None
 
 
 def log_path(out: str, chunk: list[int], attempt: int) -> Path:

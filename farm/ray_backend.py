@@ -138,10 +138,16 @@ def _schedule(ray, args, chunks, frames, progress) -> None:
 
 
 def _merge(ray, remote, worker, args, frames, progress) -> None:
-    """The worker's ``merge`` as one last task: meta.json, coco.json, the contact sheet."""
+    """The worker's ``merge`` as one last task: meta.json, coco.json, the contact sheet.
+    It failed unless it wrote its report (so meta.json), whatever the chunks did; a merge
+    that lists frames as missing where no chunk failed failed too."""
     command = worker.command("merge", plan.merge_argv(args, frames))
     log = str(plan.farm_dir(args.out) / "logs" / "merge.log")
+    plan.merge_report_path(args.out).unlink(missing_ok=True)
     for item in remote.remote(command, worker.env(), log):
         _, status, why, host = ray.get(item)
-        if status not in (0, 1) or (status == 1 and not progress.failed):
-            raise FarmError(f"the merge on {host} failed: {why} (log: {log})")
+        report = plan.read_merge_report(args.out)
+        if report is None:
+            raise FarmError(f"the merge on {host} failed ({why}) and wrote no meta.json (log: {log})")
+        if status != 0 and not progress.failed:
+            raise FarmError(f"the merge on {host} found frames {report['missing']} incomplete: {why} (log: {log})")

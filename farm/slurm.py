@@ -119,6 +119,7 @@ def run_slurm(args: argparse.Namespace, chunks: list[list[int]], frames: list[in
         return
     job_id = _slurm("sbatch", "--parsable", str(job)).split(";")[0] if job else None
     dependency = [f"--dependency=afterany:{job_id}"] if job_id else []
+    plan.merge_report_path(args.out).unlink(missing_ok=True)
     merge_id = _slurm("sbatch", "--parsable", *dependency, str(merge)).split(";")[0]
     print(f"submitted: job array {job_id or '(nothing to render)'}, merge job {merge_id}", file=sys.stderr)
     options = output_options(args)
@@ -139,6 +140,9 @@ def run_slurm(args: argparse.Namespace, chunks: list[list[int]], frames: list[in
         raise
     progress.failed = left
     _hosts(args, chunks, progress)
+    if plan.read_merge_report(args.out) is None:
+        log = plan.farm_dir(args.out) / "logs" / f"merge-{merge_id}.out"
+        raise FarmError(f"the merge job {merge_id} ended {state} and wrote no meta.json (log: {log})")
     if left:
         reasons = _errors(plan.farm_dir(args.out) / "logs", job_id)
         if reasons:

@@ -51,6 +51,8 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
         except ExportError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
+        for line in progress.redone:
+            self.report({"WARNING"}, line[0].upper() + line[1:])
         self.report({"INFO"}, f"Exported {progress.done} frames; {progress.skipped} were complete already")
         return {"FINISHED"}
 
@@ -99,11 +101,16 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
                 return self._render_shot()
             running.step(context.scene.frame_current, time.perf_counter() - self._started)
         while self._queue and not self.overwrite and self._exporter.is_complete(self._queue[0]):
+            self._exporter.found_complete.add(self._queue[0])
             running.step(self._queue.pop(0), None)
         self._show(context)
         if self._stop or not self._queue:
             return self._finish(context, "Stopped" if self._stop else None)
-        context.scene.frame_set(self._queue.pop(0))
+        frame = self._queue.pop(0)
+        damaged = [] if self.overwrite else self._exporter.damaged(frame)
+        if damaged:
+            self.report({"WARNING"}, f"Frame {frame} was damaged, exporting it again: {', '.join(damaged)}")
+        context.scene.frame_set(frame)
         self._started = time.perf_counter()
         self._shot = 0
         return self._render_shot()

@@ -80,9 +80,12 @@ class _ProgressLine:
     stdout, which the farm counts."""
 
     def __init__(self, chunk: bool):
-        self.chunk, self.skipped = chunk, 0
+        self.chunk, self.skipped, self.redone = chunk, 0, 0
 
     def __call__(self, progress: Progress) -> None:
+        for line in progress.redone[self.redone :]:
+            print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+        self.redone = len(progress.redone)
         print(f"{bar(progress.finished, progress.total)} {progress.describe()}", file=sys.stderr, flush=True)
         if self.chunk:
             what = "skipped" if progress.skipped > self.skipped else "exported"
@@ -94,8 +97,14 @@ def _open(args: argparse.Namespace) -> None:
     if args.blend:
         if not os.path.isfile(args.blend):
             raise UsageError(f"no such .blend file: {args.blend}")
-        with hide_lines("Read blend:"):
-            bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+        try:
+            with hide_lines("Read blend:"):
+                bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+        except RuntimeError as error:  # not a .blend, or one Blender cannot read
+            reason = str(error).removeprefix("Error: ").strip().splitlines()[0]
+            raise UsageError(f"cannot open {args.blend}: {reason}") from None
+    elif args.command == "merge" and not bpy.data.filepath:
+        raise UsageError("merge needs --blend FILE: the .blend the folder was exported from")
 
 
 def _host() -> str:
@@ -117,9 +126,12 @@ def _write_manifest(path: str, exporter_keys, progress: Progress, frames: list[i
         "host": _host(),
         "blender_version": bpy.app.version_string,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _write_json(path, manifest)
+
+
+def _write_json(path: str, data: dict) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(manifest, stream, indent=1)
+        json.dump(data, stream, indent=1)
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -144,9 +156,13 @@ def _merge(args: argparse.Namespace) -> int:
     scene = bpy.context.scene
     exporter = Exporter(scene, bpy.context.view_layer, options_from_args(args, scene.ground_truth))
     exporter.remove_stale_temporaries()
-    complete = exporter.finish_run()
+    complete = exporter.finish_run(rebuild=True)
     print(f"{PROG}: {len(complete)} complete frames listed in {exporter.root / 'meta.json'}")
-    missing = sorted(set(args.frames or ()) - set(complete))
+    listed = set(complete)
+    missing = [f for f in args.frames or () if f not in listed]
+    if args.report:
+        report = {"meta_json": str(exporter.root / "meta.json"), "complete": format_frames(complete)}
+        _write_json(args.report, {**report, "missing": format_frames(missing), "host": _host()})
     if missing:
         print(f"{PROG}: error: frames {format_frames(missing)} are not complete", file=sys.stderr)
         return EXIT_FAILED

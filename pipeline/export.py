@@ -34,7 +34,8 @@ from ..core.support import addon_version
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
-from ..exporters.formats import expected_files, is_complete, output_folders, write_frame
+from ..exporters.formats import damaged_files, expected_files, is_complete, output_folders, write_frame
+from ..exporters.frame_io import FrameFileError
 from ..exporters.layout import inside, rgb_path, view_folder
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export, check_same_rig, write_rig_meta
 from ..exporters.stages import Stages
@@ -229,6 +230,8 @@ class Exporter:
             raise ExportRefusedError(f"Cannot create the Output Folder '{self.root}': {error.strerror}") from error
         except MetaMismatchError as error:
             raise ExportRefusedError(f"Output Folder '{self.root}': {error}; choose another folder") from error
+        except FrameFileError as error:
+            raise ExportRefusedError(f"{error}: delete it and run again (it is made anew from the frames)") from None
         suffixes = tuple(v.suffix for v in self.rig.views) if self.rig.one_pass else ("",)
         self.session = ExportSession(
             scene, view_layer, self.plan.passes, self.plan.flow, parent, self.plan.geometric, suffixes
@@ -237,6 +240,7 @@ class Exporter:
         self.run_files = run_files
         self._stereo: tuple[float, float] | None = None  # this frame's pair: fx·baseline, disparity at infinity
         self.timings: list[FrameTiming] = []  # per frame and view, in the order written
+        self.found_complete: set[int] = set()  # frames the run skipped as complete on disk
 
     def _shared_meta(self) -> dict:
         """What every view's ``meta.json`` holds alike (the camera is each view's own)."""
@@ -289,8 +293,6 @@ class Exporter:
         self.session.__enter__()
         if self.run_files:  # a farm's chunk leaves both scans of the folder to the merge
             self.remove_stale_temporaries()
-            for output in self.outputs:
-                output.keeper.start()
         self._writer = BackgroundWriter(depth=len(self.outputs))
         return self
 
@@ -316,28 +318,39 @@ class Exporter:
             folders.update(output_folders(output.root, self.array_keys, self.options))
         return remove_stale_temporaries(sorted(folders))
 
-    def finish_run(self, raise_errors: bool = True) -> list[int]:
-        """Write what covers the whole folder: each view's meta.json, coco.json, contact
-        sheet and tracks, the root meta.json of several views, and the reconstruction
-        files (also after an error or an interruption, for the frames that are
-        complete); return the frames complete in every view. meta.json is rewritten even
-        when this run wrote nothing: a killed run may have left it behind the files."""
-        complete: set[int] | None = None
+    def finish_run(self, raise_errors: bool = True, rebuild: bool = False) -> list[int]:
+        """List the frames the run found complete on disk, and make what covers the whole
+        folder: the root meta.json of several views, and when the folder has grown enough
+        since they were last made (``MetaKeeper.folder_files_due``) each view's coco.json,
+        contact sheet and tracks, and the reconstruction files; also after an error or an
+        interruption, for the frames that are complete. No scan of the folder, but with
+        ``rebuild`` (``merge``): then every list is made anew from the files, and so is
+        everything else. Returns the frames complete in every view when the folder-wide
+        files were made (else an empty list)."""
+        frames: list[int] = []
         try:
             for output in self.outputs:
-                frames = output.keeper.finish()
-                complete = set(frames) if complete is None else complete & set(frames)
-                self._finish_view(output, frames)
-            frames = sorted(complete or ())
+                if rebuild:
+                    output.keeper.rebuild()
+                else:
+                    output.keeper.finish(self.found_complete)
+            due = rebuild or any(o.keeper.folder_files_due() for o in self.outputs)
+            if due:
+                listed = [o.keeper.frames if rebuild else set(o.keeper.complete_frames()) for o in self.outputs]
+                frames = sorted(set.intersection(*listed))
+                for output, view_frames in zip(self.outputs, listed, strict=True):
+                    self._finish_view(output, sorted(view_frames))
+                    output.keeper.covered_now(len(view_frames))
             if self.rig_meta is not None:
-                write_rig_meta(self.root, self.rig_meta, frames)
-            if frames and (self.requested.transforms_json or self.requested.colmap):
+                ours = set.intersection(*(o.keeper.frames for o in self.outputs))
+                write_rig_meta(self.root, self.rig_meta, frames if due else ours, rebuild=rebuild)
+            if due and frames and (self.requested.transforms_json or self.requested.colmap):
                 self._write_reconstruction(frames)
         except (OSError, RuntimeError, ValueError) as error:
             if raise_errors:
                 raise ExportError(f"Finishing {self.root} failed: {error}") from error
             log.error("could not finish %s: %s", self.root, error)  # the run's own error comes first
-        return sorted(complete or ())
+        return frames
 
     def _finish_view(self, output: ViewOutput, frames: list[int]) -> None:
         if self.options.coco and self.array_keys & {"instance_id", "object_index"}:
@@ -360,8 +373,17 @@ class Exporter:
             reconstruction.write_colmap(self.root, pictures, folders, self.requested.colmap_points)
 
     def is_complete(self, frame: int) -> bool:
-        """Whether every file of ``frame`` is already in the output folder, in every view."""
+        """Whether every file of ``frame`` is already in the output folder, whole, in every view."""
         return all(is_complete(o.root, frame, self.array_keys, self.options) for o in self.outputs)
+
+    def damaged(self, frame: int) -> list[str]:
+        """``npz/000003.npz (cut short …)`` for each file of ``frame`` that is there but
+        not whole, in every view."""
+        return [
+            f"{path.relative_to(self.root).as_posix()} ({why})"
+            for output in self.outputs
+            for path, why in damaged_files(output.root, frame, self.array_keys, self.options)
+        ]
 
     def before_render(self, shot: int = 0) -> None:
         """Note the frame and its cameras (K, pose) before the render moves anything; a
@@ -540,6 +562,8 @@ class Progress:
     complete: list[int] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
     arrays: list[str] = field(default_factory=list)
+    # Frames found with damaged files and exported again: one line each, for the user.
+    redone: list[str] = field(default_factory=list)
 
     def step(self, frame: int, seconds: float | None) -> None:
         """Count ``frame`` as finished; ``seconds`` is its time, ``None`` if skipped."""
@@ -594,8 +618,14 @@ def export_frames(
         with Exporter(scene, view_layer, options, run_files) as exporter:
             for frame in frames:
                 if not overwrite and exporter.is_complete(frame):
+                    exporter.found_complete.add(frame)
                     progress.step(frame, None)
                 else:
+                    damaged = [] if overwrite else exporter.damaged(frame)
+                    if damaged:
+                        line = f"frame {frame} was damaged, exporting it again: {', '.join(damaged)}"
+                        log.info(line)
+                        progress.redone.append(line)
                     started = time.perf_counter()
                     scene.frame_set(frame)
                     exporter.render_frame()

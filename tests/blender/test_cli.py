@@ -170,6 +170,103 @@ def test_failures_are_one_line_with_a_status(farm, tmp_path):
     assert err.startswith("ground_truth: error: Output Folder") and "is a file" in err
 
 
+def one_line(code, err, status):
+    return code == status and err.strip().count("\n") == 0 and "Traceback" not in err
+
+
+def test_frames_outside_blenders_range_are_refused_before_anything_is_made(farm, tmp_path):
+    blend, _, run = farm
+    out = tmp_path / "out"
+    for frames in ("1-1000000000", "3000000", "1048574-1048576", "2147483648", "-1048575"):
+        code, _, err = run("render", "--blend", str(blend), "--out", str(out), "--frames", frames)
+        assert one_line(code, err, 2) and "outside Blender's frames (-1048574 to 1048574)" in err, (frames, err)
+        assert not out.exists()
+
+
+def test_bad_input_files_and_flags_get_one_line(farm, tmp_path):
+    blend, _, run = farm
+    (tmp_path / "noise.blend").write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
+    code, _, err = run("render", "--blend", str(tmp_path / "noise.blend"), "--out", str(tmp_path / "a"))
+    assert one_line(code, err, 2) and "cannot open" in err and "noise.blend" in err, err
+    code, _, err = run("render", "--blend", str(blend), "--out", str(tmp_path / "a"), "--formats", "")
+    assert one_line(code, err, 2) and "name at least one format" in err, err
+    code, _, err = run("merge", "--out", str(tmp_path / "a"))
+    assert one_line(code, err, 2) and "merge needs --blend" in err, err
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_damaged_meta_json_is_named_in_one_line(farm, tmp_path):
+    from ground_truth.loader import FrameFileError, GroundTruthDataset, iter_frames
+
+    blend, _, run = farm
+    out = tmp_path / "out"
+    assert run("render", "--blend", str(blend), "--out", str(out), "--frames", "1-2")[0] == 0
+    meta = (out / "meta.json").read_bytes()
+    (out / "meta.json").write_bytes(meta[: len(meta) // 2])
+    for command in ("render", "merge"):
+        code, _, err = run(command, "--blend", str(blend), "--out", str(out), "--frames", "1-2")
+        assert one_line(code, err, 3) and f"{out / 'meta.json'} is damaged" in err and "delete it" in err, err
+    for reader in (GroundTruthDataset, lambda folder: list(iter_frames(folder))):
+        with pytest.raises(FrameFileError, match=r"meta\.json is damaged"):
+            reader(out)
+    (out / "meta.json").unlink()  # as the message says: the next run makes it anew
+    code, out_text, err = run("render", "--blend", str(blend), "--out", str(out), "--frames", "1-2")
+    assert code == 0 and "0 frames exported, 2 complete already" in out_text, err
+    assert json.loads((out / "meta.json").read_text())["frames_written"] == [1, 2]
+
+
+def test_damaged_frames_are_exported_again_each_with_one_line(farm, tmp_path):
+    """Half an NPZ, random bytes, an empty NPZ (what a power loss leaves without an fsync)
+    and a cut PNG: the rerun names each and exports those frames again."""
+    from ground_truth.loader import FrameFileError, GroundTruthDataset, load_frame
+
+    blend, _, run = farm
+    out = tmp_path / "out"
+    assert run("render", "--blend", str(blend), "--out", str(out), "--frames", "1-5")[0] == 0
+    npz = {f: out / "npz" / f"{f:06d}.npz" for f in range(1, 6)}
+    whole = npz[1].read_bytes()
+    npz[1].write_bytes(whole[: len(whole) // 2])
+    npz[2].write_bytes(np.random.default_rng(1).integers(0, 256, len(whole), np.uint8).tobytes())
+    npz[3].write_bytes(b"")
+    picture = out / "rgb" / "000004.png"
+    picture.write_bytes(picture.read_bytes()[:-100])
+    assert len(GroundTruthDataset(out)) == 1  # the dataset keeps to the whole frame (5)
+    with pytest.raises(FrameFileError, match=r"000003\.npz"):
+        load_frame(npz[3])
+    code, text, err = run("render", "--blend", str(blend), "--out", str(out), "--frames", "1-5")
+    assert code == 0, err
+    damaged = [line for line in err.splitlines() if "was damaged, exporting it again" in line]
+    assert [line.split(":")[1].split()[1] for line in damaged] == ["1", "2", "3", "4"], err
+    assert "npz/000001.npz (cut short" in damaged[0] and "npz/000003.npz (empty)" in damaged[2]
+    assert "rgb/000004.png (cut short (no IEND))" in damaged[3]
+    assert "4 frames exported, 1 complete already" in text
+    assert_every_file_whole(out)
+    assert json.loads((out / "meta.json").read_text())["frames_written"] == [1, 2, 3, 4, 5]
+    assert len(GroundTruthDataset(out)) == 5
+
+
+def test_a_listed_frame_whose_npz_is_gone_is_named_as_missing(farm, tmp_path):
+    from ground_truth.loader import FrameFileError, iter_frames
+
+    blend, _, run = farm
+    out = tmp_path / "out"
+    assert run("render", "--blend", str(blend), "--out", str(out), "--frames", "1-3")[0] == 0
+    (out / "npz" / "000002.npz").unlink()
+    with pytest.raises(FrameFileError, match=r"npz/000002\.npz: missing"):
+        list(iter_frames(out))
+
+
+def test_the_3d_view_skips_a_frame_whose_npz_is_gone(farm, tmp_path):
+    pytest.importorskip("rerun")
+    blend, _, run = farm
+    out = tmp_path / "out"
+    assert run("render", "--blend", str(blend), "--out", str(out), "--frames", "1-3")[0] == 0
+    (out / "npz" / "000002.npz").unlink()
+    code, _, err = run("view", str(out), "--no-viewer")
+    assert code == 0 and (out / "run.rrd").stat().st_size > 0, err
+    assert "skipping frame 2: " in err and "npz/000002.npz: missing" in err
+
+
 def npz_count(folder: Path) -> int:
     return len(list((folder / "npz").glob("*.npz"))) if (folder / "npz").is_dir() else 0
 

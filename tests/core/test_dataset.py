@@ -142,9 +142,11 @@ def test_errors_name_the_folder_or_file(tmp_path, single):
     with pytest.raises(FrameFileError, match=r"no meta\.json"):
         GroundTruthDataset(tmp_path / "nowhere")
     root, _ = single
+    dataset = GroundTruthDataset(root)
     npz_path(root, 2).write_bytes(b"PK\x03\x04 cut short")
-    with pytest.raises(FrameFileError, match=r"000002\.npz"):
-        GroundTruthDataset(root)[1]
+    with pytest.raises(FrameFileError, match=r"000002\.npz"):  # damaged after the dataset was made
+        dataset[1]
+    assert len(GroundTruthDataset(root)) == len(dataset) - 1  # a dataset made now leaves it out
     with pytest.raises(ValueError, match="one view"):
         GroundTruthDataset(root, views="left")
 

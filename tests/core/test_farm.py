@@ -8,10 +8,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from ground_truth.cli import _parser
-from ground_truth.exporters.formats import expected_files
-from ground_truth.exporters.layout import OutputOptions
+from ground_truth.core.png import write_png
+from ground_truth.exporters.formats import expected_files, write_frame
+from ground_truth.exporters.layout import OutputOptions, rgb_path
 from ground_truth.farm import plan, slurm
+
+
+def _png_bytes() -> bytes:
+    import io
+
+    stream = io.BytesIO()
+    write_png(stream, np.zeros((4, 6, 3), np.uint8))
+    return stream.getvalue()
+
+
+_PNG = _png_bytes()
 
 
 def farm_args(tmp_path: Path, *extra: str):
@@ -35,12 +48,15 @@ def test_frames_complete_on_disk_are_not_planned_again(tmp_path):
     assert plan.complete_already(str(out), [1, 2, 3], options) == []  # nothing says what a frame holds
     (out / "_farm" / "chunks").mkdir(parents=True)
     (out / "_farm" / "chunks" / "000001.json").write_text(json.dumps({"arrays": keys}))
-    for frame in (1, 3):
-        for path in expected_files(out, frame, keys, options):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"x")
+    for frame in (1, 3, 4):
+        arrays = {"K": np.eye(3), "depth": np.ones((4, 6), np.float32), "frame": np.int64(frame)}
+        write_frame(out, frame, {**arrays, "world_to_camera": np.eye(4)}, options)
+        rgb_path(out, frame).parent.mkdir(parents=True, exist_ok=True)
+        rgb_path(out, frame).write_bytes(_PNG)
     os.remove(expected_files(out, 3, keys, options)[0])  # frame 3 lacks a file
-    assert plan.complete_already(str(out), [1, 2, 3], options) == [1]
+    npz = expected_files(out, 4, keys, options)[-1]
+    npz.write_bytes(npz.read_bytes()[:-30])  # frame 4's is cut short
+    assert plan.complete_already(str(out), [1, 2, 3, 4], options) == [1]
 
 
 def fake_worker(tmp_path: Path, statuses: str) -> Path:
@@ -81,7 +97,7 @@ def test_the_job_script_renders_its_line_and_retries_failures(tmp_path):
     assert merge.read_text().splitlines()[-1].endswith("merge --blend " + str(tmp_path / "scene.blend") + " --out "
         + str(tmp_path / "out") + " --modalities depth,disparity,normal,flow,occlusion,object_index,material_index,"
         "instance_id,emission,boxes --formats npz --npz-compression 1 --depth-png16-scale 1000.0"
-        " --frames 1-10")  # fmt: skip
+        " --frames 1-10 --report " + str(tmp_path / "out" / "_farm" / "merge.json"))  # fmt: skip
 
 
 def test_the_job_script_gives_up_after_the_retries_and_at_once_on_a_refusal(tmp_path):

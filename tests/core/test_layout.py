@@ -4,6 +4,7 @@
 from ground_truth.core.modalities import plan
 from ground_truth.exporters.formats import complete_frames, expected_files
 from ground_truth.exporters.layout import OutputOptions
+from stub_files import write_stub
 
 
 def keys(*modalities):
@@ -33,7 +34,6 @@ def test_complete_frames_need_every_file(tmp_path):
     options = OutputOptions(npz=True, exr=False, previews=True)
     for frame in (1, 2, 3):
         for path in expected_files(tmp_path, frame, keys("depth"), options):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"x")
+            write_stub(path)
     (tmp_path / "preview" / "depth" / "000002.png").unlink()
     assert complete_frames(tmp_path, keys("depth"), options) == [1, 3]
