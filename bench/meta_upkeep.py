@@ -80,9 +80,12 @@ def fill(template: Path, out: Path, count: int) -> None:
     out.mkdir(parents=True)
     for folder in ("rgb", "npz"):
         (out / folder).mkdir()
-        source = template / folder / f"000001.{'png' if folder == 'rgb' else 'npz'}"
+        template_file = template / folder / f"000001.{'png' if folder == 'rgb' else 'npz'}"
         for frame in range(1, count + 1):
-            os.link(source, out / folder / f"{frame:06d}{source.suffix}")
+            if frame % 50_000 == 1:  # a file takes at most 65,000 links on ext4
+                source = out / folder / f".source{frame}{template_file.suffix}"
+                shutil.copyfile(template_file, source)
+            os.link(source, out / folder / f"{frame:06d}{template_file.suffix}")
     if count:
         header = json.loads((template / "meta.json").read_text())
         for key in ("schema_version", "conventions", "frames_written", "flow_reaches_outside_export"):
