@@ -13,6 +13,7 @@ from ..core.modalities import MODALITIES, engine_gives
 from ..exporters.formats import FORMATS
 from ..operators import animation
 from ..operators.outputs import install_hint
+from ..pipeline import handlers
 from ..pipeline.checks import blocking_problems, notices, settings_problem, unindexed_objects
 from ..pipeline.options import options_from_settings
 from ..pipeline.views import COLLECTION, MULTIVIEW, ViewsError, camera_object, rig
@@ -65,6 +66,15 @@ class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
                 wrapped_label(layout, context, progress.describe(), icon="RENDER_ANIMATION")
             layout.label(text="Esc stops after this frame", icon="INFO")
         layout.prop(settings, "auto_export", text="Export on F12 Render")
+        left_out = handlers.f12_leaves_out(context.scene) if settings.auto_export else []
+        if left_out:
+            wrapped_label(
+                layout,
+                context,
+                f"F12 in this window leaves out {', '.join(left_out)} (Render Ground Truth, or blender -b "
+                "with -f or -a, gives them)",
+                icon="INFO",
+            )
 
 
 class VIEW3D_PT_gt_range(GroundTruthPanel, bpy.types.Panel):

@@ -7,16 +7,27 @@ frame's camera, render_post (the compositor's files exist by then) exports the f
 and render_complete / render_cancel restore the scene. Renders started by the export
 itself are left alone. The handlers are added on register and removed on unregister,
 never twice.
+
+Where Blender renders on Python's main thread (``blender -b scene.blend -f N`` or ``-a``,
+a render manager's way, and ``bpy.ops.render.render()`` from a script), render_post
+visits the frames around the one rendered, as Export Frame does, so F12 and Ctrl+F12
+give everything the panel's export gives: occlusion, flow over k frames, tracks,
+instance ids and EEVEE's masks. An interactive render in Blender's window runs in a
+render job's thread, where visiting other frames or evaluating the scene would race the
+window's own drawing: there F12 leaves out what comes from rays into the scene, and the
+panel says so beside the checkbox (:func:`f12_leaves_out`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
 import bpy
 from bpy.app.handlers import persistent
 
-from .export import Exporter, ExportError, rendering_for_export
+from ..core.modalities import MODALITY_BY_KEY
+from .export import Exporter, ExportError, export_plan, rendering_for_export
 from .options import options_from_settings
 from .views import COLLECTION
 
@@ -49,9 +60,8 @@ def on_render_init(scene, *_):
         )
         return
     try:
-        # Inside Blender's render job the scene cannot visit other frames: no occlusion,
-        # flow offsets or tracks here (Export Frame / Animation give them).
-        _run = Exporter(scene, _view_layer(scene), options_from_settings(scene.ground_truth), geometry=False)
+        geometry = threading.current_thread() is threading.main_thread()
+        _run = Exporter(scene, _view_layer(scene), options_from_settings(scene.ground_truth), geometry=geometry)
         _run.__enter__()
     except ExportError as error:
         _say(f"not exporting this render: {error}")
@@ -88,6 +98,23 @@ def on_render_cancel(scene, *_):
     global last_render_cancelled
     last_render_cancelled = True
     on_render_complete(scene)
+
+
+def f12_leaves_out(scene) -> list[str]:
+    """What an interactive F12 render in Blender's window does not give of what the
+    settings ask for (a render job's thread casts no rays: see the module's docstring),
+    as the panel names it."""
+    options = options_from_settings(scene.ground_truth)
+    try:
+        full, f12 = (export_plan(scene, options, geometry=g) for g in (True, False))
+    except ExportError:
+        return []
+    out = [MODALITY_BY_KEY[key].label for key in f12.missing if key not in full.missing]
+    if full.offsets:
+        out.append("Flow Offsets")
+    if options.tracks is not None:
+        out.append("Point Tracks")
+    return out
 
 
 _HANDLERS = {
