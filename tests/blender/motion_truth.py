@@ -340,6 +340,21 @@ def follow(scene, points, frame):
     return np.array(pixels), np.array(depth), np.array(codes)
 
 
+def truth_around(scene, frame, steps):
+    """At ``frame``: ``scenes.cast_pixels``' hits, the pixels away from silhouettes (one
+    object and no background within a pixel), and per (k, direction) of ``steps`` where
+    their surface points are at frame ± k (``follow``); the scene is left at ``frame``."""
+    scene.frame_set(frame)
+    hits = scenes.cast_pixels(scene, reach_px=1.0)
+    away = hits["hit"] & ~hits["near_background"] & (np.sum(list(hits["touching"].values()), axis=0) == 1)
+    points = surfaces(scene, hits, away)
+    truth = {}
+    for k, direction in steps:
+        truth[k, direction] = follow(scene, points, frame + k if direction == "forward" else frame - k)
+    scene.frame_set(frame)
+    return hits, away, truth
+
+
 def array_key(kind, direction, k):
     return f"{kind}_{direction}" + ("" if k == 1 else f"_k{k}")
 

@@ -6,12 +6,32 @@ from the render passes or the add-on's code."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+import zipfile
 
 import bmesh
 import bpy
 import numpy as np
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
+
+
+def cli_runner(addon, root):
+    """The shipped zip unpacked under ``root/packages`` as a user's Python finds it, and
+    ``run(*args)``: ``python -m ground_truth.cli ARGS`` there → (status, stdout, stderr)."""
+    with zipfile.ZipFile(addon) as archive:
+        archive.extractall(root / "packages" / "ground_truth")
+    env = {**os.environ, "PYTHONPATH": str(root / "packages")}
+
+    def run(*args):
+        done = subprocess.run(
+            [sys.executable, "-m", "ground_truth.cli", *args], env=env, capture_output=True, text=True, timeout=600
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    return run
 
 
 def new_scene(output_dir):

@@ -48,15 +48,21 @@ def _check_against_truth(arrays, meta, truth):
     return by_key
 
 
-@pytest.mark.parametrize("engine", ["CYCLES", "EEVEE"])
-def test_instances_of_one_mesh_have_their_own_ids(scene, engine):
-    instance_truth.build_instances_scene(scene)
+def _export_and_check(scene, build, engine):
+    """Build the scene, export frame 1 on ``engine`` (with COCO), check it against the
+    truth; returns the arrays, meta.json, the folder, the ids per true instance and the truth."""
+    build(scene)
     if engine == "EEVEE":
         instance_truth.eevee(scene)
     scene.ground_truth.use_coco = True
     arrays, meta, root = _export(scene)
     truth = instance_truth.labels(scene)
-    by_key = _check_against_truth(arrays, meta, truth)
+    return arrays, meta, root, _check_against_truth(arrays, meta, truth), truth
+
+
+@pytest.mark.parametrize("engine", ["CYCLES", "EEVEE"])
+def test_instances_of_one_mesh_have_their_own_ids(scene, engine):
+    arrays, meta, root, by_key, _ = _export_and_check(scene, instance_truth.build_instances_scene, engine)
     chairs = [k for k in by_key if k[0] == "Stuhl-ü"]
     cones = [k for k in by_key if k[0] == "Kegel-日本"]
     assert len(chairs) == 10 and len(cones) == 10
@@ -90,12 +96,7 @@ def test_instances_of_one_mesh_have_their_own_ids(scene, engine):
 
 @pytest.mark.parametrize("engine", ["CYCLES", "EEVEE"])
 def test_three_hundred_objects_get_three_hundred_ids(scene, engine):
-    instance_truth.build_crowd_scene(scene)
-    if engine == "EEVEE":
-        instance_truth.eevee(scene)
-    arrays, meta, _ = _export(scene)
-    truth = instance_truth.labels(scene)
-    by_key = _check_against_truth(arrays, meta, truth)
+    arrays, meta, _, by_key, _ = _export_and_check(scene, instance_truth.build_crowd_scene, engine)
     assert len(by_key) == 300
     assert len(arrays["instance_box_id"]) == len(meta["instances"]) == 300
     assert list(arrays["instance_box_class"]) == [6] * 300
@@ -131,12 +132,8 @@ def test_an_instance_keeps_its_id_over_frames_and_runs(scene, tmp_path):
 
 @pytest.mark.parametrize("engine", ["CYCLES", "EEVEE"])
 def test_geometry_nodes_instances_of_generated_meshes_objects_and_collections(scene, engine):
-    instance_truth.build_generated_instances_scene(scene)
-    if engine == "EEVEE":
-        instance_truth.eevee(scene)
-    arrays, meta, _ = _export(scene)
-    truth = instance_truth.labels(scene)
-    by_key = _check_against_truth(arrays, meta, truth)
+    build = instance_truth.build_generated_instances_scene
+    arrays, meta, _, by_key, truth = _export_and_check(scene, build, engine)
     per_instancer = {}
     for name, instancer, _ in by_key:
         per_instancer.setdefault(instancer or name, []).append(name)

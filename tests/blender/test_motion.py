@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import bpy
@@ -33,16 +32,7 @@ def passing(addon, tmp_path_factory):
     assert bpy.ops.render.gt_render_animation() == {"FINISHED"}
     out = bpy.path.abspath(settings.output_dir)
     arrays = dict(np.load(f"{out}/npz/{FRAME:06d}.npz"))
-    scene.frame_set(FRAME)
-    hits = scenes.cast_pixels(scene, reach_px=1.0)
-    # Away from silhouettes: one object, and no background, within a pixel.
-    away = hits["hit"] & ~hits["near_background"] & (np.sum(list(hits["touching"].values()), axis=0) == 1)
-    points = motion_truth.surfaces(scene, hits, away)
-    truth = {}
-    for k, direction in STEPS:
-        target = FRAME + k if direction == "forward" else FRAME - k
-        truth[k, direction] = motion_truth.follow(scene, points, target)
-    scene.frame_set(FRAME)
+    hits, away, truth = motion_truth.truth_around(scene, FRAME, STEPS)
     return scene, out, arrays, hits, away, truth
 
 
@@ -158,19 +148,9 @@ def test_tracks_follow_the_geometry(passing):
 def cli(addon, passing, tmp_path_factory):
     """The shipped package and the passing scene saved as a .blend, for the command line."""
     root = tmp_path_factory.mktemp("motion_cli")
-    with zipfile.ZipFile(addon) as archive:
-        archive.extractall(root / "packages" / "ground_truth")
     blend = root / "passing.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True)
-    env = {**os.environ, "PYTHONPATH": str(root / "packages")}
-
-    def run(*args):
-        done = subprocess.run(
-            [sys.executable, "-m", "ground_truth.cli", *args], env=env, capture_output=True, text=True, timeout=600
-        )
-        return done.returncode, done.stdout, done.stderr
-
-    return root, blend, run
+    return root, blend, scenes.cli_runner(addon, root)
 
 
 def test_merge_writes_tracks_for_given_queries(passing, cli):

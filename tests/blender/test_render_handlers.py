@@ -13,7 +13,6 @@ import instance_truth
 import motion_truth
 import numpy as np
 import pytest
-import scenes
 
 FRAME = 6
 
@@ -29,13 +28,9 @@ def _passing(scene, engine):
 
 def _check_motion(scene, arrays, steps):
     """Occlusion and flow over k frames at FRAME against Blender's geometry."""
-    scene.frame_set(FRAME)
-    hits = scenes.cast_pixels(scene, reach_px=1.0)
-    away = hits["hit"] & ~hits["near_background"] & (np.sum(list(hits["touching"].values()), axis=0) == 1)
-    points = motion_truth.surfaces(scene, hits, away)
+    _, away, truth = motion_truth.truth_around(scene, FRAME, steps)
     rows, cols = np.nonzero(away)
-    for k, direction in steps:
-        pixels, _, codes = motion_truth.follow(scene, points, FRAME + (k if direction == "forward" else -k))
+    for (k, direction), (pixels, _, codes) in truth.items():
         occlusion = arrays[motion_truth.array_key("occlusion", direction, k)][rows, cols]
         assert np.mean(occlusion == codes) >= 0.995, (k, direction, np.mean(occlusion == codes))
         if k > 1:
@@ -43,7 +38,6 @@ def _check_motion(scene, arrays, steps):
             seen = codes == 0
             error = np.linalg.norm(flow - (pixels - np.stack([cols, rows], axis=1)), axis=-1)
             assert seen.sum() > 2000 and np.median(error[seen]) <= 0.01, (k, direction)
-    scene.frame_set(FRAME)
 
 
 def _check_labels(scene, arrays, meta):

@@ -41,15 +41,7 @@ def rigged(addon, tmp_path_factory):
         scene.frame_set(frame)
         for name in RIGGED:
             changed.setdefault(name, []).append(_triangles(name))
-    scene.frame_set(FRAME)
-    hits = scenes.cast_pixels(scene, reach_px=1.0)
-    away = hits["hit"] & ~hits["near_background"] & (np.sum(list(hits["touching"].values()), axis=0) == 1)
-    points = motion_truth.surfaces(scene, hits, away)
-    truth = {}
-    for k, direction in STEPS:
-        target = FRAME + k if direction == "forward" else FRAME - k
-        truth[k, direction] = motion_truth.follow(scene, points, target)
-    scene.frame_set(FRAME)
+    hits, away, truth = motion_truth.truth_around(scene, FRAME, STEPS)
     flipped = {name: int((np.sort(a, 1) != np.sort(b, 1)).any(axis=1).sum()) for name, (a, b) in changed.items()}
     return scene, out, arrays, hits, away, truth, flipped
 

@@ -6,10 +6,7 @@ where every file outside the output folder is listed before and after."""
 
 import json
 import os
-import subprocess
-import sys
 import time
-import zipfile
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -26,8 +23,7 @@ def sandbox(addon, tmp_path_factory):
     """The shipped package, .blends with hostile names, decoys that look like stale
     temporaries, and a runner; the output folder lies four levels down."""
     root = tmp_path_factory.mktemp("sandbox")
-    with zipfile.ZipFile(addon) as archive:
-        archive.extractall(root / "packages" / "ground_truth")
+    run = scenes.cli_runner(addon, root)
     blends = {}
     scene = scenes.new_scene(root / "unused")
     scenes.build_moving_scene(scene, 2)
@@ -63,14 +59,6 @@ def sandbox(addon, tmp_path_factory):
     old = time.time() - 7200
     for path in (root / ".backup.part", root / ".cache.part", root / "a" / ".x.otherhost.12.part"):
         os.utime(path, (old, old))
-    env = {**os.environ, "PYTHONPATH": str(root / "packages")}
-
-    def run(*args):
-        done = subprocess.run(
-            [sys.executable, "-m", "ground_truth.cli", *args], env=env, capture_output=True, text=True, timeout=600
-        )
-        return done.returncode, done.stdout, done.stderr
-
     return root, blends, run
 
 
