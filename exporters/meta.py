@@ -332,7 +332,7 @@ class MetaKeeper:
         self.array_keys = frozenset(array_keys)
         self.frames: set[int] = set()  # this run's complete frames
         self.instances: dict[str, dict] | None = {} if "instance_id" in self.array_keys else None
-        self.listed = 0  # frames the file lists, as of this run's last write
+        self.listed: int | None = None  # frames the file lists, as of this run's last write
         self.covered = 0  # frames the folder-wide files were last made from
 
     def _header(self) -> dict[str, Any]:
@@ -374,9 +374,12 @@ class MetaKeeper:
             self._add(found)
 
     def folder_files_due(self) -> bool:
-        """Whether the folder-wide files should be made again now: in a small folder
-        always, else once the folder has grown by a twentieth since they were made (so
-        their cost, which grows with the folder, is spread over the frames)."""
+        """Whether the folder-wide files should be made again now, after this run listed
+        frames: in a small folder always, else once the folder has grown by a twentieth
+        since they were made (so their cost, which grows with the folder, is spread over
+        the frames)."""
+        if self.listed is None:  # this run listed nothing: nothing new to cover
+            return False
         return self.listed <= SMALL_FOLDER or self.listed - self.covered >= self.listed / 20
 
     def complete_frames(self) -> list[int]:
