@@ -129,7 +129,8 @@ def run_farm(args: argparse.Namespace) -> int:
     frames = args.frames
     options = output_options(args)
     already = [] if args.overwrite else plan.complete_already(args.out, frames, options)
-    todo = [f for f in frames if f not in set(already)]
+    done = set(already)  # made once: a set inside the condition would be made for every frame
+    todo = [f for f in frames if f not in done]
     chunks = plan.split(todo, args.chunk)
     progress = FarmProgress(total=len(frames), already=len(already))
     print(

@@ -123,7 +123,8 @@ def run_slurm(args: argparse.Namespace, chunks: list[list[int]], frames: list[in
     merge_id = _slurm("sbatch", "--parsable", *dependency, str(merge)).split(";")[0]
     print(f"submitted: job array {job_id or '(nothing to render)'}, merge job {merge_id}", file=sys.stderr)
     options = output_options(args)
-    left = [f for f in frames if f not in set(plan.complete_already(args.out, frames, options))]
+    complete = set(plan.complete_already(args.out, frames, options))  # once, not once a frame
+    left = [f for f in frames if f not in complete]
     try:
         while True:
             state = _state(merge_id)
