@@ -58,16 +58,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _remove_if_empty(tmp.parent)
 
 
-def _create(tmp: Path) -> None:
-    """Make the empty temporary file, and its ``.partial/`` folder where needed (another
-    writer may remove that folder once it is empty: then make it again)."""
-    while True:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
+def _create(tmp: Path, tries: int = 1000) -> None:
+    """Make the empty temporary file, and its ``.partial/`` folder where needed. Another
+    writer (a thread, or a process on another machine) may remove that folder once it is
+    empty, between our making it and our file: then make it again. (``mkdir`` with
+    ``exist_ok`` raises ``FileExistsError`` too when the folder vanishes between its
+    ``mkdir`` and its check.)"""
+    for attempt in range(tries):
         try:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o666))
             return
-        except FileNotFoundError:
-            continue
+        except (FileNotFoundError, FileExistsError):
+            if attempt == tries - 1 or (tmp.parent.exists() and not tmp.parent.is_dir()):
+                raise
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -98,6 +98,20 @@ def test_an_exr_that_is_not_ours_is_refused(tmp_path):
         load_frame(tmp_path / "plain.exr")
 
 
+def test_writers_sharing_a_folder_never_trip_on_each_others_partial_folder(tmp_path):
+    """Three processes of four threads each write 300 files apiece into one folder at
+    once: each writer makes ``.partial/`` where it is missing and removes it once empty,
+    so another may remove it between one writer's ``mkdir`` and its file (a farm's two
+    nodes writing one frame's previews folder once failed so)."""
+    workers = [start_worker("write", tmp_path, 300) for _ in range(3)]
+    (tmp_path / "go").touch()
+    for worker in workers:
+        out, _ = worker.communicate(timeout=120)
+        assert worker.returncode == 0 and out.strip() == "ok", out
+    assert len(list((tmp_path / "out").iterdir())) == 3 * 4 * 300  # and no .partial left
+    assert not (tmp_path / "out" / ".partial").exists()
+
+
 def test_failed_write_leaves_neither_file_nor_temporary(tmp_path):
     target = tmp_path / "sub" / "x.bin"
     with pytest.raises(RuntimeError), atomic_path(target) as tmp:
