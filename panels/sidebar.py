@@ -66,15 +66,9 @@ class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
                 wrapped_label(layout, context, progress.describe(), icon="RENDER_ANIMATION")
             layout.label(text="Esc stops after this frame", icon="INFO")
         layout.prop(settings, "auto_export", text="Export on F12 Render")
-        left_out = handlers.f12_leaves_out(context.scene) if settings.auto_export else []
-        if left_out:
-            wrapped_label(
-                layout,
-                context,
-                f"F12 in this window leaves out {', '.join(left_out)} (Render Ground Truth, or blender -b "
-                "with -f or -a, gives them)",
-                icon="INFO",
-            )
+        writing = handlers.finishing()
+        if writing:
+            wrapped_label(layout, context, writing[0].upper() + writing[1:], icon="RENDER_STILL")
 
 
 class VIEW3D_PT_gt_range(GroundTruthPanel, bpy.types.Panel):

@@ -170,6 +170,25 @@ class ViewOutput:
     pending: tuple[int, np.ndarray, np.ndarray, float] | None = None
 
 
+@dataclass
+class TakenRender:
+    """One render's views, taken from the render (:meth:`Exporter.take_render`) and
+    waiting to be handed to the writer: their passes in the scratch folder, each view's
+    K, world→camera and far clip, the stereo pair's numbers and the seconds spent."""
+
+    frame: int
+    outputs: list[ViewOutput]
+    passes: list[ScratchPasses]
+    cameras: list[tuple[np.ndarray, np.ndarray, float]]
+    stereo: tuple[float, float] | None
+    stages: Stages
+
+    def discard(self) -> None:
+        """Delete the passes (a frame that will not be written)."""
+        for passes in self.passes:
+            passes.path.unlink(missing_ok=True)
+
+
 class Exporter:
     """One export run over any number of frames (see the module's docstring)."""
 
@@ -180,12 +199,15 @@ class Exporter:
         options: ExportOptions,
         run_files: bool = True,
         geometry: bool = True,
+        window: bool = False,
     ):
         """``run_files=False`` (a farm's chunk): no ``meta.json``, ``coco.json``,
         contact sheet, tracks or reconstruction files, and no scan of the folder; the
         farm's merge writes them once. ``geometry=False`` (renders started by Blender,
         F12): nothing computed from rays into the scene (occlusion, flow offsets, tracks,
-        instance ids, and EEVEE's masks)."""
+        instance ids, and EEVEE's masks). ``window``: renders in Blender's window, whose
+        handlers run in the render job's thread; the scene is left as the user set it
+        until :meth:`hand_over`, on the main thread, captures the geometry."""
         try:
             collection = views.collection_named(options.camera_collection) if options.views == COLLECTION else None
         except views.ViewsError as error:
@@ -224,6 +246,7 @@ class Exporter:
             # writer reads them (pipeline/session.py), so they wait there until then.
             held = len(self.rig.shots[0]) + 1 + len(self.outputs)
             parent = scratch.choose(needed, held, self.root, scratch_override())
+            self.scratch_file_bytes = needed
         except scratch.ScratchError as error:
             raise ExportRefusedError(str(error)) from error
         except OSError as error:
@@ -234,7 +257,7 @@ class Exporter:
             raise ExportRefusedError(f"{error}: delete it and run again (it is made anew from the frames)") from None
         suffixes = tuple(v.suffix for v in self.rig.views) if self.rig.one_pass else ("",)
         self.session = ExportSession(
-            scene, view_layer, self.plan.passes, self.plan.flow, parent, self.plan.geometric, suffixes
+            scene, view_layer, self.plan.passes, self.plan.flow, parent, self.plan.geometric and not window, suffixes
         )
         self.motion = motion.GeometryCache(scene, view_layer, self.rig.views) if self.plan.geometric else None
         self.run_files = run_files
@@ -424,6 +447,11 @@ class Exporter:
         """Take what the render left (passes, RGB) and hand each view's frame to the
         background writer, which converts and writes it while the next frame renders. A
         writing error of an earlier frame is raised here (or when the run ends)."""
+        return self.hand_over(self.take_render(shot))
+
+    def take_render(self, shot: int = 0) -> TakenRender:
+        """The first half of :meth:`after_render`, safe on the thread a render job runs
+        in: the passes moved aside and the RGB written, waiting for :meth:`hand_over`."""
         chosen = self._shot(shot)
         if any(output.pending is None for output in chosen):
             raise ExportError("after_render() without before_render()")
@@ -442,21 +470,29 @@ class Exporter:
             raise ExportError(f"Writing frame {frame} failed: {error}") from error
         except RuntimeError as error:
             raise ExportError(f"Frame {frame}: {str(error).removeprefix('Error: ').strip()}") from error
+        return TakenRender(frame, chosen, taken, [p[1:] for p in pending], self._stereo, stages)
+
+    def hand_over(self, taken: TakenRender) -> FrameResult:
+        """The second half of :meth:`after_render`, on Blender's main thread: capture the
+        geometry the frame's rays need (which visits the frames around it) and hand each
+        view's frame to the writer."""
+        frame, stages = taken.frame, taken.stages
+        if self.motion is not None:
+            self.session.match_geometry()
         with stages.time("capture geometry"):
-            captured = [self._motion(frame, output.view) for output in chosen]
-        stereo = self._stereo
-        for output, scratch_passes, (_, K, pose, clip_end), geometry in zip(
-            chosen, taken, pending, captured, strict=True
+            captured = [self._motion(frame, output.view) for output in taken.outputs]
+        for output, scratch_passes, camera, geometry in zip(
+            taken.outputs, taken.passes, taken.cameras, captured, strict=True
         ):
             timing = FrameTiming(frame, output.view.name, stages.seconds)
             started = time.perf_counter()
             self._writer.submit(
-                lambda o=output, p=scratch_passes, c=(K, pose, clip_end), g=geometry, t=timing: self._write(
-                    o, frame, p, c, g, stereo, t
+                lambda o=output, p=scratch_passes, c=camera, g=geometry, t=timing, s=taken.stereo: self._write(
+                    o, frame, p, c, g, s, t
                 )
             )
             timing.waited = time.perf_counter() - started
-        files = [f for o in chosen for f in expected_files(o.root, frame, self.array_keys, self.options)]
+        files = [f for o in taken.outputs for f in expected_files(o.root, frame, self.array_keys, self.options)]
         return FrameResult(frame, self.root, files, self.missing)
 
     def render_frame(self) -> FrameResult:

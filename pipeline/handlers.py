@@ -12,10 +12,17 @@ Where Blender renders on Python's main thread (``blender -b scene.blend -f N`` o
 a render manager's way, and ``bpy.ops.render.render()`` from a script), render_post
 visits the frames around the one rendered, as Export Frame does, so F12 and Ctrl+F12
 give everything the panel's export gives: occlusion, flow over k frames, tracks,
-instance ids and EEVEE's masks. An interactive render in Blender's window runs in a
-render job's thread, where visiting other frames or evaluating the scene would race the
-window's own drawing: there F12 leaves out what comes from rays into the scene, and the
-panel says so beside the checkbox (:func:`f12_leaves_out`).
+instance ids and EEVEE's masks.
+
+In Blender's window the handlers run in the render job's thread, where visiting other
+frames or evaluating the scene would race the window's own drawing. There render_post
+only takes the frame's passes and RGB (:meth:`Exporter.take_render`) and holds them;
+once the job has ended, a timer on the main thread captures each held frame's geometry
+and hands it to the writer (:meth:`Exporter.hand_over`), a frame per tick so that the
+window stays live, and then ends the run: the same files as the panel's export. A
+Ctrl+F12 range holds one set of scratch files per frame until its end; frames beyond
+half of what the scratch folder had room for are not exported, and the console names
+them (Render Animation in the panel exports them).
 """
 
 from __future__ import annotations
@@ -26,13 +33,14 @@ import threading
 import bpy
 from bpy.app.handlers import persistent
 
-from ..core.modalities import MODALITY_BY_KEY
-from .export import Exporter, ExportError, export_plan, rendering_for_export
+from ..core.frames import format_frames
+from . import scratch
+from .export import Exporter, ExportError, TakenRender, rendering_for_export
 from .options import options_from_settings
 from .views import COLLECTION
 
 log = logging.getLogger(__name__)
-_run: Exporter | None = None
+_run: Exporter | None = None  # a run whose handlers are on Python's main thread
 last_render_cancelled = False  # read by the animation export between its frames
 
 
@@ -42,6 +50,94 @@ def _say(message: str) -> None:
     log.warning(message)
 
 
+class WindowRun:
+    """An F12 / Ctrl+F12 run in Blender's window: its frames, taken in the render job's
+    thread and held until the job has ended, then handed over on the main thread."""
+
+    def __init__(self, exporter: Exporter):
+        self.exporter = exporter
+        self.held: list[TakenRender] = []
+        self.dropped: list[int] = []
+        self.done = 0
+        per_frame = exporter.scratch_file_bytes * len(exporter.rig.shots[0])
+        self.limit = max(1, scratch.free_bytes(exporter.session.raw_dir) // (2 * max(per_frame, 1)))
+
+    def take(self) -> None:
+        """render_post (the render job's thread): hold the frame, or drop it when the
+        scratch folder would fill."""
+        taken = self.exporter.take_render()
+        if len(self.held) < self.limit:
+            self.held.append(taken)
+        else:
+            taken.discard()
+            self.dropped.append(taken.frame)
+
+    def describe(self) -> str:
+        total = self.done + len(self.held)
+        if not self.held:
+            return f"writing the last render's ground truth: finishing {self.exporter.root}"
+        return f"writing the last render's ground truth: frame {self.done + 1} of {total}"
+
+    def step(self) -> bool:
+        """Hand one held frame to the writer (main thread); False when none is left. The
+        scene returns to the frame the window shows."""
+        if not self.held:
+            return False
+        scene = self.exporter.scene
+        taken, shown = self.held.pop(0), scene.frame_current
+        try:
+            self.exporter.hand_over(taken)
+            self.done += 1
+        except ExportError as error:
+            _say(str(error))
+            self.dropped.extend(t.frame for t in [taken, *self.held])
+            for waiting in [taken, *self.held]:
+                waiting.discard()
+            self.held.clear()
+            return False
+        finally:
+            if scene.frame_current != shown:
+                scene.frame_set(shown)
+        return True
+
+    def close(self) -> None:
+        """Write what is left and finish the folder, as the panel's export ends."""
+        try:
+            self.exporter.__exit__(None, None, None)
+        except ExportError as error:
+            _say(str(error))
+        else:
+            if self.done:
+                _say(f"{self.done} frame{'s' if self.done > 1 else ''} exported to {self.exporter.root}")
+        if self.dropped:
+            _say(
+                f"frames {format_frames(self.dropped)} not exported: holding every frame of the range until its "
+                "end would fill the scratch folder; Render Animation in the Ground Truth panel exports them"
+            )
+
+
+_window: WindowRun | None = None  # the run of the render job in the window
+_finishing: list[WindowRun] = []  # window runs whose job has ended, handed over by _tick
+
+
+def finishing() -> str | None:
+    """What the timer is doing for an ended render in the window, for the panel."""
+    return _finishing[0].describe() if _finishing else None
+
+
+def in_render_job() -> bool:
+    """Whether a handler runs in a render job's thread (Blender's window), not Python's
+    main thread."""
+    return threading.current_thread() is not threading.main_thread()
+
+
+def _redraw_panels() -> None:
+    for window in bpy.context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+
+
 def _view_layer(scene: bpy.types.Scene) -> bpy.types.ViewLayer:
     layer = bpy.context.view_layer
     return layer if layer is not None and layer.name in scene.view_layers else scene.view_layers[0]
@@ -49,9 +145,9 @@ def _view_layer(scene: bpy.types.Scene) -> bpy.types.ViewLayer:
 
 @persistent
 def on_render_init(scene, *_):
-    global _run, last_render_cancelled
+    global _run, _window, last_render_cancelled
     last_render_cancelled = False
-    if _run is not None or rendering_for_export() or not scene.ground_truth.auto_export:
+    if _run is not None or _window is not None or rendering_for_export() or not scene.ground_truth.auto_export:
         return
     if scene.ground_truth.views == COLLECTION:
         _say(
@@ -59,35 +155,50 @@ def on_render_init(scene, *_):
             "Render Ground Truth or Render Animation"
         )
         return
+    if _finishing:
+        _say(f"not exporting this render: still {_finishing[0].describe()}")
+        return
+    window = in_render_job()
     try:
-        geometry = threading.current_thread() is threading.main_thread()
-        _run = Exporter(scene, _view_layer(scene), options_from_settings(scene.ground_truth), geometry=geometry)
-        _run.__enter__()
+        exporter = Exporter(scene, _view_layer(scene), options_from_settings(scene.ground_truth), window=window)
+        exporter.__enter__()
     except ExportError as error:
         _say(f"not exporting this render: {error}")
+        return
+    if window:
+        _window = WindowRun(exporter)
+    else:
+        _run = exporter
 
 
 @persistent
 def on_render_pre(scene, *_):
-    if _run is not None:
-        _run.before_render()
+    run = _run or (_window.exporter if _window is not None else None)
+    if run is not None:
+        run.before_render()
 
 
 @persistent
 def on_render_post(scene, *_):
-    if _run is None:
-        return
     try:
-        result = _run.after_render()
+        if _window is not None:
+            _window.take()
+        elif _run is not None:
+            result = _run.after_render()
+            _say(f"frame {result.frame} exported to {result.root}")
     except ExportError as error:
         _say(str(error))
-    else:
-        _say(f"frame {result.frame} exported to {result.root}")
+    except Exception as error:  # a bug of ours: one line here, the traceback in the log
+        log.debug("render_post failed", exc_info=True)
+        _say(f"frame {scene.frame_current} not exported: {type(error).__name__}: {error}")
 
 
 @persistent
 def on_render_complete(scene, *_):
-    global _run
+    global _run, _window
+    if _window is not None:
+        _finishing.append(_window)  # the timer hands its frames over once the job has ended
+        _window = None
     if _run is not None:
         run, _run = _run, None
         run.__exit__(None, None, None)
@@ -100,21 +211,37 @@ def on_render_cancel(scene, *_):
     on_render_complete(scene)
 
 
-def f12_leaves_out(scene) -> list[str]:
-    """What an interactive F12 render in Blender's window does not give of what the
-    settings ask for (a render job's thread casts no rays: see the module's docstring),
-    as the panel names it."""
-    options = options_from_settings(scene.ground_truth)
+def _advance(run: WindowRun) -> bool:
+    """One frame of ``run`` handed over; False (and the run ended) when none was left."""
     try:
-        full, f12 = (export_plan(scene, options, geometry=g) for g in (True, False))
-    except ExportError:
-        return []
-    out = [MODALITY_BY_KEY[key].label for key in f12.missing if key not in full.missing]
-    if full.offsets:
-        out.append("Flow Offsets")
-    if options.tracks is not None:
-        out.append("Point Tracks")
-    return out
+        if run.step():
+            return True
+    except Exception:  # a bug of ours: say it, and still end the run (and keep the timer)
+        log.exception("handing over a rendered frame failed")
+        run.dropped.extend(t.frame for t in run.held)
+        run.held.clear()
+    _finishing.remove(run)
+    run.close()
+    return False
+
+
+def _tick() -> float:
+    """The main thread's timer: hands over the frames of a window render that has
+    ended, one per call."""
+    if not _finishing or bpy.app.is_job_running("RENDER"):
+        return 0.5
+    more = _advance(_finishing[0])
+    _redraw_panels()  # the panel shows the progress, and then no more of it
+    return 0.0 if more else 0.5
+
+
+@persistent
+def finish_now(*_) -> None:
+    """Hand over and end every window run now (before a file is loaded, or the add-on
+    is disabled), so that nothing rendered is lost."""
+    while _finishing:
+        while _advance(_finishing[0]):
+            pass
 
 
 _HANDLERS = {
@@ -123,6 +250,7 @@ _HANDLERS = {
     "render_post": on_render_post,
     "render_complete": on_render_complete,
     "render_cancel": on_render_cancel,
+    "load_pre": finish_now,
 }
 
 
@@ -140,8 +268,13 @@ def register() -> None:
         handlers = getattr(bpy.app.handlers, name)
         _remove_ours(handlers)
         handlers.append(function)
+    if not bpy.app.timers.is_registered(_tick):
+        bpy.app.timers.register(_tick, first_interval=0.5, persistent=True)
 
 
 def unregister() -> None:
+    finish_now()
+    if bpy.app.timers.is_registered(_tick):
+        bpy.app.timers.unregister(_tick)
     for name in _HANDLERS:
         _remove_ours(getattr(bpy.app.handlers, name))

@@ -69,6 +69,7 @@ class ExportSession:
         self.changes = SceneChanges()
         self.raw_dir: Path | None = None
         self._taken = 0  # renders whose passes were taken
+        self._matched = False  # the viewport's evaluation matched to the render's
 
     def __enter__(self) -> ExportSession:
         try:
@@ -93,7 +94,7 @@ class ExportSession:
             changes.set(scene.render, "use_multiview", False)
         compat.use_cpu_compositor(changes, scene.render)
         if self.geometry:
-            match_render_geometry(scene, self.view_layer, changes)
+            self.match_geometry()
 
         tree = compat.compositor_tree(scene)
         if tree is None:
@@ -111,6 +112,13 @@ class ExportSession:
         changes.set(file_output, compat.FILE_OUTPUT_PATH, compat.file_output_path(str(self.raw_dir)))
         if self.multiview:
             changes.set(file_output.format, "views_format", "INDIVIDUAL")
+
+    def match_geometry(self) -> None:
+        """Match the viewport's evaluation to the render's for the rest of the session
+        (on Blender's main thread; once)."""
+        if not self._matched:
+            self._matched = True
+            match_render_geometry(self.scene, self.view_layer, self.changes)
 
     @property
     def multiview(self) -> bool:

@@ -104,7 +104,7 @@ def test_handlers_are_added_once(addon):
     for _ in range(2):
         addon_utils.disable(module)
         addon_utils.enable(module)
-    for name in ("render_init", "render_pre", "render_post", "render_complete", "render_cancel"):
+    for name in ("render_init", "render_pre", "render_post", "render_complete", "render_cancel", "load_pre"):
         ours = [f for f in getattr(bpy.app.handlers, name) if f.__module__.startswith(module)]
         assert len(ours) == 1, name
     addon_utils.disable(module)

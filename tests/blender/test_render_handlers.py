@@ -5,10 +5,12 @@ everything the panel's export gives, against the same truth as the panel's expor
 (``motion_truth`` for occlusion and flow over k frames, ``instance_truth`` for ids and
 masks), on Cycles and EEVEE."""
 
+import importlib
 import json
 from pathlib import Path
 
 import bpy
+import devenv
 import instance_truth
 import motion_truth
 import numpy as np
@@ -85,15 +87,72 @@ def test_ctrl_f12_gives_every_frame_and_the_tracks(scene, tmp_path):
         assert list(tracks["frames"]) == [5, 6, 7] and len(tracks["query_points"]) == 6 * 10
 
 
-def test_the_panel_says_what_f12_in_the_window_leaves_out(scene):
-    from ground_truth.pipeline.handlers import f12_leaves_out
+@pytest.fixture
+def window(monkeypatch):
+    """Handlers that run as in Blender's window (in a render job's thread: here the
+    render is the test's own, on the main thread, and the module is told otherwise).
+    Gives the module and its main-thread timer, called as Blender's window would (it
+    returns how many calls handed a frame over)."""
+    handlers = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.handlers")  # the add-on's, installed
+    monkeypatch.setattr(handlers, "in_render_job", lambda: True)
 
-    settings = _passing(scene, "CYCLES")
-    settings.use_tracks = True
-    assert f12_leaves_out(scene) == ["Occlusion", "Instance IDs", "Flow Offsets", "Point Tracks"]
-    instance_truth.eevee(scene)
-    left_out = f12_leaves_out(scene)
-    assert {"Object Index", "Material Index", "Boxes"} <= set(left_out), left_out
-    settings.use_tracks, settings.flow_offsets = False, ""
-    settings.use_occlusion = settings.use_instance_id = False
-    assert "Occlusion" not in f12_leaves_out(scene) and "Flow Offsets" not in f12_leaves_out(scene)
+    def timer():
+        calls = 0
+        while handlers._tick() == 0.0:
+            calls += 1
+        return calls
+
+    return handlers, timer
+
+
+@pytest.mark.parametrize("engine", ["CYCLES", "EEVEE"])
+def test_f12_in_the_window_gives_what_the_panel_gives_once_the_job_has_ended(scene, engine, window):
+    handlers, timer = window
+    settings = _passing(scene, engine)
+    scene.frame_set(FRAME)
+    modifiers = {m.name: m.show_viewport for m in bpy.data.objects["Flag"].modifiers}
+    bpy.ops.render.render()
+    out = Path(settings.output_dir)
+    assert not (out / "npz").exists() and handlers.finishing().endswith("frame 1 of 1")  # held for the timer
+    assert timer() == 1 and handlers.finishing() is None
+    assert scene.frame_current == FRAME  # the timer visited frames 4 to 8 and came back
+    assert {m.name: m.show_viewport for m in bpy.data.objects["Flag"].modifiers} == modifiers
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["missing_modalities"] == [] and meta["frames_written"] == [FRAME]
+    arrays = dict(np.load(out / "npz" / f"{FRAME:06d}.npz"))
+    _check_motion(scene, arrays, [(1, "forward"), (1, "backward"), (2, "forward"), (2, "backward")])
+    _check_labels(scene, arrays, meta)
+
+
+def test_ctrl_f12_in_the_window_holds_what_the_scratch_folder_has_room_for(scene, window, tmp_path, capsys):
+    handlers, timer = window
+    settings = _passing(scene, "EEVEE")
+    settings.use_tracks, settings.tracks_per_object = True, 10
+    scene.frame_start, scene.frame_end = FRAME - 1, FRAME + 2
+    scene.render.filepath = str(tmp_path / "anim" / "f_")
+    limits = []
+
+    def nearly_full(*_):  # as if the scratch folder had room for two frames' files only
+        if not limits:
+            limits.append(handlers._window.limit)
+            handlers._window.limit = 2
+
+    bpy.app.handlers.render_pre.append(nearly_full)
+    try:
+        bpy.ops.render.render(animation=True)
+    finally:
+        bpy.app.handlers.render_pre.remove(nearly_full)
+    assert limits[0] > 100  # this machine's scratch folder holds far more than 2 frames' passes
+    assert len(list((tmp_path / "anim").iterdir())) == 4  # the user's own frames
+    assert timer() == 2
+    said = capsys.readouterr().out
+    assert f"frames {FRAME + 1}-{FRAME + 2} not exported" in said and "Render Animation" in said
+    out = Path(settings.output_dir)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["frames_written"] == [FRAME - 1, FRAME] and meta["missing_modalities"] == []
+    arrays = dict(np.load(out / "npz" / f"{FRAME:06d}.npz"))
+    _check_motion(scene, arrays, [(1, "forward"), (2, "forward"), (2, "backward")])
+    _check_labels(scene, arrays, meta)
+    with np.load(out / "tracks.npz") as tracks:
+        assert list(tracks["frames"]) == [FRAME - 1, FRAME] and len(tracks["query_points"]) == 6 * 10
+    assert not [p for p in Path("/dev/shm").iterdir() if p.name.startswith(".ground_truth_scratch")]

@@ -12,11 +12,13 @@ window draws between steps.
 import json
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
 
 import bpy
+import numpy as np
 
 ZIP, WORK = Path(sys.argv[sys.argv.index("--") + 1]), Path(sys.argv[sys.argv.index("--") + 2])
 SHOTS = WORK / "screenshots"
@@ -183,6 +185,77 @@ def undo_round():
     }
 
 
+STEPS = [(1, "forward"), (1, "backward"), (2, "forward"), (2, "backward")]
+
+
+def wait_for_window_export(out, threads):
+    """Until the render job has ended and the add-on's timer has written the frames
+    it held (what the panel shows meanwhile is recorded)."""
+    handlers = sys.modules["ground_truth.pipeline.handlers"]
+    seen, started = [], time.time()
+    while time.time() - started < 90:
+        yield 0.2
+        seen.append(handlers.finishing())
+        if threads and not bpy.app.is_job_running("RENDER") and handlers.finishing() is None:
+            if (out / "meta.json").exists():
+                break
+    return {
+        "main_thread": list(threads),
+        "held_then_written": [s for s in seen if s],
+        "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()),
+    }
+
+
+def window_renders():
+    """F12 and Ctrl+F12 (frames 5-7, tracks) pressed over the viewport, on Cycles (3.4's
+    EEVEE has no Vector pass; the matrix tests EEVEE's window route with bpy),
+    with Export on F12 Render on, in a scene of passing, occluding and deforming
+    objects; then the truth at frame 6 from Blender's ray casts (tests/blender's
+    motion_truth and instance_truth), saved for the test to compare."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender"))
+    import instance_truth
+    import motion_truth
+
+    scene = bpy.data.scenes.new("Passing")
+    bpy.context.window.scene = scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.samples = 4
+    scene.cycles.use_denoising = False
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 160, 120, 100
+    motion_truth.build_passing_scene(scene)
+    settings = scene.ground_truth
+    settings.auto_export, settings.flow_offsets = True, "2"
+    threads = []  # per render_post: whether it ran on Python's main thread
+
+    def note_thread(*_):
+        threads.append(threading.current_thread() is threading.main_thread())
+
+    bpy.app.handlers.render_post.append(note_thread)
+    scene.frame_set(6)
+    yield 0.5
+    settings.output_dir = str(WORK / "f12")
+    keys_over_viewport("F12")
+    RESULT["f12"] = yield from wait_for_window_export(WORK / "f12", threads)
+    screenshot("07_f12")
+    threads.clear()
+    settings.output_dir = str(WORK / "ctrl_f12")
+    settings.use_tracks, settings.tracks_per_object = True, 10
+    scene.frame_start, scene.frame_end = 5, 7
+    scene.render.filepath = str(WORK / "anim" / "f_")
+    keys_over_viewport("ctrl+F12")
+    RESULT["ctrl_f12"] = yield from wait_for_window_export(WORK / "ctrl_f12", threads)
+    RESULT["ctrl_f12"]["frame_after"] = scene.frame_current
+    _, away, truth = motion_truth.truth_around(scene, 6, STEPS)
+    labels = instance_truth.labels(scene)
+    keys = sorted({k for k in labels["key"].ravel() if k is not None})
+    code = np.vectorize(lambda k: -1 if k is None else keys.index(k), otypes=[np.int64])(labels["key"])
+    RESULT["truth_objects"] = [k[0] for k in keys]
+    arrays = {"away": away, "key": code, **{n: labels[n] for n in ("object_index", "material_index", "interior")}}
+    for (k, direction), (pixels, _, codes) in truth.items():
+        arrays[f"pixels_{direction}_{k}"], arrays[f"codes_{direction}_{k}"] = pixels, codes
+    np.savez(WORK / "truth.npz", **arrays)
+
+
 def step_generator():
     set_up()
     yield 1.0
@@ -225,6 +298,7 @@ def step_generator():
     RESULT["buttons_after"] = button_states()
     RESULT["files"] = sorted(str(p.relative_to(WORK / "out")) for p in (WORK / "out").rglob("*") if p.is_file())
     yield from undo_round()
+    yield from window_renders()
 
 
 steps = step_generator()

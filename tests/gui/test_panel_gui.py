@@ -89,7 +89,7 @@ def gui_run(tmp_path_factory):
         for folder in ("out", "screenshots", "blender_home"):
             shutil.rmtree(work / folder, ignore_errors=True)
         try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
             attempts.append(done.returncode)
             output = done.stdout[-3000:] + done.stderr[-3000:]
         except subprocess.TimeoutExpired:
@@ -144,7 +144,7 @@ def test_every_button_works_and_the_files_appear(gui_run):
 
 def test_screenshots_of_every_step(gui_run):
     result, work = gui_run
-    assert result["steps"] == ["01_panel", "02_passes", "03_wired", "04_frame", "05_progress", "06_done"]
+    assert result["steps"] == ["01_panel", "02_passes", "03_wired", "04_frame", "05_progress", "06_done", "07_f12"]
     for step in result["steps"]:
         data = (work / "screenshots" / f"{step}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, step
@@ -186,3 +186,56 @@ def test_undo_and_redo_after_our_operators_give_each_earlier_scene_back(gui_run)
     assert undo["forward"] == states[1:]  # Ctrl+Shift+Z all the way again
     assert undo["operators"][4] == ["FINISHED"] and undo["npz_age_s"] < 30  # still renders after undo
     assert undo["after_render"] == states[-1]  # and leaves the scene as it found it
+
+
+def _check_window_frame(work, folder, steps):
+    """Frame 6 of an F12 / Ctrl+F12 export in the window against the driver's truth:
+    occlusion, flow over 2 frames, instance ids one to one and the masks."""
+    truth = np.load(work / "truth.npz")
+    result = json.loads((work / "result.json").read_text())
+    out = work / folder
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["missing_modalities"] == [], meta["missing_modalities"]
+    arrays = dict(np.load(out / "npz" / "000006.npz"))
+    rows, cols = np.nonzero(truth["away"])
+    for k, direction in steps:
+        suffix = "" if k == 1 else f"_k{k}"
+        codes = truth[f"codes_{direction}_{k}"]
+        occlusion = arrays[f"occlusion_{direction}{suffix}"][rows, cols]
+        assert np.mean(occlusion == codes) >= 0.995, (folder, k, direction, np.mean(occlusion == codes))
+        if k > 1:
+            flow = arrays[f"flow_{direction}{suffix}"][rows, cols]
+            seen = codes == 0
+            error = np.linalg.norm(flow - (truth[f"pixels_{direction}_{k}"] - np.stack([cols, rows], axis=1)), axis=-1)
+            assert seen.sum() > 2000 and np.median(error[seen]) <= 0.01, (folder, k, direction)
+    inside = truth["interior"]
+    ids = arrays["instance_id"]
+    pairs = {(int(truth["key"][r, c]), int(ids[r, c])) for r, c in zip(*np.nonzero(inside), strict=True)}
+    assert len(pairs) == len({k for k, _ in pairs}) == len({i for _, i in pairs}) >= 6, pairs
+    objects = result["truth_objects"]
+    assert all(meta["instances"][str(i)]["object"] == objects[key] for key, i in pairs)
+    for name in ("object_index", "material_index"):
+        np.testing.assert_array_equal(arrays[name][inside], truth[name][inside], err_msg=f"{folder} {name}")
+    return meta
+
+
+def test_f12_in_the_window_writes_everything_once_the_render_job_has_ended(gui_run):
+    """F12 pressed over the viewport: the handlers ran in the render job's thread, the
+    frame was held until the job ended (the panel said so), then written whole."""
+    result, work = gui_run
+    f12 = result["f12"]
+    assert f12["main_thread"] == [False]  # Blender's window: a render job's thread
+    assert any("frame 1 of 1" in said for said in f12["held_then_written"]), f12["held_then_written"]
+    meta = _check_window_frame(work, "f12", [(1, "forward"), (1, "backward"), (2, "forward"), (2, "backward")])
+    assert meta["frames_written"] == [6]
+
+
+def test_ctrl_f12_in_the_window_writes_every_frame_and_the_tracks(gui_run):
+    result, work = gui_run
+    ctrl_f12 = result["ctrl_f12"]
+    assert ctrl_f12["main_thread"] == [False, False, False] and ctrl_f12["frame_after"] == 6
+    assert len(list((work / "anim").iterdir())) == 3  # the user's own frames
+    meta = _check_window_frame(work, "ctrl_f12", [(1, "forward"), (2, "backward")])
+    assert meta["frames_written"] == [5, 6, 7]
+    with np.load(work / "ctrl_f12" / "tracks.npz") as tracks:
+        assert list(tracks["frames"]) == [5, 6, 7] and len(tracks["query_points"]) == 6 * 10
