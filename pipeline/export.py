@@ -39,7 +39,7 @@ from ..exporters.frame_io import FrameFileError
 from ..exporters.layout import inside, rgb_path, view_folder
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export, check_same_rig, write_rig_meta
 from ..exporters.stages import Stages
-from . import motion, reconstruction, scene_info, scratch, views
+from . import motion, rays, reconstruction, scene_info, scratch, views
 from .checks import blocking_problems, output_root
 from .contact import write_contact_sheet
 from .options import ExportOptions
@@ -274,6 +274,8 @@ class Exporter:
         meta["flow_offsets"] = list(self.plan.offsets)
         if self.plan.offsets or "occlusion" in self.modalities or self.tracks:
             meta["surface_motion"] = motion.motion_routes(scene)
+        if self.plan.geometric:
+            meta["rays"] = rays.describe()
         return meta
 
     def _output(self, view: views.View, shared: dict) -> ViewOutput:

@@ -9,14 +9,16 @@ projected, it gives the flow; a ray from the camera to it tells whether it is se
 (nothing in between), hidden (a surface in front, another face of its own mesh
 included) or outside the picture. Rigid motion, parents, constraints, collection
 instances and deforming meshes are one case, and so is a quad that Blender triangulates
-along its other diagonal at t±k (it splits each quad along the shorter one, which
-changes as a mesh bends): the point is followed by its vertices, not by a triangle
-index, and its own face, however triangulated there, does not hide it. A point whose
+along its other diagonal at t±k (it splits a quad along 0–2 unless its two triangles
+would face opposite ways, which changes as a mesh bends or folds): the point is followed
+by its vertices, not by a triangle index, and its own face, however triangulated there,
+does not hide it. A point whose
 instance is gone at t±k, or whose mesh has another vertex count there, cannot be
 followed: NaN flow and code 255.
 
-Rays are cast against one BVH of every camera-visible instance's triangles in world
-space, built once per frame and kept while nearby frames need it.
+Rays are cast (``rays.py``: Embree, else Blender's BVH) against every camera-visible
+instance's triangles in world space, gathered once per frame and kept while nearby
+frames need them.
 """
 
 from __future__ import annotations
@@ -26,11 +28,10 @@ from dataclasses import dataclass
 
 import bpy
 import numpy as np
-from mathutils.bvhtree import BVHTree
 
 from ..core import instances, motion
 from ..core.camera import intrinsics, output_size, world_to_camera
-from . import views
+from . import rays, views
 from .changes import SceneChanges
 
 _MESH_LIKE = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
@@ -58,15 +59,15 @@ class Instance:
 class FrameGeometry:
     view: motion.View
     instances: list[Instance]
-    first_triangle: np.ndarray  # (I + 1,): instance i owns BVH triangles [first[i], first[i + 1])
-    bvh: BVHTree | None
+    first_triangle: np.ndarray  # (I + 1,): instance i owns triangles [first[i], first[i + 1]) of ``triangles``
+    triangles: rays.Triangles | None
 
     def __post_init__(self) -> None:
         self.by_key = {inst.key: i for i, inst in enumerate(self.instances)}
         ids = instances.instance_ids(self.by_key)
         for inst in self.instances:
             inst.id = ids[inst.key]
-        # Per BVH triangle, the face it belongs to: instance index and polygon in one int.
+        # Per triangle, the face it belongs to: instance index and polygon in one int.
         self.face = np.concatenate(
             [face_id(i, inst.polygons) for i, inst in enumerate(self.instances)] or [np.zeros(0, np.int64)]
         )
@@ -216,33 +217,22 @@ def capture(scene, view_layer, view: views.View) -> FrameGeometry:
             matrix = np.array(inst.matrix_world, np.float64)
             found.append(Instance(key, obj.pass_index, matrix, local, triangles, polygons, materials))
     first = np.cumsum([0, *(len(inst.triangles) for inst in found)])
-    bvh = None
+    triangles = None
     if found:
-        world, offset, polygons = [], 0, []
+        world, offset, corners = [], 0, []
         for inst in found:
             world.append(inst.local @ inst.matrix[:3, :3].T + inst.matrix[:3, 3])
-            polygons.append(inst.triangles + offset)
+            corners.append(inst.triangles + offset)
             offset += len(inst.local)
-        vertices, polygons = np.concatenate(world).tolist(), np.concatenate(polygons).tolist()
-        bvh = BVHTree.FromPolygons(vertices, polygons, all_triangles=True)
-    return FrameGeometry(_view(scene, view), found, first, bvh)
+        triangles = rays.Triangles(np.concatenate(world), np.concatenate(corners))
+    return FrameGeometry(_view(scene, view), found, first, triangles)
 
 
 def _cast(geometry: FrameGeometry, origins, directions, distances) -> tuple[np.ndarray, np.ndarray]:
-    """First hits of rays: BVH triangle index (-1: none) and distance."""
-    count = len(origins)
-    index = np.full(count, -1, np.int64)
-    distance = np.full(count, np.inf)
-    if geometry.bvh is None or not count:
-        return index, distance
-    # map() calls into the BVH without a Python frame per ray; zip(*) splits the results.
-    hits = map(geometry.bvh.ray_cast, origins.tolist(), directions.tolist(), distances.tolist())
-    _, _, found, travelled = zip(*hits, strict=True)  # every result is a 4-tuple
-    found = np.array(found, dtype=np.float64)  # None (no hit) becomes NaN
-    travelled = np.array(travelled, dtype=np.float64)
-    hit = ~np.isnan(found)
-    index[hit], distance[hit] = found[hit].astype(np.int64), travelled[hit]
-    return index, distance
+    """First hits of rays: triangle index (-1: none) and distance."""
+    if geometry.triangles is None:
+        return np.full(len(origins), -1, np.int64), np.full(len(origins), np.inf)
+    return geometry.triangles.cast(origins, directions, distances)
 
 
 def _world_triangles(inst: Instance, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -31,12 +31,13 @@ def _manifest() -> dict:
 
 
 def legacy_wheels() -> list[Path]:
-    """The Python 3.10 counterparts of the manifest's Python 3.11 wheels, kept in
-    ``wheels/legacy/`` (which the manifest keeps out of the extension zip)."""
+    """The Python 3.10 counterparts of the manifest's Python 3.11 OpenEXR wheels, kept in
+    ``wheels/legacy/`` (which the manifest keeps out of the extension zip). Embree has no
+    Python 3.10 wheels: the legacy add-on casts its rays with Blender's BVH."""
     out = []
     for entry in _manifest().get("wheels", []):
         name = Path(entry).name
-        if "-cp311-cp311-" in name:
+        if name.startswith("openexr-") and "-cp311-cp311-" in name:
             name = name.replace("-cp311-cp311-", "-cp310-cp310-").replace(name.split("-")[1], LEGACY_OPENEXR, 1)
             out.append(ROOT / "wheels" / "legacy" / name)
     return out
@@ -48,7 +49,7 @@ def fetch_wheels(wheels: list[Path]) -> None:
         if wheel.exists():
             continue
         wheel.parent.mkdir(parents=True, exist_ok=True)
-        name, version, python, _abi, platform = wheel.stem.split("-")
+        name, version, python, _abi, platforms = wheel.stem.split("-")
         subprocess.run(
             [
                 sys.executable,
@@ -58,8 +59,7 @@ def fetch_wheels(wheels: list[Path]) -> None:
                 "--quiet",
                 "--no-deps",
                 "--only-binary=:all:",
-                "--platform",
-                platform,
+                *(f"--platform={platform}" for platform in platforms.split(".")),  # manylinux_2_27_x86_64.manylinux_…
                 "--python-version",
                 python.removeprefix("cp"),
                 "--implementation",
@@ -116,7 +116,8 @@ def build_legacy(extension_zip: Path) -> Path:
     legacy = extension_zip.with_name(extension_zip.stem + "-legacy.zip")
     with zipfile.ZipFile(extension_zip) as source, zipfile.ZipFile(legacy, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
-            target.writestr(f"ground_truth/{item.filename}", source.read(item))
+            if not item.filename.startswith("wheels/embreex-"):  # no Python 3.10 wheels: the BVH route
+                target.writestr(f"ground_truth/{item.filename}", source.read(item))
         for wheel in extra:
             target.write(wheel, f"ground_truth/wheels/{wheel.name}")
     return legacy

@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The two routes of the add-on's rays (``pipeline/rays.py``): Embree, from the wheel the
+extension bundles, and Blender's BVH, the fallback (``GROUND_TRUTH_RAYS=bvh``). Both
+cast through pixel centres into a scene of passing, deforming and dense meshes, against
+Blender's own ``Scene.ray_cast`` through the same centres, and against each other."""
+
+import importlib
+import json
+
+import bmesh
+import bpy
+import devenv
+import motion_truth
+import numpy as np
+import pytest
+import scenes
+
+
+def _addon(name):
+    return importlib.import_module(f"{devenv.ADDON_MODULE}.{name}")
+
+
+def _dense_scene(scene):
+    """The passing scene and a subdivided monkey (about 8,000 triangles) over the ground."""
+    motion_truth.build_passing_scene(scene)
+    mesh = bpy.data.meshes.new("Suzanne")
+    bm = bmesh.new()
+    bmesh.ops.create_monkey(bm)
+    bm.to_mesh(mesh)
+    bm.free()
+    monkey = bpy.data.objects.new("Suzanne", mesh)
+    scene.collection.objects.link(monkey)
+    monkey.location, monkey.scale = (-0.8, 0.5, 0.4), (0.9, 0.9, 0.9)
+    subdivision = monkey.modifiers.new("Subdivision", "SUBSURF")
+    subdivision.levels = subdivision.render_levels = 2
+    scene.frame_set(6)
+
+
+def _cast(scene, route, monkeypatch, size):
+    """The add-on's geometry of the frame and its first hits through every pixel centre
+    of a ``size`` picture: (geometry, triangle index, distance, hit points)."""
+    if route == "bvh":
+        monkeypatch.setenv("GROUND_TRUTH_RAYS", "bvh")
+    else:
+        monkeypatch.delenv("GROUND_TRUTH_RAYS", raising=False)
+    scene.render.resolution_x, scene.render.resolution_y = size
+    motion, views, core_motion = _addon("pipeline.motion"), _addon("pipeline.views"), _addon("core.motion")
+    geometry = motion.capture(scene, bpy.context.view_layer, views.View(""))
+    assert geometry.triangles.route == route
+    rows, cols = np.mgrid[0 : size[1], 0 : size[0]]
+    pixels = np.stack([cols.ravel(), rows.ravel()], axis=1)
+    origins, directions, per_depth = core_motion.pixel_rays(geometry.view, pixels)
+    reach = (geometry.view.clip[1] - geometry.view.clip[0]) * per_depth
+    index, distance = geometry.triangles.cast(origins, directions, reach)
+    return geometry, index, distance, origins + directions * np.where(index >= 0, distance, 0.0)[:, None]
+
+
+@pytest.mark.parametrize("route", ["embree", "bvh"])
+def test_each_route_finds_the_face_blender_finds_at_every_pixel_centre(scene, route, monkeypatch):
+    _dense_scene(scene)
+    geometry, index, _, points = _cast(scene, route, monkeypatch, (160, 120))
+    assert len(geometry.face) > 8000
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    same = total = 0
+    miss = []  # how far our hit point is from Blender's, per metre travelled
+    for i, (row, col) in enumerate(np.ndindex(120, 160)):
+        start, direction = motion_truth.camera_ray(scene, col, row)
+        hit, location, _, face, obj, _ = scene.ray_cast(depsgraph, start, direction)
+        if not hit:
+            assert index[i] == -1, (row, col)
+            continue
+        total += 1
+        assert index[i] >= 0, (row, col, obj.name)
+        ours = geometry.face[index[i]]
+        instance, polygon = int(ours >> 32), int(ours & 0xFFFFFFFF)
+        same += geometry.instances[instance].key[0] == obj.name and polygon == face
+        miss.append(np.linalg.norm(points[i] - np.array(location)) / (location - start).length)
+    assert total > 10000 and same / total >= 0.9995, (same, total)
+    assert np.median(miss) < 1e-6 and np.max(miss) < 1e-4, (np.median(miss), np.max(miss))
+
+
+def test_embree_and_blenders_bvh_hit_the_same_triangle(scene, monkeypatch):
+    _dense_scene(scene)
+    _, embree, embree_distance, _ = _cast(scene, "embree", monkeypatch, (640, 480))
+    _, bvh, bvh_distance, _ = _cast(scene, "bvh", monkeypatch, (640, 480))
+    assert (bvh >= 0).sum() > 150_000
+    agree = np.mean(embree == bvh)
+    assert agree >= 0.9999, agree
+    both = (embree == bvh) & (bvh >= 0)
+    np.testing.assert_allclose(embree_distance[both], bvh_distance[both], rtol=1e-5)
+
+
+def test_meta_json_names_the_route(scene, monkeypatch, tmp_path):
+    _dense_scene(scene)
+    for route, named in (("bvh", "bvh (Blender's mathutils.bvhtree)"), ("embree", "embree (embreex 4.4.0.post1)")):
+        if route == "bvh":
+            monkeypatch.setenv("GROUND_TRUTH_RAYS", "bvh")
+        else:
+            monkeypatch.delenv("GROUND_TRUTH_RAYS")
+        scene.ground_truth.output_dir = str(tmp_path / route)
+        assert bpy.ops.render.gt_render_frame() == {"FINISHED"}
+        assert json.loads((tmp_path / route / "meta.json").read_text())["rays"] == named
+    assert scenes.effective_size(scene) == (160, 120)
