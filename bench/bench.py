@@ -2,7 +2,7 @@
 """The benchmark: per-frame cost of the export beside the render it rides on, stage by
 stage, for the demo scene (Cycles on this machine's CPU).
 
-    bench/bench.sh [--runs 3] [--frames 8] [--final-frames 6]
+    bench/bench.sh [--runs 3] [--frames 8] [--final-frames 6] [--device CPU|CUDA|OPTIX|HIP|ONEAPI|METAL]
 
 Fast renders first, as GPU users see our cost (1 sample, no denoising): at 640×480,
 B, S, C, C0, R0, E, K2, T and X; at 1920×1080, B, C, R0 and E. Then the final-quality
@@ -40,8 +40,10 @@ FAST = {(640, 480): ("B", "S", "C", "C0", "R0", "E", "K2", "T", "X"), (1920, 108
 FINAL = ("A", "B", "C", "D")
 
 
-def worker(config: str, out: Path, size: tuple[int, int], frames: int, samples: int, denoise: bool) -> dict:
-    command = [sys.executable, str(ROOT / "bench" / "worker.py"), config, "--out", str(out)]
+def worker(
+    config: str, out: Path, size: tuple[int, int], frames: int, samples: int, denoise: bool, device: str
+) -> dict:
+    command = [sys.executable, str(ROOT / "bench" / "worker.py"), config, "--out", str(out), "--device", device]
     command += ["--width", str(size[0]), "--height", str(size[1]), "--frames", str(frames), "--samples", str(samples)]
     command += [] if denoise else ["--no-denoise"]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -117,6 +119,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--frames", type=int, default=8, help="frames of each fast 640×480 configuration")
     parser.add_argument("--final-frames", type=int, default=6, help="frames of each 16-sample configuration")
+    parser.add_argument("--device", default="CPU", help="Cycles' device (as the command line's --device)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gt_bench_"))
     fast = {size: Table(f"Fast render: {size[0]}×{size[1]}, 1 sample, no denoising", FAST[size]) for size in FAST}
@@ -125,15 +128,21 @@ def main() -> None:
         for size, table in fast.items():
             frames = args.frames if size == (640, 480) else 3
             table.runs.append(
-                {c: worker(c, work / f"{run}_{size[0]}_{c}", size, frames, 1, False) for c in table.configs}
+                {
+                    c: worker(c, work / f"{run}_{size[0]}_{c}", size, frames, 1, False, args.device)
+                    for c in table.configs
+                }
             )
             print(f"bench: run {run + 1}/{args.runs} {size[0]}×{size[1]} fast done", file=sys.stderr, flush=True)
         final.runs.append(
-            {c: worker(c, work / f"{run}_final_{c}", (640, 480), args.final_frames, 16, True) for c in FINAL}
+            {
+                c: worker(c, work / f"{run}_final_{c}", (640, 480), args.final_frames, 16, True, args.device)
+                for c in FINAL
+            }
         )
         print(f"bench: run {run + 1}/{args.runs} final done", file=sys.stderr, flush=True)
 
-    print("\nDemo scene, Cycles on this machine's CPU; each configuration in a fresh process.")
+    print(f"\nDemo scene, Cycles on {args.device}; each configuration in a fresh process.")
     for table in fast.values():
         table.print()
         table.print_stages(("C", "R0", "E"))
@@ -142,14 +151,12 @@ def main() -> None:
     print("\n| target (fast renders, median of per-run values) | measured | target | |")
     print("|---|---|---|---|")
     for size, table in fast.items():
-        label = f"{size[0]}×{size[1]}"
-        for config, target in (("C", 1.10), ("R0", 1.10), ("E", 1.03)):
-            value = median(table.ratio(config))
-            runs = ", ".join(f"{v:.3f}" for v in table.ratio(config))
-            print(f"| {label} {config} / B wall ({runs}) | {value:.3f} | ≤ {target:.2f} | {verdict(value, target)} |")
-    for config in ("C", "R0"):
-        step = small.step(config)
-        print(f"| 640×480 {config} export step | {step:.3f} s | ≤ 0.120 s | {verdict(step, 0.12)} |")
+        value = median(table.ratio("C"))
+        runs = ", ".join(f"{v:.2f}" for v in table.ratio("C"))
+        print(f"| {size[0]}×{size[1]} C / B wall ({runs}) | {value:.2f} | ≤ 1.5 (aim 1.3) | {verdict(value, 1.5)} |")
+    for config, target, what in (("K2", 0.1, "a flow offset k (K2 − C)"), ("T", 0.05, "point tracks (T − C)")):
+        extra = median((r[config]["wall"] - r["C"]["wall"]) / r[config]["frames"] for r in small.runs)
+        print(f"| 640×480 {what}, wall per frame | {extra:+.3f} s | ≤ {target} s | {verdict(extra, target)} |")
     for size, table in fast.items():
         floor = median(median(r["E"]["floor"]) for r in table.runs)
         ratio = median(median(r["E"]["export"]) / median(r["E"]["floor"]) for r in table.runs)
@@ -158,7 +165,8 @@ def main() -> None:
             f"| {ratio:.2f} | ≤ 3 | {verdict(ratio, 3)} |"
         )
     c_final = median(final.ratio("C"))
-    print(f"| 16 samples C / B wall | {c_final:.3f} | ≤ 1.10 | {verdict(c_final, 1.10)} |")
+    print(f"| 16 samples C / B wall | {c_final:.3f} | ≤ 1.05 | {verdict(c_final, 1.05)} |")
+    print("| 1,000,000-frame farm run: plan + resume check + merge ≤ 60 s, driver ≤ 2 GB | – | | not measured yet |")
     d_over_c = median(median(r["D"]["export"]) / median(r["C"]["export"]) for r in final.runs)
     print(f"| 16 samples D export / C export | {d_over_c:.1f}× | | |")
     print("\n| what it adds at 640×480, fast | wall per frame | export step per frame |")

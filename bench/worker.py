@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--no-denoise", action="store_true", help="denoising off (the demo scene has it on)")
+    parser.add_argument("--device", default="CPU", help="Cycles' device, as the command line's --device")
     args = parser.parse_args()
     out = args.out.resolve()
     bpy = devenv.import_bpy()
@@ -179,6 +180,11 @@ def main() -> None:
     scene = demo_scene.build_demo_scene(resolution=(args.width, args.height), samples=args.samples)
     scene.frame_end = scene.frame_start + args.frames - 1
     scene.cycles.use_denoising = not args.no_denoise
+    refused = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.export").ExportRefusedError
+    try:
+        importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.command").use_device(scene, args.device)
+    except refused as error:  # no such device here
+        sys.exit(f"worker: {error}")
     frames = list(range(scene.frame_start, scene.frame_end + 1))
     data = out / "data"
     result = {"config": args.config, "frames": len(frames)}
