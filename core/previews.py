@@ -176,7 +176,13 @@ def mask_colours(indices: np.ndarray) -> np.ndarray:
 
 def mask_preview(mask: np.ndarray) -> np.ndarray:
     """An index mask in a distinct palette (one colour per index, background black)."""
-    values = np.unique(mask)
+    low, high = (int(mask.min()), int(mask.max())) if mask.size else (0, 0)
+    if high - low < 1 << 16:  # pass indices: a table over the range, no sort
+        table = np.zeros((high - low + 1, 3), np.uint8)
+        present = np.flatnonzero(np.bincount((mask.ravel() - low).astype(np.intp), minlength=1))
+        table[present] = mask_colours(present + low)
+        return _in_bands(mask, lambda rows: table[rows - low])
+    values = np.unique(mask)  # instance ids: hashes over the whole int32 range
     colours = mask_colours(values)
     return _in_bands(mask, lambda rows: colours[np.searchsorted(values, rows)])
 

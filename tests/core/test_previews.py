@@ -8,6 +8,7 @@ from ground_truth.core.previews import (
     depth_preview,
     emission_preview,
     flow_preview,
+    mask_colours,
     mask_preview,
     normal_preview,
     viridis,
@@ -122,6 +123,16 @@ def test_mask_preview_gives_each_index_its_own_colour():
     assert not rgb[0, 0].any()
     colours = {tuple(c) for c in rgb.reshape(-1, 3)[1:]}
     assert len(colours) == 63
+
+
+@pytest.mark.parametrize("low, high", [(-1, 30), (0, 70_000), (-(2**31), 2**31 - 1)])
+def test_mask_preview_colours_each_pixel_by_its_index_alone(low, high):
+    """Pass indices (a small range, with -1 for unknown), a wide range and instance-id
+    hashes: every pixel has its index's colour, whatever else the mask holds."""
+    mask = np.random.default_rng(1).integers(low, high, (37, 53), endpoint=True).astype(np.int32)
+    mask[0, :3] = [0, low, high]
+    expected = np.array([mask_colours(np.array([i]))[0] for i in mask.ravel()]).reshape(37, 53, 3)
+    np.testing.assert_array_equal(mask_preview(mask), expected)
 
 
 def test_contact_sheet_places_tiles_in_a_grid():
