@@ -19,6 +19,13 @@ BLENDER_5 = bpy.app.version >= (5, 0, 0)
 FILE_OUTPUT_KEEPS_VECTOR_W = bpy.app.version >= (4, 5, 0)
 
 
+def render_engine(scene: bpy.types.Scene) -> str:
+    """``scene.render.engine``, but ``BLENDER_EEVEE_LEGACY`` for EEVEE before 4.2, whose
+    render result holds no Vector pass (measured on 3.4: ``use_pass_vector`` on, no layer)."""
+    engine = scene.render.engine
+    return "BLENDER_EEVEE_LEGACY" if engine == "BLENDER_EEVEE" and bpy.app.version < (4, 2, 0) else engine
+
+
 def render_layer_socket(name: str) -> str:
     """The Render Layers output of pass ``name`` (the registry declares both spellings)."""
     render_pass = PASSES[name]

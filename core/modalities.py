@@ -26,9 +26,12 @@ from .convert import FrameData
 
 CYCLES, EEVEE, WORKBENCH = "CYCLES", "EEVEE", "WORKBENCH"
 SUPPORTED_FAMILIES = (CYCLES, EEVEE)
+# EEVEE before Blender 4.2 (compat.render_engine names it so) renders no Vector pass.
+EEVEE_LEGACY = "BLENDER_EEVEE_LEGACY"
 _ENGINE_FAMILIES = {
     "CYCLES": CYCLES,
     "BLENDER_EEVEE": EEVEE,
+    EEVEE_LEGACY: EEVEE,
     "BLENDER_EEVEE_NEXT": EEVEE,
     "BLENDER_WORKBENCH": WORKBENCH,
 }
@@ -296,6 +299,8 @@ def engine_family(engine: str) -> str | None:
 def engine_gives(engine: str, modality: str) -> bool:
     family = engine_family(engine)
     m = MODALITY_BY_KEY[modality]
+    if engine == EEVEE_LEGACY and "vector" in m.passes:
+        return False
     if family in SUPPORTED_FAMILIES and m.from_geometry(family):
         return True
     return all(family in PASSES[p].engines for p in m.passes)

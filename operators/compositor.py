@@ -32,7 +32,7 @@ class NODE_OT_gt_wire_compositor(bpy.types.Operator):
 
     def execute(self, context):
         scene = context.scene
-        chosen = plan(scene.render.engine, wanted_modalities(scene.ground_truth))
+        chosen = plan(compat.render_engine(scene), wanted_modalities(scene.ground_truth))
         result = wiring.wire(scene, context.view_layer, chosen.passes)
         if result.missing_sockets:  # not expected: the passes were switched on just before
             self.report({"WARNING"}, f"Render Layers has no output for: {', '.join(result.missing_sockets)}")

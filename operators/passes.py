@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bpy
 
+from .. import compat
 from ..compositor.wiring import enable_passes
 from ..core.modalities import plan
 from ..pipeline.checks import engine_problem
@@ -31,7 +32,7 @@ class RENDER_OT_gt_setup_passes(bpy.types.Operator):
 
     def execute(self, context):
         scene, settings = context.scene, context.scene.ground_truth
-        chosen = plan(scene.render.engine, wanted_modalities(settings))
+        chosen = plan(compat.render_engine(scene), wanted_modalities(settings))
         enable_passes(context.view_layer, chosen.passes)
         message = f"Enabled passes: {', '.join(chosen.passes)}"
         if chosen.missing:

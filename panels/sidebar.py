@@ -95,7 +95,7 @@ class VIEW3D_PT_gt_modalities(GroundTruthPanel, bpy.types.Panel):
 
     def draw(self, context):
         settings = context.scene.ground_truth
-        engine = context.scene.render.engine
+        engine = compat.render_engine(context.scene)
         column = self.layout.column(heading="Export")
         for modality in MODALITIES:
             row = column.row()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import bpy
 
+from .. import compat
 from ..core.modalities import SUPPORTED_FAMILIES, engine_family, plan
 from ..core.motion import offsets_from_text
 from .options import ExportOptions
@@ -72,7 +73,7 @@ def notices(scene: bpy.types.Scene, options: ExportOptions) -> list[str]:
     if len(layers) > 1:
         active = bpy.context.view_layer.name if bpy.context.view_layer else layers[0].name
         out.append(f"{len(layers)} view layers render; the masks and passes come from '{active}' (the active one)")
-    missing = plan(scene.render.engine, options.modalities).missing
+    missing = plan(compat.render_engine(scene), options.modalities).missing
     if missing and engine_family(scene.render.engine) in SUPPORTED_FAMILIES:
         out.append(f"{scene.render.engine.replace('BLENDER_', '').title()} cannot give: {', '.join(missing)}")
     if "flow" in options.modalities and scene.render.use_motion_blur:

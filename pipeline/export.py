@@ -122,7 +122,7 @@ def export_plan(scene: bpy.types.Scene, options: ExportOptions, geometry: bool =
     except ValueError as error:
         raise ExportRefusedError(f"Flow Offsets: {error}") from None
     pair = None if stereo is None else stereo.rectified
-    return plan(scene.render.engine, options.modalities, offsets, geometry, pair)
+    return plan(compat.render_engine(scene), options.modalities, offsets, geometry, pair)
 
 
 def _reconstruction_problem(scene, rig: views.Rig, options: ExportOptions) -> str | None:

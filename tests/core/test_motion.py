@@ -111,6 +111,11 @@ def test_the_plan_adds_offsets_and_occlusion_only_with_flow():
     assert on_f12.missing == ("occlusion",) and not on_f12.geometric and on_f12.offsets == ()
     workbench = plan("BLENDER_WORKBENCH", every, (2,))
     assert "occlusion" in workbench.missing and "flow" in workbench.missing and not workbench.offsets
+    # EEVEE before 4.2 renders no Vector pass: no flow, and nothing that goes with it;
+    # instance ids (rays) and the masks still come
+    legacy = plan("BLENDER_EEVEE_LEGACY", (*every, "instance_id", "object_index"), (2,))
+    assert legacy.missing == ("flow", "occlusion") and "vector" not in legacy.passes and not legacy.offsets
+    assert {"instance_id", "object_index"} <= set(legacy.modalities)
 
 
 def test_offset_keys_resolve_to_their_templates():

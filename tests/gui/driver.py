@@ -207,9 +207,9 @@ def wait_for_window_export(out, threads):
 
 
 def window_renders():
-    """F12 and Ctrl+F12 (frames 5-7, tracks) pressed over the viewport, on Cycles (3.4's
-    EEVEE has no Vector pass; the matrix tests EEVEE's window route with bpy),
-    with Export on F12 Render on, in a scene of passing, occluding and deforming
+    """F12 and Ctrl+F12 (frames 5-7, tracks) pressed over the viewport on Cycles, and F12
+    on EEVEE (3.4's has no Vector pass: no flow there), with Export on F12 Render on, in
+    a scene of passing, occluding and deforming
     objects; then the truth at frame 6 from Blender's ray casts (tests/blender's
     motion_truth and instance_truth), saved for the test to compare."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender"))
@@ -245,6 +245,15 @@ def window_renders():
     keys_over_viewport("ctrl+F12")
     RESULT["ctrl_f12"] = yield from wait_for_window_export(WORK / "ctrl_f12", threads)
     RESULT["ctrl_f12"]["frame_after"] = scene.frame_current
+    threads.clear()  # EEVEE (legacy here: no Vector pass, so no flow and no occlusion)
+    scene.render.engine = "BLENDER_EEVEE"
+    scene.eevee.taa_render_samples = 4
+    settings.output_dir, settings.use_tracks = str(WORK / "f12_eevee"), False
+    scene.frame_set(6)
+    yield 0.5
+    keys_over_viewport("F12")
+    RESULT["f12_eevee"] = yield from wait_for_window_export(WORK / "f12_eevee", threads)
+    scene.render.engine = "CYCLES"
     _, away, truth = motion_truth.truth_around(scene, 6, STEPS)
     labels = instance_truth.labels(scene)
     keys = sorted({k for k in labels["key"].ravel() if k is not None})
