@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -86,13 +87,21 @@ def gui_run(tmp_path_factory):
     result_file = work / "result.json"
     attempts, output = [], ""
     for _ in range(3):
-        for folder in ("out", "screenshots", "blender_home"):
+        for folder in ("out", "screenshots", "blender_home", "f12", "ctrl_f12", "f12_eevee", "anim"):
             shutil.rmtree(work / folder, ignore_errors=True)
+        for name in ("result.json", "truth.npz"):
+            (work / name).unlink(missing_ok=True)
+        # A session of its own: a stuck attempt is ended with Xvfb and Blender both.
+        blender = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
-            attempts.append(done.returncode)
-            output = done.stdout[-3000:] + done.stderr[-3000:]
+            stdout, stderr = blender.communicate(timeout=180)
+            attempts.append(blender.returncode)
+            output = stdout[-3000:] + stderr[-3000:]
         except subprocess.TimeoutExpired:
+            os.killpg(blender.pid, signal.SIGKILL)
+            blender.communicate()
             attempts.append("timeout")
             continue
         if result_file.exists():
