@@ -28,7 +28,9 @@ def test_the_extension_zip_holds_the_add_on_and_exactly_the_manifest_wheels(addo
     assert stray == {name for name in stray if name.endswith(".py")}, stray
 
 
-def test_the_legacy_zip_is_one_folder_with_python_3_10_wheels_added(addon, tmp_path):
+def test_the_legacy_zip_is_one_folder_with_python_3_10_wheels_added_and_no_embree(addon, tmp_path):
+    """Blender 3.4–4.1 unpack OpenEXR only (vendor.py) and cast rays with the BVH: the
+    Embree wheels stay out of the legacy zip."""
     copy = tmp_path / addon.name
     copy.write_bytes(addon.read_bytes())
     legacy = build.build_legacy(copy)
@@ -38,4 +40,6 @@ def test_the_legacy_zip_is_one_folder_with_python_3_10_wheels_added(addon, tmp_p
     assert all(name.startswith("ground_truth/") for name in names)
     wheels = {Path(name).name for name in names if name.endswith(".whl")}
     cp310 = {name for name in wheels if "-cp310-" in name}
-    assert wheels == manifest_wheels() | cp310 and len(cp310) == 5  # Linux ×2, Windows, macOS ×2
+    openexr = {name for name in manifest_wheels() if name.startswith("openexr-")}
+    assert wheels == openexr | cp310 and len(cp310) == 5  # Linux ×2, Windows, macOS ×2
+    assert any(name.startswith("embreex-") for name in manifest_wheels())
