@@ -57,7 +57,8 @@ class WindowRun:
     def __init__(self, exporter: Exporter):
         self.exporter = exporter
         self.held: list[TakenRender] = []
-        self.dropped: list[int] = []
+        self.dropped: list[int] = []  # not held: the scratch folder would have filled
+        self.failed: list[int] = []  # held, then not written: an error said above
         self.done = 0
         per_frame = exporter.scratch_file_bytes * len(exporter.rig.shots[0])
         self.limit = max(1, scratch.free_bytes(exporter.session.raw_dir) // (2 * max(per_frame, 1)))
@@ -90,15 +91,22 @@ class WindowRun:
             self.done += 1
         except ExportError as error:
             _say(str(error))
-            self.dropped.extend(t.frame for t in [taken, *self.held])
-            for waiting in [taken, *self.held]:
-                waiting.discard()
-            self.held.clear()
+            self.give_up([taken])
             return False
+        except Exception:
+            self.give_up([taken])
+            raise
         finally:
             if scene.frame_current != shown:
                 scene.frame_set(shown)
         return True
+
+    def give_up(self, taken: list[TakenRender]) -> None:
+        """After an error: ``taken`` and every frame still held are not written."""
+        for waiting in [*taken, *self.held]:
+            self.failed.append(waiting.frame)
+            waiting.discard()
+        self.held.clear()
 
     def close(self) -> None:
         """Write what is left and finish the folder, as the panel's export ends."""
@@ -109,6 +117,8 @@ class WindowRun:
         else:
             if self.done:
                 _say(f"{self.done} frame{'s' if self.done > 1 else ''} exported to {self.exporter.root}")
+        if self.failed:
+            _say(f"frames {format_frames(sorted(self.failed))} not exported (the error above)")
         if self.dropped:
             _say(
                 f"frames {format_frames(self.dropped)} not exported: holding every frame of the range until its "
@@ -216,10 +226,10 @@ def _advance(run: WindowRun) -> bool:
     try:
         if run.step():
             return True
-    except Exception:  # a bug of ours: say it, and still end the run (and keep the timer)
-        log.exception("handing over a rendered frame failed")
-        run.dropped.extend(t.frame for t in run.held)
-        run.held.clear()
+    except Exception as error:  # a bug of ours: say it, and still end the run (and keep the timer)
+        log.debug("handing over a rendered frame failed", exc_info=True)
+        _say(f"writing a rendered frame failed: {type(error).__name__}: {error}")
+        run.give_up([])
     _finishing.remove(run)
     run.close()
     return False
