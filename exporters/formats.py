@@ -11,8 +11,9 @@ written in this order; the NPZ, the frame's record, comes last.
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -278,9 +279,10 @@ def _timed(job: Callable[[], None]) -> float:
     return time.perf_counter() - started
 
 
-def read_instances(root: Path, frames: Iterable[int]) -> dict[str, dict]:
-    """meta.json's ``instances``: the rows of ``frames``' records, in id order."""
-    rows: dict[str, dict] = {}
+def read_instances(root: Path, frames: Iterable[int], known: dict[str, dict] | None = None) -> dict[str, dict]:
+    """meta.json's ``instances``: the rows of ``frames``' records, and the ``known`` rows,
+    in id order."""
+    rows: dict[str, dict] = dict(known or {})
     for frame in frames:
         path = layout.instances_path(root, frame)
         if path.exists():
@@ -306,7 +308,36 @@ def damaged_files(
     return [(p, why) for p, why in found if why not in (None, "missing")]
 
 
-def complete_frames(root: Path, array_keys: Iterable[str], options: layout.OutputOptions) -> list[int]:
-    """The frames in the folder that have every file :func:`expected_files` lists, sorted."""
+def frames_named(root: Path, array_keys: Iterable[str], options: layout.OutputOptions) -> set[int]:
+    """The frames that have a file of every name :func:`expected_files` lists, from one
+    listing of each folder: no file is opened (a million frames' names take seconds,
+    checking their files whole takes minutes)."""
+    by_suffix: dict[str, list[Path]] = {}
+    for path in expected_files(root, 0, array_keys, options):
+        by_suffix.setdefault(path.suffix, []).append(path.parent)
+    stems: set[str] | None = None  # "000012" for frame 12: what every name holds
+    for suffix, folders in by_suffix.items():
+        names: set[str] | None = None  # "000012.png" in every folder of this suffix
+        for folder in folders:
+            try:
+                found = set(os.listdir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                return set()
+            names = found if names is None else names & found
+        cut = -len(suffix)
+        found_stems = {name[:cut] for name in names if name.endswith(suffix)}
+        stems = found_stems if stems is None else stems & found_stems
+        if not stems:
+            return set()
+    return {int(s) for s in stems or () if s.lstrip("-").isdigit() and f"{int(s):06d}" == s}
+
+
+def complete_frames(
+    root: Path, array_keys: Iterable[str], options: layout.OutputOptions, reported: Container[int] = ()
+) -> list[int]:
+    """The frames in the folder that have every file :func:`expected_files` lists,
+    sorted: each file checked whole, or for a frame in ``reported`` (a farm's chunk
+    reports, whose workers checked them whole: ``chunks.py``) only there by name."""
     keys = frozenset(array_keys)
-    return sorted(f for f in layout.frames_on_disk(root) if is_complete(root, f, keys, options))
+    named = frames_named(root, keys, options)
+    return sorted(f for f in named if f in reported or is_complete(root, f, keys, options))

@@ -1,15 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Where each output of a frame goes inside the output folder (see docs/contract.md), and
-which frames have files there (``formats.py`` says which files make a frame complete)."""
+"""Where each output of a frame goes inside the output folder (see docs/contract.md;
+``formats.py`` says which files make a frame complete)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 META_NAME = "meta.json"
-_FRAME_FILE = re.compile(r"^(-?\d+)\.(png|npz|exr)$")
 
 
 @dataclass(frozen=True)
@@ -111,15 +109,3 @@ def inside(root: Path, relative: str) -> Path:
     if not relative or path.is_absolute() or ".." in path.parts or "\\" in relative or ":" in path.parts[0]:
         raise ValueError(f"'{relative}' is not a folder inside {root}")
     return root.joinpath(*path.parts)
-
-
-def frames_on_disk(root: Path) -> set[int]:
-    """Frame numbers that have at least one file in the folder's ``rgb/``, ``npz/`` or ``exr/``."""
-    frames = set()
-    for folder in ("rgb", "npz", "exr"):
-        if (root / folder).is_dir():
-            for path in (root / folder).iterdir():
-                match = _FRAME_FILE.match(path.name)
-                if match:
-                    frames.add(int(match.group(1)))
-    return frames

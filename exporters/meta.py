@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -392,14 +392,17 @@ class MetaKeeper:
         with meta_lock(self.root):
             self.listed = add_frames(self.root / META_NAME, self._header, (), outside=True, same=self._same_export)
 
-    def rebuild(self) -> list[int]:
+    def rebuild(self, reported: Container[int] = (), rows: dict[str, dict] | None = None) -> list[int]:
         """Scan the folder and write ``meta.json`` with every complete frame (also when
         this run wrote none: a killed run may have left it behind the files) and the
-        instance table of those frames."""
+        instance table of those frames. ``reported``: frames a farm's chunk reports found
+        complete, whose files are only looked for by name; ``rows``: those frames' rows of
+        the instance table, from the same reports (``chunks.py``)."""
         with meta_lock(self.root):
-            frames = complete_frames(self.root, self.array_keys, self.options)
+            frames = complete_frames(self.root, self.array_keys, self.options, reported)
             if self.instances is not None:
-                self.instances = read_instances(self.root, frames)
+                unreported = [f for f in frames if f not in reported]
+                self.instances = read_instances(self.root, unreported, rows or {})
             if frames or (self.root / META_NAME).exists():
                 try:
                     self.covered = int((read_meta(self.root) or {}).get("folder_files_frames", 0))

@@ -8,13 +8,15 @@ import argparse
 import json
 import os
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 from ..core.frames import format_frames
-from ..exporters.formats import is_complete
+from ..exporters import chunks
+from ..exporters.chunks import FARM_DIR
+from ..exporters.formats import frames_named, is_complete
 from ..exporters.layout import META_NAME, OutputOptions, inside
 
-FARM_DIR = "_farm"
 PACKAGE_PARENT = str(Path(__file__).absolute().parents[2])  # the folder holding ground_truth/ (links kept)
 
 
@@ -113,7 +115,7 @@ def merge_argv(args: argparse.Namespace, frames: list[int]) -> list[str]:
 
 
 def manifest_path(out: str, chunk: list[int]) -> Path:
-    return farm_dir(os.path.abspath(out)) / "chunks" / f"{chunk[0]:06d}.json"
+    return Path(os.path.abspath(out)) / chunks.CHUNKS_DIR / f"{chunk[0]:06d}.json"
 
 
 def merge_report_path(out: str) -> Path:
@@ -139,8 +141,7 @@ def _frame_contents(root: Path) -> tuple[list[str], list[str]] | None:
     views' folders ("." for one view). From meta.json (with several views, the root's
     list of views and the first view's meta.json), or a chunk manifest (a farm killed
     before its merge)."""
-    candidates = [root / META_NAME, *sorted((root / FARM_DIR / "chunks").glob("*.json"))]
-    for path in candidates:
+    for path in chain([root / META_NAME], (root / chunks.CHUNKS_DIR).glob("*.json")):  # the first that reads
         try:
             with open(path, encoding="utf-8") as stream:
                 found = json.load(stream)
@@ -155,11 +156,19 @@ def _frame_contents(root: Path) -> tuple[list[str], list[str]] | None:
 
 
 def complete_already(out: str, frames: list[int], options: OutputOptions) -> list[int]:
-    """Those of ``frames`` whose every file is in the folder (checked per frame: the cost
-    does not grow with the rest of the folder)."""
+    """Those of ``frames`` that are complete in the folder: every file there, by name (one
+    listing of each folder), and whole: checked file by file, except for the frames that
+    a chunk report of this export found complete (``exporters/chunks.py``). The cost does
+    not grow with the files' sizes, and a million frames of a farm open no file."""
     root = Path(os.path.abspath(out))
     found = _frame_contents(root)
     if found is None:
         return []
     keys, folders = found
-    return [f for f in frames if all(is_complete(root / folder, f, keys, options) for folder in folders)]
+    vouched, _ = chunks.reported(root, keys, folders)
+    named = set.intersection(*(frames_named(root / folder, keys, options) for folder in folders))
+    return [
+        f
+        for f in frames
+        if f in named and (f in vouched or all(is_complete(root / folder, f, keys, options) for folder in folders))
+    ]

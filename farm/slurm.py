@@ -12,7 +12,6 @@ merge job ends; ``--dry-run`` only writes the files.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shlex
 import subprocess
@@ -20,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import output_options
 from ..core.frames import format_frames
 from ..exporters.atomic import atomic_path
+from ..exporters.chunks import ChunkReports
 from . import plan
 from .driver import FarmError, FarmProgress
 
@@ -117,21 +116,23 @@ def run_slurm(args: argparse.Namespace, chunks: list[list[int]], frames: list[in
         dependency = "--dependency=afterany:${job%%;*} " if job else ""
         print(f"{submit}sbatch {dependency}{merge}")
         return
+    reports = ChunkReports(Path(args.out).absolute())
+    reports.read_new()  # an earlier run's reports: not this run's progress
     job_id = _slurm("sbatch", "--parsable", str(job)).split(";")[0] if job else None
     dependency = [f"--dependency=afterany:{job_id}"] if job_id else []
     plan.merge_report_path(args.out).unlink(missing_ok=True)
     merge_id = _slurm("sbatch", "--parsable", *dependency, str(merge)).split(";")[0]
     print(f"submitted: job array {job_id or '(nothing to render)'}, merge job {merge_id}", file=sys.stderr)
-    options = output_options(args)
-    complete = set(plan.complete_already(args.out, frames, options))  # once, not once a frame
-    left = [f for f in frames if f not in complete]
+    left = {frame for chunk in chunks for frame in chunk}
+    rendered: dict[str, tuple[str, int]] = {}  # a chunk's frames: its (last) report's host and count
     try:
-        while True:
+        while True:  # progress from the chunk reports: each poll reads only the new ones
             state = _state(merge_id)
-            finished = set(plan.complete_already(args.out, left, options)) if left else set()
-            for frame in finished:
-                progress.frame(frame, exported=True)
-            left = [f for f in left if f not in finished]
+            for report in reports.read_new():
+                rendered[report["frames"]] = (report["host"], report["exported"])
+                for frame in left.intersection(report["complete"]):
+                    progress.frame(frame, exported=True)
+                    left.discard(frame)
             progress.show()
             if state in ENDED:
                 break
@@ -139,8 +140,9 @@ def run_slurm(args: argparse.Namespace, chunks: list[list[int]], frames: list[in
     except KeyboardInterrupt:
         subprocess.run(["scancel", *filter(None, (job_id, merge_id))], capture_output=True, timeout=120)
         raise
-    progress.failed = left
-    _hosts(args, chunks, progress)
+    progress.failed = sorted(left)
+    for host, count in rendered.values():
+        progress.hosts[host] = progress.hosts.get(host, 0) + count
     if plan.read_merge_report(args.out) is None:
         log = plan.farm_dir(args.out) / "logs" / f"merge-{merge_id}.out"
         raise FarmError(f"the merge job {merge_id} ended {state} and wrote no meta.json (log: {log})")
@@ -150,16 +152,6 @@ def run_slurm(args: argparse.Namespace, chunks: list[list[int]], frames: list[in
             print(f"last worker error: {reasons[-1]}", file=sys.stderr)
     elif state != "COMPLETED":
         raise FarmError(f"the merge job {merge_id} ended {state} (log: {plan.farm_dir(args.out) / 'logs'})")
-
-
-def _hosts(args: argparse.Namespace, chunks: list[list[int]], progress: FarmProgress) -> None:
-    """Frames rendered per node, from the chunks' manifests."""
-    for chunk in chunks:
-        try:
-            manifest = json.loads(plan.manifest_path(args.out, chunk).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        progress.hosts[manifest["host"]] = progress.hosts.get(manifest["host"], 0) + manifest["exported"]
 
 
 def _errors(logs: Path, job_id: str | None) -> list[str]:

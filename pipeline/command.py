@@ -8,12 +8,14 @@ import json
 import os
 import socket
 import sys
+from pathlib import Path
 
 import bpy
 
 from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, PROG, UsageError, bar, output_options
 from ..core.frames import format_frames
 from ..exporters.atomic import atomic_path
+from ..exporters.formats import read_instances
 from ..farm.task import FRAME_LINE
 from .export import (
     Exporter,
@@ -113,16 +115,21 @@ def _host() -> str:
     return f"{socket.gethostname()} ({node})" if node else socket.gethostname()
 
 
-def _write_manifest(path: str, exporter_keys, progress: Progress, frames: list[int]) -> None:
-    """A chunk's report: which of its frames are complete, and what a complete frame holds
-    (its arrays, in each view's folder)."""
+def _write_manifest(path: str, out: str, progress: Progress, frames: list[int]) -> None:
+    """A chunk's report (``exporters/chunks.py``): which of its frames are complete, what
+    a complete frame holds (its arrays, in each view's folder) and their rows of each
+    view's instance table."""
+    root = Path(os.path.abspath(out))
     manifest = {
         "frames": format_frames(frames),
         "complete": format_frames(progress.complete),
         "exported": progress.done,
         "skipped": progress.skipped,
-        "arrays": exporter_keys,
+        "arrays": progress.arrays,
         "folders": progress.folders,
+        "instances": {f: read_instances(root / f, progress.complete) for f in progress.folders}
+        if "instance_id" in progress.arrays
+        else None,
         "host": _host(),
         "blender_version": bpy.app.version_string,
     }
@@ -147,7 +154,7 @@ def _render(args: argparse.Namespace) -> int:
         scene, bpy.context.view_layer, options, frames, args.overwrite, _ProgressLine(chunk), run_files=not chunk
     )
     if chunk:
-        _write_manifest(args.chunk_manifest, progress.arrays, progress, frames)
+        _write_manifest(args.chunk_manifest, args.out, progress, frames)
     print(f"{PROG}: {progress.done} frames exported, {progress.skipped} complete already, in {args.out}")
     return 0
 

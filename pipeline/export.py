@@ -31,6 +31,7 @@ from ..core.motion import offsets_from_text
 from ..core.previews import preview_keys
 from ..core.stereo import LEFT, RIGHT
 from ..core.support import addon_version
+from ..exporters import chunks
 from ..exporters.atomic import atomic_path, remove_stale_temporaries
 from ..exporters.background import BackgroundWriter
 from ..exporters.coco_file import write_coco
@@ -354,9 +355,11 @@ class Exporter:
         files were made (else an empty list)."""
         frames: list[int] = []
         try:
-            for output in self.outputs:
+            folders = [o.root.relative_to(self.root).as_posix() for o in self.outputs]
+            reported, rows = chunks.reported(self.root, self.array_keys, folders) if rebuild else ((), {})
+            for output, folder in zip(self.outputs, folders, strict=True):
                 if rebuild:
-                    output.keeper.rebuild()
+                    output.keeper.rebuild(reported, rows[folder])
                 else:
                     output.keeper.finish(self.found_complete)
             due = rebuild or any(o.keeper.folder_files_due() for o in self.outputs)

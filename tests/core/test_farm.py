@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 from ground_truth.cli import _parser
 from ground_truth.core.png import write_png
-from ground_truth.exporters.formats import expected_files, write_frame
+from ground_truth.exporters.chunks import ChunkReports
+from ground_truth.exporters.formats import expected_files, frames_named, is_complete, write_frame
 from ground_truth.exporters.layout import OutputOptions, rgb_path
 from ground_truth.farm import plan, slurm
 
@@ -57,6 +58,66 @@ def test_frames_complete_on_disk_are_not_planned_again(tmp_path):
     npz = expected_files(out, 4, keys, options)[-1]
     npz.write_bytes(npz.read_bytes()[:-30])  # frame 4's is cut short
     assert plan.complete_already(str(out), [1, 2, 3, 4], options) == [1]
+
+
+def _report(out: Path, name: str, keys: list[str], complete: str, **extra) -> Path:
+    path = out / "_farm" / "chunks" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"frames": complete, "complete": complete, "arrays": keys, "folders": ["."], **extra}))
+    return path
+
+
+def test_a_chunk_report_vouches_for_its_frames_while_their_files_are_there(tmp_path, monkeypatch):
+    """Frames a report of this export found complete are looked for by name, not opened;
+    a report of another export vouches for nothing, and frames no report names are
+    checked whole, file by file."""
+    out = tmp_path / "out"
+    options = OutputOptions(previews=False)
+    keys = ["K", "depth", "frame", "world_to_camera"]
+    for frame in range(1, 7):
+        arrays = {"K": np.eye(3), "depth": np.ones((4, 6), np.float32), "frame": np.int64(frame)}
+        write_frame(out, frame, {**arrays, "world_to_camera": np.eye(4)}, options)
+        rgb_path(out, frame).parent.mkdir(parents=True, exist_ok=True)
+        rgb_path(out, frame).write_bytes(_PNG)
+    _report(out, "000001.json", keys, "1-3")
+    _report(out, "000005.json", [*keys, "normal"], "5-6")  # another export's
+    os.remove(expected_files(out, 3, keys, options)[0])  # reported, but a file has gone since
+    for frame in (4, 6):
+        npz = expected_files(out, frame, keys, options)[-1]
+        npz.write_bytes(npz.read_bytes()[:-30])  # cut short, and no report of this export vouches for it
+    opened = []
+
+    def check(root, frame, *rest):
+        opened.append(frame)
+        return is_complete(root, frame, *rest)
+
+    monkeypatch.setattr(plan, "is_complete", check)
+    assert plan.complete_already(str(out), range(1, 8), options) == [1, 2, 5]
+    assert opened == [4, 5, 6]
+
+
+def test_frames_are_named_by_their_files_names_and_nothing_else(tmp_path):
+    options = OutputOptions(npz=False, previews=False)
+    folder = tmp_path / "rgb"
+    folder.mkdir()
+    for name in ("000007.png", "-00005.png", "1048574.png", "7.png", "000008.png.part", "abcdef.png", "000009.npz"):
+        (folder / name).write_bytes(b"")
+    assert frames_named(tmp_path, ["depth"], options) == {7, -5, 1_048_574}
+    assert frames_named(tmp_path / "elsewhere", ["depth"], options) == set()
+
+
+def test_chunk_reports_are_read_once_and_again_when_written_again(tmp_path):
+    reports = ChunkReports(tmp_path)
+    assert reports.read_new() == []  # no chunk folder yet
+    first = _report(tmp_path, "000001.json", ["depth"], "1-3")
+    broken = _report(tmp_path, "000004.json", ["depth"], "4")
+    broken.write_text('{"frames": "4", "compl')  # being written by a worker on another node
+    assert [list(r["complete"]) for r in reports.read_new()] == [[1, 2, 3]]
+    assert reports.read_new() == []
+    _report(tmp_path, "000001.json", ["depth"], "1-2,3:1")
+    os.utime(first, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns + 1))  # a chunk run again
+    _report(tmp_path, "000004.json", ["depth"], "4")
+    assert sorted(list(r["complete"]) for r in reports.read_new()) == [[1, 2, 3], [4]]
 
 
 def fake_worker(tmp_path: Path, statuses: str) -> Path:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from ground_truth.core.modalities import plan
-from ground_truth.exporters import layout
+from ground_truth.exporters import formats, layout
+from ground_truth.exporters import meta as meta_module
 from ground_truth.exporters.formats import expected_files
 from ground_truth.exporters.layout import OutputOptions
 from ground_truth.exporters.meta import MetaKeeper, add_frames, flow_reaching_outside, write_meta
@@ -70,7 +71,7 @@ def test_adding_frames_in_order_never_reads_the_list(tmp_path, monkeypatch):
 
     real_loads = json.loads
     monkeypatch.setattr(json, "loads", lambda text: never() if len(text) > 50_000 else real_loads(text))
-    monkeypatch.setattr(layout, "frames_on_disk", never)
+    monkeypatch.setattr(formats, "frames_named", never)
     header = {"schema_version": 1, **SCENE}
     assert add_frames(path, lambda: header, [100_001, 100_002, 100_004], outside=True) == 100_003
     monkeypatch.undo()
@@ -88,7 +89,7 @@ def test_a_run_costs_no_scan_of_the_folder(tmp_path, monkeypatch):
     def no_scan(*_):
         raise AssertionError("the folder was scanned")
 
-    monkeypatch.setattr(layout, "frames_on_disk", no_scan)
+    monkeypatch.setattr(formats, "frames_named", no_scan)
     monkeypatch.setattr(Path, "iterdir", no_scan)
     for frame in range(301, 321):
         complete(tmp_path, frame)
@@ -134,6 +135,38 @@ def test_a_meta_json_of_the_earlier_layout_is_read_whole_and_kept(tmp_path):
     keeper.frame_done(5)  # now in the new layout
     assert listed(tmp_path) == [1, 2, 3, 4, 5]
     assert (tmp_path / "meta.json").read_text().endswith('"frames_written": [1, 2, 3, 4, 5]\n}\n')
+
+
+def test_merge_takes_reported_frames_by_name_and_their_rows_from_the_reports(tmp_path, monkeypatch):
+    """Frames a farm's chunk reports found complete: their files looked for by name only,
+    their instance rows taken from the reports; other frames checked whole and read."""
+    arrays = plan("CYCLES", ["depth", "instance_id"]).arrays
+    scene = {**SCENE, "modalities": ["depth", "instance_id"]}
+    row = {"pass_index": 1, "instancer": None, "persistent_id": None}
+    for frame in (1, 2, 3, 4):
+        for path in expected_files(tmp_path, frame, arrays, OPTIONS):
+            write_stub(path)
+            if path.parent.name == "instances":
+                path.write_text(json.dumps({"9" if frame == 3 else "5": {"object": "C" if frame == 3 else "A", **row}}))
+    layout.npz_path(tmp_path, 4).unlink()  # reported complete, and a file has gone since
+    checked, read = [], []
+    real_check, real_read = formats.is_complete, meta_module.read_instances
+
+    def check(root, frame, *rest):
+        checked.append(frame)
+        return real_check(root, frame, *rest)
+
+    def read_rows(root, frames, known):
+        read.append(list(frames))
+        return real_read(root, frames, known)
+
+    monkeypatch.setattr(formats, "is_complete", check)
+    monkeypatch.setattr(meta_module, "read_instances", read_rows)
+    keeper = MetaKeeper(tmp_path, scene, arrays, OPTIONS)
+    assert keeper.rebuild({1, 2, 4}, {"5": {"object": "A", **row}}) == [1, 2, 3]
+    assert checked == [3] and read == [[3]]
+    assert meta(tmp_path)["instances"] == {"5": {"object": "A", **row}, "9": {"object": "C", **row}}
+    assert listed(tmp_path) == [1, 2, 3]
 
 
 def test_the_instance_table_is_the_union_of_the_runs_rows_and_merge_rebuilds_it(tmp_path):
