@@ -25,6 +25,10 @@ from ..exporters.chunks import ChunkReports
 from . import plan
 from .driver import FarmError, FarmProgress
 
+# A job array's indices run below the cluster's MaxArraySize (1001 where slurm.conf sets
+# none); longer runs are several arrays of the same script, each told where it starts.
+DEFAULT_MAX_ARRAY = 1001
+OFFSET = "GROUND_TRUTH_CHUNK_OFFSET"
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL"}
 
 
@@ -45,8 +49,11 @@ def _environment(worker: plan.Worker) -> list[str]:
     return [f"export {key}={shlex.quote(value)}" for key, value in worker.env().items()]
 
 
-def write_jobs(args: argparse.Namespace, chunks: list[list[int]], frames: list[int]) -> tuple[Path | None, Path]:
-    """Write the job array (None when no frame is left to render) and the merge job."""
+def write_jobs(
+    args: argparse.Namespace, chunks: list[list[int]], frames: list[int], array_size: int = DEFAULT_MAX_ARRAY
+) -> tuple[Path | None, Path]:
+    """Write the job array's script (None when no frame is left to render; its first
+    array takes up to ``array_size`` chunks, see :func:`arrays`) and the merge job."""
     farm = plan.farm_dir(args.out).resolve()
     (farm / "logs").mkdir(parents=True, exist_ok=True)
     worker = plan.worker(args)
@@ -56,16 +63,17 @@ def write_jobs(args: argparse.Namespace, chunks: list[list[int]], frames: list[i
         _write(listing, "".join(f"{format_frames(c)}\t{plan.manifest_path(args.out, c)}\n" for c in chunks))
         render = shlex.join(worker.command("render", plan.render_argv(args)))
         lines = _header(args, "ground_truth", f"{farm}/logs/slurm-%A_%a.out", args.cpus_per_task)
-        lines += [f"#SBATCH --array=0-{len(chunks) - 1}", "#SBATCH --requeue"]
+        lines += [f"#SBATCH --array=0-{min(len(chunks), array_size) - 1}", "#SBATCH --requeue"]
         if args.gpus_per_task:
             lines.append(f"#SBATCH --gres=gpu:{args.gpus_per_task}")
         lines += [
             "",
-            f"# Chunk number SLURM_ARRAY_TASK_ID is line SLURM_ARRAY_TASK_ID + 1 of {listing.name}: its frames",
-            f"# and its manifest. The worker's render runs again up to {args.max_retries} times; a refusal",
-            "# (status 2: bad arguments, 3: refused before rendering) is final.",
+            f"# Chunk number n = SLURM_ARRAY_TASK_ID + {OFFSET} (set for the arrays after the first)",
+            f"# is line n + 1 of {listing.name}: its frames and its manifest. The worker's render runs again",
+            f"# up to {args.max_retries} times; a refusal (status 2: bad arguments, 3: refused before rendering)",
+            "# is final.",
             *_environment(worker),
-            "IFS=$'\\t' read -r frames manifest < <(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" "
+            f"IFS=$'\\t' read -r frames manifest < <(sed -n \"$((SLURM_ARRAY_TASK_ID + ${{{OFFSET}:-0}} + 1))p\" "
             + shlex.quote(str(listing))
             + ")",
             "status=1",
@@ -85,6 +93,26 @@ def write_jobs(args: argparse.Namespace, chunks: list[list[int]], frames: list[i
     lines += [*_environment(worker), "exec " + shlex.join(worker.command("merge", plan.merge_argv(args, frames)))]
     _write(merge, "\n".join(lines) + "\n")
     return job, merge
+
+
+def arrays(job: Path, count: int, size: int) -> list[list[str]]:
+    """``sbatch`` arguments of each job array for ``count`` chunks, ``size`` at most each:
+    the script as written for the first, and for each later one its indices and where it
+    starts."""
+    found = [[str(job)]]
+    for first in range(size, count, size):
+        found.append([f"--array=0-{min(size, count - first) - 1}", f"--export=ALL,{OFFSET}={first}", str(job)])
+    return found
+
+
+def max_array_size() -> int:
+    """The cluster's MaxArraySize, or SLURM's default where ``scontrol`` cannot say."""
+    try:
+        done = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return DEFAULT_MAX_ARRAY
+    found = re.search(r"^MaxArraySize\s*=\s*(\d+)", done.stdout, re.MULTILINE)
+    return int(found.group(1)) if found and int(found.group(1)) > 0 else DEFAULT_MAX_ARRAY
 
 
 def _slurm(*argv: str) -> str:
@@ -110,19 +138,25 @@ def _state(job_id: str) -> str:
 def run_slurm(args: argparse.Namespace, chunks: list[list[int]], frames: list[int], progress: FarmProgress) -> None:
     """Write and submit the jobs, and follow them until the merge ends (with ``--dry-run``
     print the ``sbatch`` line instead); failed frames go to ``progress.failed``."""
-    job, merge = write_jobs(args, chunks, frames)
+    size = max_array_size()
+    job, merge = write_jobs(args, chunks, frames, size)
+    submissions = arrays(job, len(chunks), size) if job else []
     if args.dry_run:
-        submit = f"job=$(sbatch --parsable {job}) && " if job else ""
-        dependency = "--dependency=afterany:${job%%;*} " if job else ""
-        print(f"{submit}sbatch {dependency}{merge}")
+        names = [f"job{i or ''}" for i in range(len(submissions))]
+        submit = "".join(
+            f"{n}=$(sbatch --parsable {shlex.join(a)}) && " for n, a in zip(names, submissions, strict=True)
+        )
+        dependency = ":".join(f"${{{n}%%;*}}" for n in names)
+        print(f"{submit}sbatch " + (f"--dependency=afterany:{dependency} " if names else "") + str(merge))
         return
     reports = ChunkReports(Path(args.out).absolute())
     reports.read_new()  # an earlier run's reports: not this run's progress
-    job_id = _slurm("sbatch", "--parsable", str(job)).split(";")[0] if job else None
-    dependency = [f"--dependency=afterany:{job_id}"] if job_id else []
+    job_ids = [_slurm("sbatch", "--parsable", *a).split(";")[0] for a in submissions]
+    dependency = [f"--dependency=afterany:{':'.join(job_ids)}"] if job_ids else []
     plan.merge_report_path(args.out).unlink(missing_ok=True)
     merge_id = _slurm("sbatch", "--parsable", *dependency, str(merge)).split(";")[0]
-    print(f"submitted: job array {job_id or '(nothing to render)'}, merge job {merge_id}", file=sys.stderr)
+    named = ", ".join(job_ids) or "(nothing to render)"
+    print(f"submitted: job array{'s' if len(job_ids) > 1 else ''} {named}, merge job {merge_id}", file=sys.stderr)
     left = {frame for chunk in chunks for frame in chunk}
     rendered: dict[str, tuple[str, int]] = {}  # a chunk's frames: its (last) report's host and count
     try:
@@ -138,7 +172,7 @@ def run_slurm(args: argparse.Namespace, chunks: list[list[int]], frames: list[in
                 break
             time.sleep(2.0)
     except KeyboardInterrupt:
-        subprocess.run(["scancel", *filter(None, (job_id, merge_id))], capture_output=True, timeout=120)
+        subprocess.run(["scancel", *job_ids, merge_id], capture_output=True, timeout=120)
         raise
     progress.failed = sorted(left)
     for host, count in rendered.values():
@@ -147,15 +181,15 @@ def run_slurm(args: argparse.Namespace, chunks: list[list[int]], frames: list[in
         log = plan.farm_dir(args.out) / "logs" / f"merge-{merge_id}.out"
         raise FarmError(f"the merge job {merge_id} ended {state} and wrote no meta.json (log: {log})")
     if left:
-        reasons = _errors(plan.farm_dir(args.out) / "logs", job_id)
+        reasons = _errors(plan.farm_dir(args.out) / "logs", job_ids)
         if reasons:
             print(f"last worker error: {reasons[-1]}", file=sys.stderr)
     elif state != "COMPLETED":
         raise FarmError(f"the merge job {merge_id} ended {state} (log: {plan.farm_dir(args.out) / 'logs'})")
 
 
-def _errors(logs: Path, job_id: str | None) -> list[str]:
+def _errors(logs: Path, job_ids: list[str]) -> list[str]:
     found = []
-    for log in sorted(logs.glob(f"slurm-{job_id}_*.out")) if job_id else ():
+    for log in sorted(p for job_id in job_ids for p in logs.glob(f"slurm-{job_id}_*.out")):
         found += [line for line in log.read_text(errors="replace").splitlines() if "ground_truth: error:" in line]
     return found

@@ -190,22 +190,23 @@ JobCompType=jobcomp/none
 NodeName=n1 NodeHostname=localhost NodeAddr=127.0.0.1 Port=17001 CPUs=1 RealMemory=2000 State=UNKNOWN
 NodeName=n2 NodeHostname=localhost NodeAddr=127.0.0.1 Port=17002 CPUs=1 RealMemory=2000 State=UNKNOWN
 PartitionName=main Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
+MaxArraySize={max_array}
 """
 
 
 class SlurmCluster:
     """Debian's SLURM on one host: munged, slurmctld and two ``slurmd -N`` nodes (n1, n2)
     of one CPU each, on loopback in a private network namespace; ``env`` points SLURM's
-    commands at it (``SLURM_CONF``)."""
+    commands at it (``SLURM_CONF``). A job array's indices run below ``max_array``."""
 
-    def __init__(self):
+    def __init__(self, max_array: int = 1001):
         self.namespace = Namespace()
         self.temp = tempfile.mkdtemp(prefix="gtslurm", dir="/tmp")
         self.env = {**os.environ, "SLURM_CONF": f"{self.temp}/slurm.conf"}
         try:
             for folder in ("state", "spool"):
                 os.mkdir(f"{self.temp}/{folder}")
-            Path(self.env["SLURM_CONF"]).write_text(SLURM_CONF.format(temp=self.temp))
+            Path(self.env["SLURM_CONF"]).write_text(SLURM_CONF.format(temp=self.temp, max_array=max_array))
             subprocess.run(["mungekey", "-c", "-k", f"{self.temp}/munge.key"], check=True, capture_output=True)
             os.chmod(f"{self.temp}/munge.key", 0o600)
             munge = [f"--{name}={self.temp}/munge{suffix}" for name, suffix in (

@@ -6,6 +6,7 @@ checked against a single-machine run of the same frames and against ray casts.""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -309,9 +310,10 @@ def test_a_lost_node_does_not_lose_the_run(project, cluster, tmp_path):
 
 @pytest.mark.slurm
 @pytest.mark.skipif(os.environ.get("GT_SLURM") != "1", reason="SLURM runs in tools/matrix.sh (GT_SLURM=1)")
-def test_slurm_runs_the_job_array_and_the_merge_to_the_same_files(project, tmp_path):
+def test_slurm_runs_the_job_arrays_and_the_merge_to_the_same_files(project, tmp_path):
+    """Six chunks on a cluster whose arrays take four: two arrays of one script."""
     assert shutil.which("slurmctld"), "Debian's slurmctld, slurmd and munge: tools/matrix.sh installs them"
-    slurm = SlurmCluster()
+    slurm = SlurmCluster(max_array=4)
     try:
         out = tmp_path / "slurm"
         command = farm_command(project, None, out, "--backend", "slurm", address=False)
@@ -320,17 +322,20 @@ def test_slurm_runs_the_job_array_and_the_merge_to_the_same_files(project, tmp_p
         assert dry.returncode == 0, dry.stderr
         job, merge = out / "_farm" / "job.sbatch", out / "_farm" / "merge.sbatch"
         assert dry.stdout.strip() == (
-            f"job=$(sbatch --parsable {job}) && sbatch --dependency=afterany:${{job%%;*}} {merge}"
+            f"job=$(sbatch --parsable {job}) && job1=$(sbatch --parsable --array=0-1 "
+            f"--export=ALL,GROUND_TRUTH_CHUNK_OFFSET=4 {job}) && "
+            f"sbatch --dependency=afterany:${{job%%;*}}:${{job1%%;*}} {merge}"
         )
         assert slurm.queue() == [] and complete(out) == []  # written, not submitted
         script = job.read_text()
-        assert "#SBATCH --array=0-5" in script and "#SBATCH --requeue" in script
+        assert "#SBATCH --array=0-3" in script and "#SBATCH --requeue" in script
         assert (out / "_farm" / "chunks.txt").read_text().splitlines()[1] == (
             f"5-8\t{out / '_farm' / 'chunks' / '000005.json'}"
         )
         done = slurm.namespace.run(command, env=env, timeout=900)
         assert done.returncode == 0, done.stderr
         assert "24 of 24 frames complete" in done.stderr
+        assert re.search(r"submitted: job arrays \d+, \d+, merge job \d+", done.stderr), done.stderr
         assert_same_as_single(out, project["single"])
         chunks = manifests(out)
         assert [c["exported"] for c in chunks] == [4] * 6

@@ -133,13 +133,15 @@ def fake_worker(tmp_path: Path, statuses: str) -> Path:
     return script
 
 
-def run_array_task(tmp_path: Path, statuses: str, index: int, retries: int = 2):
+def run_array_task(tmp_path: Path, statuses: str, index: int, retries: int = 2, offset: int | None = None):
     tmp_path.mkdir(exist_ok=True)
     args = farm_args(tmp_path, "--chunk", "4", "--worker-python", str(fake_worker(tmp_path, statuses)))
     args.max_retries, args.gpus_per_task = retries, 0
     chunks = plan.split(args.frames, args.chunk)
-    job, merge = slurm.write_jobs(args, chunks, args.frames)
+    job, merge = slurm.write_jobs(args, chunks, args.frames, array_size=2 if offset is not None else 1001)
     env = {**os.environ, "SLURM_ARRAY_TASK_ID": str(index)}
+    if offset is not None:
+        env[slurm.OFFSET] = str(offset)
     done = subprocess.run(["bash", str(job)], env=env, capture_output=True, text=True, timeout=60)
     calls = (tmp_path / "calls").read_text().splitlines()
     return done, calls, job, merge
@@ -167,6 +169,21 @@ def test_the_job_script_gives_up_after_the_retries_and_at_once_on_a_refusal(tmp_
         tmp_path / "a" / "out" / "_farm" / "chunks" / "000009.json"))  # fmt: skip
     done, calls, _, _ = run_array_task(tmp_path / "b", "3 0", index=0)
     assert done.returncode == 3 and len(calls) == 1
+
+
+def test_a_run_longer_than_slurm_s_arrays_is_several_arrays_of_the_same_script(tmp_path):
+    """MaxArraySize 2, 3 chunks: the script's array takes chunks 0-1, a second array of
+    one index starts at chunk 2 (frames 9-10)."""
+    done, calls, job, _ = run_array_task(tmp_path, "0", index=0, offset=2)
+    assert done.returncode == 0 and calls[0].endswith("--frames 9-10 --chunk-manifest " + str(
+        tmp_path / "out" / "_farm" / "chunks" / "000009.json"))  # fmt: skip
+    assert "#SBATCH --array=0-1\n" in job.read_text()
+    assert slurm.arrays(job, 3, 2) == [[str(job)], ["--array=0-0", f"--export=ALL,{slurm.OFFSET}=2", str(job)]]
+    assert slurm.arrays(job, 5, 2)[1:] == [
+        ["--array=0-1", f"--export=ALL,{slurm.OFFSET}=2", str(job)],
+        ["--array=0-0", f"--export=ALL,{slurm.OFFSET}=4", str(job)],
+    ]
+    assert slurm.arrays(job, 2, 2) == [[str(job)]]
 
 
 def test_the_driver_says_what_is_missing_in_one_line(tmp_path, package_dir):
