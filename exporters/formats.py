@@ -320,16 +320,19 @@ def frames_named(root: Path, array_keys: Iterable[str], options: layout.OutputOp
         names: set[str] | None = None  # "000012.png" in every folder of this suffix
         for folder in folders:
             try:
-                found = set(os.listdir(folder))
+                listing = os.listdir(folder)
             except (FileNotFoundError, NotADirectoryError):
                 return set()
-            names = found if names is None else names & found
+            if names is None:
+                names = set(listing)
+            else:
+                names.intersection_update(listing)
         cut = -len(suffix)
-        found_stems = {name[:cut] for name in names if name.endswith(suffix)}
-        stems = found_stems if stems is None else stems & found_stems
+        found = {name[:cut] for name in names if name.endswith(suffix)}
+        stems = found if stems is None else stems & found
         if not stems:
             return set()
-    return {int(s) for s in stems or () if s.lstrip("-").isdigit() and f"{int(s):06d}" == s}
+    return {n for s in stems or () if s.lstrip("-").isdigit() and f"{(n := int(s)):06d}" == s}
 
 
 def complete_frames(
