@@ -166,7 +166,10 @@ def main() -> None:
         )
     c_final = median(final.ratio("C"))
     print(f"| 16 samples C / B wall | {c_final:.3f} | ≤ 1.05 | {verdict(c_final, 1.05)} |")
-    print("| 1,000,000-frame farm run: plan + resume check + merge ≤ 60 s, driver ≤ 2 GB | – | | not measured yet |")
+    print(
+        "| 1,000,000-frame farm run: plan + resume check + merge ≤ 60 s, driver ≤ 2 GB | – | | "
+        "bench/farm_scale.py says (run on its own: it links 13 million files, about 8 minutes) |"
+    )
     d_over_c = median(median(r["D"]["export"]) / median(r["C"]["export"]) for r in final.runs)
     print(f"| 16 samples D export / C export | {d_over_c:.1f}× | | |")
     print("\n| what it adds at 640×480, fast | wall per frame | export step per frame |")
