@@ -15,6 +15,8 @@ import argparse
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -25,17 +27,22 @@ from .driver import FarmError, FarmProgress
 
 
 @contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM (a scheduler, ``kill``) stops the driver as Ctrl+C does."""
+def _interrupts() -> Iterator[threading.Event]:
+    """Ctrl+C and SIGTERM (a scheduler, ``kill``) stop the driver: they raise
+    KeyboardInterrupt and set the event yielded, which the loops check too (Ray's
+    blocking calls can swallow the exception: a Ctrl+C in CI was once lost that way)."""
+    stopped = threading.Event()
 
     def interrupt(signum, frame):
+        stopped.set()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield stopped
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass
@@ -72,13 +79,13 @@ def run_ray(args: argparse.Namespace, chunks: list[list[int]], frames: list[int]
                     f"{resources.get(name, 0):g} in all",
                     EXIT_REFUSED,
                 )
-        with _terminate_as_interrupt():
-            _schedule(ray, args, chunks, frames, progress)
+        with _interrupts() as stopped:
+            _schedule(ray, args, chunks, frames, progress, stopped)
     finally:
         ray.shutdown()
 
 
-def _schedule(ray, args, chunks, frames, progress) -> None:
+def _schedule(ray, args, chunks, frames, progress, stopped: threading.Event) -> None:
     worker = plan.worker(args)
     remote = ray.remote(task.run_chunk).options(
         num_cpus=args.cpus_per_task, num_gpus=args.gpus_per_task, max_retries=0, name="ground_truth chunk"
@@ -104,6 +111,8 @@ def _schedule(ray, args, chunks, frames, progress) -> None:
         submit(chunk, 0)
     try:
         while pending:
+            if stopped.is_set():
+                raise KeyboardInterrupt
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             progress.show()
             for generator in ready:
@@ -134,17 +143,21 @@ def _schedule(ray, args, chunks, frames, progress) -> None:
         for generator in pending:
             ray.cancel(generator, force=True)
         raise
-    _merge(ray, remote, worker, args, frames, progress)
+    _merge(ray, remote, worker, args, frames, progress, stopped)
 
 
-def _merge(ray, remote, worker, args, frames, progress) -> None:
+def _merge(ray, remote, worker, args, frames, progress, stopped: threading.Event) -> None:
     """The worker's ``merge`` as one last task: meta.json, coco.json, the contact sheet.
     It failed unless it wrote its report (so meta.json), whatever the chunks did; a merge
     that lists frames as missing where no chunk failed failed too."""
+    if stopped.is_set():
+        raise KeyboardInterrupt
     command = worker.command("merge", plan.merge_argv(args, frames))
     log = str(plan.farm_dir(args.out) / "logs" / "merge.log")
     plan.merge_report_path(args.out).unlink(missing_ok=True)
     for item in remote.remote(command, worker.env(), log):
+        if stopped.is_set():
+            raise KeyboardInterrupt
         _, status, why, host = ray.get(item)
         report = plan.read_merge_report(args.out)
         if report is None:
