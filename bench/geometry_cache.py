@@ -21,10 +21,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from farm_scale import timed
 from meta_upkeep import load_package
 
 SCENE = """
@@ -52,17 +52,6 @@ print("triangles", sum(len(p.vertices) - 2 for p in grid.data.polygons))
 """
 
 
-def peak(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run ``command``: its peak resident GiB and wall seconds."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    errors = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{errors}")
-    return usage.ru_maxrss / 2**20, time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--triangles", type=int, default=1_000_000)
@@ -85,7 +74,10 @@ def main() -> None:
             "--flow-offsets 2,4,8": ["--flow-offsets", "2,4,8"],
         }
         for number, (name, extra) in enumerate(runs.items()):
-            rows[name] = peak([*render, "--out", str(work / f"out{number}"), *extra], env)
+            seconds, gib, errors = timed([*render, "--out", str(work / f"out{number}"), *extra], env)
+            if errors.startswith("status"):
+                sys.exit(f"the export {name} failed: {errors}")
+            rows[name] = (gib, seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(packages, ignore_errors=True)

@@ -156,8 +156,6 @@ def _merge(ray, remote, worker, args, frames, progress, stopped: threading.Event
     log = str(plan.farm_dir(args.out) / "logs" / "merge.log")
     plan.merge_report_path(args.out).unlink(missing_ok=True)
     for item in remote.remote(command, worker.env(), log):
-        if stopped.is_set():
-            raise KeyboardInterrupt
         _, status, why, host = ray.get(item)
         report = plan.read_merge_report(args.out)
         if report is None:
