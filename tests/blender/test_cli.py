@@ -57,17 +57,19 @@ def frame_files(folder: Path, frame: int):
 
 
 def assert_every_file_whole(folder: Path):
-    """Every file at a final name is complete: NPZs load, PNGs end with IEND, meta parses."""
-    for path in folder.rglob("*"):
-        if path.name.startswith(".") or not path.is_file():
-            continue
-        if path.suffix == ".npz":
-            with np.load(path) as data:
-                data["depth"]
-        elif path.suffix == ".png":
-            assert path.read_bytes()[-8:-4] == b"IEND", path
-        elif path.suffix == ".json":
-            json.loads(path.read_text())
+    """Every file at a final name is complete: NPZs load, PNGs end with IEND, meta parses.
+    Hidden folders are not entered: a writer makes and removes its ``.partial/`` while this
+    walks (``rglob`` raised on one that vanished between its listing and its scan)."""
+    for parent, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for path in (Path(parent) / name for name in names if not name.startswith(".")):
+            if path.suffix == ".npz":
+                with np.load(path) as data:
+                    data["depth"]
+            elif path.suffix == ".png":
+                assert path.read_bytes()[-8:-4] == b"IEND", path
+            elif path.suffix == ".json":
+                json.loads(path.read_text())
 
 
 def test_uninterrupted_run_and_its_progress(farm, tmp_path):
