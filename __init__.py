@@ -34,7 +34,7 @@ def register() -> None:
 
     ensure_openexr()
 
-    from . import cli, operators, panels, preferences, properties
+    from . import commands, operators, panels, preferences, properties
     from .pipeline import handlers
 
     preferences.register()
@@ -42,14 +42,14 @@ def register() -> None:
     operators.register()
     panels.register()
     handlers.register()
-    cli.register()
+    commands.register()
 
 
 def unregister() -> None:
-    from . import cli, operators, panels, preferences, properties
+    from . import commands, operators, panels, preferences, properties
     from .pipeline import handlers
 
-    cli.unregister()
+    commands.unregister()
     handlers.unregister()
     panels.unregister()
     operators.unregister()

@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..cli import EXIT_REFUSED, EXIT_USAGE
 from ..core.frames import format_frames
+from ..flags import EXIT_REFUSED, EXIT_USAGE
 from . import plan, task
-from .driver import FarmError, FarmProgress
+from .progress import FarmError, FarmProgress
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from ..core.frames import format_frames
 from ..exporters.atomic import atomic_path
 from ..exporters.chunks import ChunkReports
 from . import plan
-from .driver import FarmError, FarmProgress
+from .progress import FarmError, FarmProgress
 
 # A job array's indices run below the cluster's MaxArraySize (1001 where slurm.conf sets
 # none); longer runs are several arrays of the same script, each told where it starts.

@@ -14,8 +14,9 @@ import socket
 import subprocess
 from collections.abc import Iterator
 
-FRAME_LINE = "ground_truth: frame "  # the worker's "ground_truth: frame 12 exported|skipped"
-ERROR_LINE = "ground_truth: error: "
+from ..flags import FRAME_LINE, PROG
+
+ERROR_LINE = f"{PROG}: error: "
 _PR_SET_PDEATHSIG = 1
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The ``render`` and ``merge`` commands inside Blender (see :mod:`..cli`)."""
+"""The ``render`` and ``merge`` commands inside Blender (see :mod:`..cli`, :mod:`..commands`)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,20 @@ from pathlib import Path
 
 import bpy
 
-from ..cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, PROG, UsageError, bar, output_options
 from ..core.frames import format_frames
 from ..exporters.atomic import atomic_path
 from ..exporters.formats import read_instances
-from ..farm.task import FRAME_LINE
+from ..flags import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    FRAME_LINE,
+    PROG,
+    UsageError,
+    bar,
+    output_options,
+)
 from .export import (
     Exporter,
     ExportError,
@@ -177,7 +186,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``render`` or ``merge``, with the exit statuses of :mod:`..cli`."""
+    """``render`` or ``merge``, with the exit statuses of :mod:`..flags`."""
     try:
         _open(args)
         return _render(args) if args.command == "render" else _merge(args)

@@ -4,9 +4,9 @@
 import re
 from pathlib import Path
 
-from ground_truth.cli import FORMATS as FORMAT_FLAGS
 from ground_truth.core.modalities import ARRAYS, MODALITIES, OFFSET_ARRAYS
 from ground_truth.exporters.formats import FORMATS
+from ground_truth.flags import FORMATS as FORMAT_FLAGS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from ground_truth.cli import _parser
+from ground_truth.commands import parser
 from ground_truth.core.png import write_png
 from ground_truth.exporters.chunks import ChunkReports
 from ground_truth.exporters.formats import expected_files, frames_named, is_complete, write_frame
@@ -32,7 +32,7 @@ def farm_args(tmp_path: Path, *extra: str):
     blend = tmp_path / "scene.blend"
     blend.write_bytes(b"BLENDER")
     argv = ["farm", "--blend", str(blend), "--out", str(tmp_path / "out"), "--frames", "1-10"]
-    return _parser().parse_args([*argv, *extra])
+    return parser().parse_args([*argv, *extra])
 
 
 def test_chunks_keep_the_order_and_cover_every_frame_once():
@@ -206,7 +206,7 @@ def test_offsets_and_tracks_reach_every_chunk_and_the_merge(tmp_path):
     extra = ["--flow-offsets", "2,8", "--tracks-per-object", "9", "--tracks-seed", "4", "--track-queries", str(queries)]
     args = farm_args(tmp_path, "--worker-python", sys.executable, *extra)
     for command, argv in (("render", plan.chunk_argv(args, [1, 2])), ("merge", plan.merge_argv(args, [1, 2]))):
-        parsed = _parser().parse_args([command, "--out", "x", *argv])
+        parsed = parser().parse_args([command, "--out", "x", *argv])
         assert parsed.flow_offsets == "2,8" and parsed.tracks and parsed.tracks_per_object == 9
         assert parsed.tracks_seed == 4 and parsed.track_queries == str(queries)
     plain = farm_args(tmp_path, "--worker-python", sys.executable)

@@ -4,11 +4,12 @@ frames and tracks, on synthetic cameras and points (no Blender)."""
 
 import numpy as np
 import pytest
-from ground_truth.cli import UsageError, _parser
+from ground_truth.commands import parser
 from ground_truth.core import motion, tracks
 from ground_truth.core.modalities import array_for, plan
 from ground_truth.core.previews import occlusion_preview
 from ground_truth.exporters.frame_io import load_frame, write_exr
+from ground_truth.flags import UsageError
 
 
 def look_at(centre, target):
@@ -200,4 +201,4 @@ def test_drawn_points_are_filled_when_seen_and_rings_when_hidden():
 @pytest.mark.parametrize("flags", [["--tracks-seed", "-1"], ["--tracks-per-object", "0"], ["--flow-offsets", "1"]])
 def test_bad_track_and_offset_flags_are_usage_errors(flags):
     with pytest.raises(UsageError):
-        _parser().parse_args(["render", "--out", "x", *flags])
+        parser().parse_args(["render", "--out", "x", *flags])
