@@ -125,3 +125,17 @@ def world_to_camera(camera_matrix_world: np.ndarray) -> np.ndarray:
     out[:3, :3] = r_cv
     out[:3, 3] = -r_cv @ m[:3, 3]
     return out
+
+
+@dataclass(frozen=True)
+class FrameCamera:
+    """One view's camera at one frame, as a frame's arrays need it: ``K`` (see
+    :func:`intrinsics`), the OpenCV ``world_to_camera``, the far clip (depth beyond it is
+    background), ``projection`` ('PERSP' or 'ORTHO'), and for a view of a rectified
+    stereo pair the pair's fx·baseline and disparity at infinity (pixels)."""
+
+    K: np.ndarray
+    world_to_camera: np.ndarray
+    clip_end: float = float("inf")
+    projection: str = "PERSP"
+    stereo: tuple[float, float] | None = None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .boxes import boxes_from_mask
+from .camera import FrameCamera
 from .stereo import disparity
 
 # Cycles and EEVEE write this depth where a ray hits nothing.
@@ -97,7 +98,8 @@ def index_mask(index: np.ndarray) -> np.ndarray:
 class FrameData:
     """One frame on its way from passes to arrays: what a modality's conversion reads.
 
-    ``passes`` are the raw pass images by pass key; ``geometry`` the arrays computed from
+    ``passes`` are the raw pass images by pass key; ``camera`` the view's camera at the
+    frame (K, pose, projection, the stereo pair's numbers); ``geometry`` the arrays computed from
     rays cast into the scene's geometry (occlusion, flow over k frames, and which
     instance, object and material each pixel shows: ``pipeline/motion.py``);
     ``arrays`` the arrays made so far (a conversion may reuse an earlier one's);
@@ -105,10 +107,8 @@ class FrameData:
     """
 
     passes: dict[str, np.ndarray]
-    K: np.ndarray
-    world_to_camera: np.ndarray
+    camera: FrameCamera
     geometry: dict[str, np.ndarray] = field(default_factory=dict)  # from the rays
-    stereo: tuple[float, float] | None = None  # a rectified pair's fx·baseline and disparity at infinity
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     background: np.ndarray = field(init=False)
 
@@ -125,13 +125,13 @@ def depth_arrays(data: FrameData) -> dict[str, np.ndarray]:
 
 
 def disparity_arrays(data: FrameData) -> dict[str, np.ndarray]:
-    fx_baseline, at_infinity = data.stereo
+    fx_baseline, at_infinity = data.camera.stereo
     return {"disparity": disparity(data.arrays["depth"], fx_baseline, at_infinity)}
 
 
 def normal_arrays(data: FrameData) -> dict[str, np.ndarray]:
     world = unit_normals(data.passes["normal"], data.background)
-    return {"normal": normals_to_camera(world, data.world_to_camera), "normal_world": world}
+    return {"normal": normals_to_camera(world, data.camera.world_to_camera), "normal_world": world}
 
 
 def flow_arrays(data: FrameData) -> dict[str, np.ndarray]:

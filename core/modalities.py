@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import convert
+from .camera import FrameCamera
 from .convert import FrameData
 
 CYCLES, EEVEE, WORKBENCH = "CYCLES", "EEVEE", "WORKBENCH"
@@ -377,22 +378,20 @@ def plan(
 def frame_arrays(
     passes: dict[str, np.ndarray],
     modalities: Iterable[str],
-    K: np.ndarray,
-    world_to_camera: np.ndarray,
+    camera: FrameCamera,
     frame: int,
     geometry: dict[str, np.ndarray] | None = None,
-    stereo: tuple[float, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every array of ``modalities`` (and the camera's) from one frame's raw passes.
 
     ``passes`` maps pass keys to float32 images with row 0 at the top (as the scratch
     EXR holds them) and is consumed: a pass is dropped as soon as no later modality
     needs it, so that a large frame holds its passes and arrays together one pass at a
-    time. ``geometry`` holds the arrays computed from rays cast into the scene;
-    ``stereo`` a rectified pair's fx·baseline and disparity at infinity (pixels).
+    time. ``camera`` is the view's at this frame; ``geometry`` holds the arrays computed
+    from rays cast into the scene.
     """
     order = [MODALITY_BY_KEY[key] for key in modalities]
-    data = FrameData(passes, K, world_to_camera, geometry or {}, stereo)
+    data = FrameData(passes, camera, geometry or {})
     for name in set(passes) - {p for m in order for p in m.passes}:
         del passes[name]  # rendered for the background only
     for i, modality in enumerate(order):
@@ -401,8 +400,8 @@ def frame_arrays(
         for name in modality.passes:
             if name not in later:
                 passes.pop(name, None)
-    data.arrays["K"] = np.asarray(K, dtype=np.float64)
-    data.arrays["world_to_camera"] = np.asarray(world_to_camera, dtype=np.float64)
+    data.arrays["K"] = np.asarray(camera.K, dtype=np.float64)
+    data.arrays["world_to_camera"] = np.asarray(camera.world_to_camera, dtype=np.float64)
     data.arrays["frame"] = np.int64(frame)
     return data.arrays
 

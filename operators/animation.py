@@ -8,9 +8,11 @@ import time
 import bpy
 from bpy.props import BoolProperty
 
+from ..core.progress import Progress
+from ..exporters.errors import ExportError
 from ..pipeline import handlers
 from ..pipeline.checks import poll_export
-from ..pipeline.export import Exporter, ExportError, Progress, animation_frames, export_frames, own_render
+from ..pipeline.export import Exporter, animation_frames, export_frames, own_render
 from ..pipeline.options import options_from_settings
 
 # The run in progress in this Blender session (the panel shows it), or None.
@@ -64,7 +66,7 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
         if bpy.app.background or context.window is None:
             return self.execute(context)
         try:
-            self._exporter = Exporter(scene, context.view_layer, options_from_settings(scene.ground_truth)).__enter__()
+            self._exporter = Exporter(scene, context.view_layer, options_from_settings(scene.ground_truth)).start()
         except ExportError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -100,14 +102,14 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
             if self._shot < len(self._exporter.rig.shots):  # the frame's next camera
                 return self._render_shot()
             running.step(context.scene.frame_current, time.perf_counter() - self._started)
-        while self._queue and not self.overwrite and self._exporter.is_complete(self._queue[0]):
+        while self._queue and not self.overwrite and self._exporter.folder.is_complete(self._queue[0]):
             self._exporter.found_complete.add(self._queue[0])
             running.step(self._queue.pop(0), None)
         self._show(context)
         if self._stop or not self._queue:
             return self._finish(context, "Stopped" if self._stop else None)
         frame = self._queue.pop(0)
-        damaged = [] if self.overwrite else self._exporter.damaged(frame)
+        damaged = [] if self.overwrite else self._exporter.folder.damaged(frame)
         if damaged:
             self.report({"WARNING"}, f"Frame {frame} was damaged, exporting it again: {', '.join(damaged)}")
         context.scene.frame_set(frame)
@@ -140,7 +142,7 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
             context.workspace.status_text_set(None)
         self._own.__exit__(None, None, None)
         try:
-            self._exporter.__exit__(None, None, None)  # waits for the last frames to be written
+            self._exporter.close()  # waits for the last frames to be written
         except ExportError as failure:
             message, error = str(failure), True
         context.scene.frame_set(self._start_frame)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import bpy
 
+from ..exporters.errors import ExportError
 from ..pipeline.checks import notices, poll_export
-from ..pipeline.export import ExportError, export_frame
+from ..pipeline.export import export_frame
 from ..pipeline.options import options_from_settings
 
 

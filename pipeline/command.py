@@ -13,7 +13,9 @@ from pathlib import Path
 import bpy
 
 from ..core.frames import format_frames
+from ..core.progress import Progress
 from ..exporters.atomic import atomic_path
+from ..exporters.errors import ExportError, ExportRefusedError
 from ..exporters.formats import read_instances
 from ..flags import (
     EXIT_FAILED,
@@ -26,16 +28,10 @@ from ..flags import (
     bar,
     output_options,
 )
-from .export import (
-    Exporter,
-    ExportError,
-    ExportRefusedError,
-    Progress,
-    animation_frames,
-    export_frames,
-)
+from .export import animation_frames, export_frames
 from .options import ExportOptions, TrackOptions, options_from_settings
 from .quiet import hide_lines
+from .run_folder import RunFolder
 
 
 def options_from_args(args: argparse.Namespace, settings) -> ExportOptions:
@@ -170,14 +166,14 @@ def _render(args: argparse.Namespace) -> int:
 
 def _merge(args: argparse.Namespace) -> int:
     scene = bpy.context.scene
-    exporter = Exporter(scene, bpy.context.view_layer, options_from_args(args, scene.ground_truth))
-    exporter.remove_stale_temporaries()
-    complete = exporter.finish_run(rebuild=True)
-    print(f"{PROG}: {len(complete)} complete frames listed in {exporter.root / 'meta.json'}")
+    folder = RunFolder(scene, bpy.context.view_layer, options_from_args(args, scene.ground_truth))
+    folder.remove_stale_temporaries()
+    complete = folder.finish(rebuild=True)
+    print(f"{PROG}: {len(complete)} complete frames listed in {folder.root / 'meta.json'}")
     listed = set(complete)
     missing = [f for f in args.frames or () if f not in listed]
     if args.report:
-        report = {"meta_json": str(exporter.root / "meta.json"), "complete": format_frames(complete)}
+        report = {"meta_json": str(folder.root / "meta.json"), "complete": format_frames(complete)}
         _write_json(args.report, {**report, "missing": format_frames(missing), "host": _host()})
     if missing:
         print(f"{PROG}: error: frames {format_frames(missing)} are not complete", file=sys.stderr)

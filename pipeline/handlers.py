@@ -34,8 +34,9 @@ import bpy
 from bpy.app.handlers import persistent
 
 from ..core.frames import format_frames
+from ..exporters.errors import ExportError
 from . import scratch
-from .export import Exporter, ExportError, TakenRender, rendering_for_export
+from .export import Exporter, TakenRender, rendering_for_export
 from .options import options_from_settings
 from .views import COLLECTION
 
@@ -111,7 +112,7 @@ class WindowRun:
     def close(self) -> None:
         """Write what is left and finish the folder, as the panel's export ends."""
         try:
-            self.exporter.__exit__(None, None, None)
+            self.exporter.close()
         except ExportError as error:
             _say(str(error))
         else:
@@ -171,7 +172,7 @@ def on_render_init(scene, *_):
     window = in_render_job()
     try:
         exporter = Exporter(scene, _view_layer(scene), options_from_settings(scene.ground_truth), window=window)
-        exporter.__enter__()
+        exporter.start()
     except ExportError as error:
         _say(f"not exporting this render: {error}")
         return
@@ -211,7 +212,7 @@ def on_render_complete(scene, *_):
         _window = None
     if _run is not None:
         run, _run = _run, None
-        run.__exit__(None, None, None)
+        run.close()
 
 
 @persistent

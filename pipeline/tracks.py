@@ -31,8 +31,9 @@ from ..exporters.layout import rgb_path
 from ..exporters.npz import write_npz
 from .changes import SceneChanges
 from .contact import load_png
-from .motion import GeometryCache, concat, locate, match_render_geometry, observe, surfaces_at
+from .motion import GeometryCache, match_render_geometry
 from .options import TrackOptions
+from .surfaces import concat, locate, observe, surfaces_at
 from .views import View
 
 TRACKS_PREVIEW_NAME = "tracks_preview.png"

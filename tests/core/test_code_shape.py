@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The code's shape (docs/contract.md, "The code's layout"): no circle among the
-product's imports, function-level imports included; the Blender-free folders and
-modules import with ``bpy`` blocked."""
+"""The code's shape (README, "Where the code is"): no circle among the product's
+imports, function-level imports included; the Blender-free folders and modules import
+with ``bpy`` blocked; no file over 450 lines, no class over 250."""
 
 import ast
 import subprocess
@@ -104,9 +104,19 @@ for name in {names!r}:
     importlib.import_module(name)
 print(sorted(m for m in sys.modules if m.partition(".")[0] in BLOCKED))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=package_dir, capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=package_dir, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert len(names) > 40
+
+
+def test_no_product_file_over_450_lines_and_no_class_over_250():
+    too_long = []
+    for name, path in product_modules().items():
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > 450:
+            too_long.append(f"{name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno >= 250:
+                too_long.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert not too_long

@@ -2,6 +2,7 @@
 """Pass conversions on synthetic pass images."""
 
 import numpy as np
+from ground_truth.core.camera import FrameCamera
 from ground_truth.core.convert import depth_from_z, flow_from_vector, index_mask, mark_background, unit_normals
 from ground_truth.core.modalities import frame_arrays
 
@@ -54,7 +55,7 @@ def test_frame_arrays_rotates_normals_into_camera_axes():
         "normal": np.array([[[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]], np.float32),
     }
     world = raw["normal"].copy()
-    out = frame_arrays(raw, ["depth", "normal"], np.eye(3), pose, 7)
+    out = frame_arrays(raw, ["depth", "normal"], FrameCamera(np.eye(3), pose), 7)
     assert raw == {}  # consumed
     np.testing.assert_allclose(out["normal"][0, 0], [0, 0, -1])
     np.testing.assert_allclose(out["normal"][0, 1], [0, -1, 0])
