@@ -11,7 +11,7 @@ import os
 
 from .core.frames import parse_frames
 from .core.modalities import MODALITIES
-from .core.motion import offsets_from_text
+from .core.settings import SETTINGS, Setting
 from .exporters.formats import FORMATS as FILE_FORMATS
 from .exporters.layout import OutputOptions
 
@@ -60,34 +60,10 @@ def _category(text: str) -> tuple[int, str]:
     return int(index), name.strip()
 
 
-def _level(text: str) -> int:
-    if not (text.isdigit() and 0 <= int(text) <= 9):
-        raise argparse.ArgumentTypeError(f"bad compression level {text!r} (want 0 to 9)")
-    return int(text)
-
-
-def _offsets(text: str) -> str:
-    try:
-        offsets_from_text(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
-
-
 def _npy(text: str) -> str:
     if not text.endswith(".npy") or not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a .npy file")
     return os.path.abspath(text)
-
-
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 1.0 <= value <= 100000.0:
-        raise argparse.ArgumentTypeError(f"bad depth scale {text!r} (want values per metre, 1 to 100000)")
-    return value
 
 
 def positive(text: str) -> int:
@@ -96,33 +72,28 @@ def positive(text: str) -> int:
     return int(text)
 
 
-def _whole(what: str):
-    def parse(text: str) -> int:
-        if not text.isdigit():
-            raise argparse.ArgumentTypeError(f"bad {what} {text!r} (want a whole number, 0 or more)")
-        return int(text)
-
-    return parse
-
-
-_seed, _count = _whole("seed"), _whole("count")
-VIEWS = ("ACTIVE", "MULTIVIEW", "COLLECTION")
-
-
-def _views(text: str) -> str:
-    if text.upper() not in VIEWS:
-        raise argparse.ArgumentTypeError(f"unknown views {text!r} (choose from {', '.join(VIEWS)})")
-    return text.upper()
-
-
 def _device(text: str) -> str:
     if text.upper() not in DEVICES:
         raise argparse.ArgumentTypeError(f"unknown device {text!r} (choose from {', '.join(DEVICES)})")
     return text.upper()
 
 
+def _setting(setting: Setting):
+    """An argparse type: the setting's value from its flag's text (its bounds, its check)."""
+
+    def parse(text: str):
+        try:
+            return setting.parse(text)
+        except ValueError as error:  # argparse shows ArgumentTypeError's own words
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
 def export_flags() -> argparse.ArgumentParser:
-    """The flags that say what a run writes: shared by ``render``, ``merge`` and ``farm``."""
+    """The flags that say what a run writes: shared by ``render``, ``merge`` and ``farm``.
+    Those of the settings table (``core/settings.py``) have its names (``args.use_tracks``
+    is ``--tracks``) and its bounds; a bool's flag turns it on."""
     flags = Parser(add_help=False)
     keys = tuple(m.key for m in MODALITIES)
     flags.add_argument(
@@ -138,13 +109,17 @@ def export_flags() -> argparse.ArgumentParser:
         help=f"comma-separated, of: {','.join(FORMATS)} (default: npz)",
     )
     flags.add_argument("--no-previews", action="store_true", help="do not write preview/ pictures")
-    flags.add_argument("--npz-compression", type=_level, default=1, help="zlib level of the NPZ, 0-9 (default 1)")
-    flags.add_argument(
-        "--depth-png16-scale",
-        type=_scale,
-        default=1000.0,
-        help="values per metre in depth_png16/ (default 1000: millimetres; 256: KITTI)",
-    )
+    for setting in SETTINGS:
+        if setting.flag is None:
+            continue
+        about = setting.description[0].lower() + setting.description[1:]
+        if isinstance(setting.default, bool):
+            flags.add_argument(setting.flag, dest=setting.name, action="store_true", help=about)
+        else:
+            default = f" (default {setting.default})" if setting.default != "" else ""
+            flags.add_argument(
+                setting.flag, dest=setting.name, type=_setting(setting), default=setting.default, help=about + default
+            )
     flags.add_argument(
         "--coco-category",
         type=_category,
@@ -155,39 +130,12 @@ def export_flags() -> argparse.ArgumentParser:
         "COCO Categories table, else the objects' names)",
     )
     flags.add_argument(
-        "--flow-offsets",
-        type=_offsets,
-        default="",
-        metavar="K,K",
-        help="also flow and occlusion to frames t+k and t-k for these k >= 2 (e.g. 2,4,8)",
-    )
-    flags.add_argument("--tracks", action="store_true", help="write tracks.npz: point tracks over the frames")
-    flags.add_argument(
-        "--tracks-per-object", type=positive, default=256, help="query points per indexed object (default 256)"
-    )
-    flags.add_argument("--tracks-seed", type=_seed, default=0, help="seed of the sampled query points (default 0)")
-    flags.add_argument(
         "--track-queries",
         type=_npy,
         metavar="FILE.npy",
         help="(N, 3) float array of (frame index, y, x) queries instead of sampled ones; implies --tracks",
     )
-    flags.add_argument(
-        "--views",
-        type=_views,
-        default="ACTIVE",
-        help="ACTIVE (the scene camera, default), MULTIVIEW (the .blend's Stereoscopy views, one render) or "
-        "COLLECTION (every camera of --camera-collection); several views write views/<name>/",
-    )
     flags.add_argument("--camera-collection", default="", metavar="NAME", help="the cameras of --views COLLECTION")
-    flags.add_argument("--transforms-json", action="store_true", help="write nerfstudio's transforms.json")
-    flags.add_argument("--colmap", action="store_true", help="write COLMAP's text model in colmap/")
-    flags.add_argument(
-        "--colmap-points",
-        type=_count,
-        default=1000,
-        help="points per image in colmap/points3D.txt, from its depth (default 1000; 0: none)",
-    )
     return flags
 
 
@@ -211,12 +159,12 @@ def bar(done: int, total: int) -> str:
     return f"[{'#' * filled}{'-' * (20 - filled)}]"
 
 
+def formats_on(args: argparse.Namespace) -> dict[str, bool]:
+    """Each file format's switch, by key, from :func:`export_flags`' flags."""
+    formats = set(args.formats)
+    return {**{key: key in formats for key in FORMATS}, "previews": not args.no_previews}
+
+
 def output_options(args: argparse.Namespace) -> OutputOptions:
     """The files a frame gets, from :func:`export_flags`' flags."""
-    formats = set(args.formats)
-    return OutputOptions(
-        **{key: key in formats for key in FORMATS},
-        previews=not args.no_previews,
-        npz_level=args.npz_compression,
-        depth_png16_scale=args.depth_png16_scale,
-    )
+    return OutputOptions(**formats_on(args), npz_level=args.npz_compression, depth_png16_scale=args.depth_png16_scale)

@@ -12,6 +12,7 @@ from itertools import chain
 from pathlib import Path
 
 from ..core.frames import format_frames
+from ..core.settings import SETTINGS
 from ..exporters import chunks
 from ..exporters.chunks import FARM_DIR
 from ..exporters.formats import frames_named, is_complete
@@ -30,35 +31,26 @@ def split(frames: list[int], size: int) -> list[list[int]]:
 
 
 def _export_argv(args: argparse.Namespace) -> list[str]:
-    """The flags that say what is written, for the worker's ``render`` and ``merge``."""
-    argv = [
-        "--modalities",
-        ",".join(args.modalities),
-        "--formats",
-        ",".join(args.formats),
-        "--npz-compression",
-        str(args.npz_compression),
-        "--depth-png16-scale",
-        repr(args.depth_png16_scale),
-    ]
+    """The flags that say what is written, for the worker's ``render`` and ``merge``: every
+    setting of the table with a flag, by value (a worker's defaults may be another
+    version's), but for an empty text and a bool that is off."""
+    argv = ["--modalities", ",".join(args.modalities), "--formats", ",".join(args.formats)]
     if args.no_previews:
         argv.append("--no-previews")
+    for setting in SETTINGS:
+        value = getattr(args, setting.name, None) if setting.flag else None
+        if setting.name == "use_tracks":
+            value = value or bool(args.track_queries)  # --track-queries implies --tracks
+        if isinstance(value, bool):
+            argv += [setting.flag] if value else []
+        elif value not in (None, ""):
+            argv += [setting.flag, setting.text(value)]
     for index, name in args.coco_category:
         argv += ["--coco-category", f"{index}={name}"]
-    if args.flow_offsets:
-        argv += ["--flow-offsets", args.flow_offsets]
-    if args.tracks or args.track_queries:
-        argv += ["--tracks", "--tracks-per-object", str(args.tracks_per_object), "--tracks-seed", str(args.tracks_seed)]
     if args.track_queries:
         argv += ["--track-queries", args.track_queries]
-    if args.views != "ACTIVE":
-        argv += ["--views", args.views]
     if args.camera_collection:
         argv += ["--camera-collection", args.camera_collection]
-    if args.transforms_json:
-        argv.append("--transforms-json")
-    if args.colmap:
-        argv += ["--colmap", "--colmap-points", str(args.colmap_points)]
     return argv
 
 

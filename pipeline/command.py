@@ -26,10 +26,10 @@ from ..flags import (
     PROG,
     UsageError,
     bar,
-    output_options,
+    formats_on,
 )
 from .export import animation_frames, export_frames
-from .options import ExportOptions, TrackOptions, options_from_settings
+from .options import ExportOptions, export_options, options_from_settings
 from .quiet import hide_lines
 from .run_folder import RunFolder
 
@@ -37,20 +37,14 @@ from .run_folder import RunFolder
 def options_from_args(args: argparse.Namespace, settings) -> ExportOptions:
     """The run's options from the flags; of the .blend's settings only the COCO category
     names are kept (they name the scene's pass indices), the flags' names winning."""
-    return ExportOptions(
-        output_dir=os.path.abspath(args.out),
-        modalities=args.modalities,
-        files=output_options(args),
+    return export_options(
+        os.path.abspath(args.out),
+        args.modalities,
+        formats_on(args),
+        lambda name: getattr(args, name),
         categories={**options_from_settings(settings).categories, **dict(args.coco_category)},
-        flow_offsets=args.flow_offsets,
-        tracks=TrackOptions(args.tracks_per_object, args.tracks_seed, args.track_queries)
-        if args.tracks or args.track_queries
-        else None,
-        views=args.views,
         camera_collection=args.camera_collection,
-        transforms_json=args.transforms_json,
-        colmap=args.colmap,
-        colmap_points=args.colmap_points,
+        track_queries=args.track_queries,
     )
 
 

@@ -5,14 +5,16 @@ the export reads nothing else (it never writes into ``scene.ground_truth``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..core.modalities import MODALITIES
+from ..core.settings import ACTIVE
 from ..exporters.formats import FORMATS
 from ..exporters.layout import OutputOptions
-from .views import ACTIVE
 
 
 @dataclass(frozen=True)
@@ -46,22 +48,45 @@ def wanted_modalities(settings) -> tuple[str, ...]:
     return tuple(m.key for m in MODALITIES if getattr(settings, f"use_{m.key}"))
 
 
+def export_options(
+    output_dir: str,
+    modalities: tuple[str, ...],
+    formats: dict[str, bool],
+    value: Callable[[str], Any],
+    categories: dict[int, str],
+    camera_collection: str = "",
+    track_queries: str | None = None,
+) -> ExportOptions:
+    """A run's options: ``value(name)`` is the settings table's setting ``name`` (the
+    panel's property or the command line's flag, which share names and bounds);
+    ``formats`` the file formats switched on, by key."""
+    tracks = None
+    if value("use_tracks") or track_queries is not None:
+        tracks = TrackOptions(value("tracks_per_object"), value("tracks_seed"), track_queries)
+    return ExportOptions(
+        output_dir=output_dir,
+        modalities=modalities,
+        files=OutputOptions(
+            **formats, npz_level=value("npz_compression"), depth_png16_scale=value("depth_png16_scale")
+        ),
+        categories=categories,
+        flow_offsets=value("flow_offsets"),
+        tracks=tracks,
+        views=value("views"),
+        camera_collection=camera_collection,
+        transforms_json=value("use_transforms_json"),
+        colmap=value("use_colmap"),
+        colmap_points=value("colmap_points"),
+    )
+
+
 def options_from_settings(settings) -> ExportOptions:
     """The options the panel's settings (``scene.ground_truth``) describe."""
-    return ExportOptions(
-        output_dir=settings.output_dir,
-        modalities=wanted_modalities(settings),
-        files=OutputOptions(
-            **{f.key: getattr(settings, f"use_{f.key}") for f in FORMATS},
-            npz_level=settings.npz_compression,
-            depth_png16_scale=settings.depth_png16_scale,
-        ),
+    return export_options(
+        settings.output_dir,
+        wanted_modalities(settings),
+        {f.key: getattr(settings, f"use_{f.key}") for f in FORMATS},
+        lambda name: getattr(settings, name),
         categories={c.pass_index: c.name for c in settings.categories if c.name.strip()},
-        flow_offsets=settings.flow_offsets,
-        tracks=TrackOptions(settings.tracks_per_object, settings.tracks_seed) if settings.use_tracks else None,
-        views=settings.views,
         camera_collection=settings.camera_collection.name if settings.camera_collection else "",
-        transforms_json=settings.use_transforms_json,
-        colmap=settings.use_colmap,
-        colmap_points=settings.colmap_points,
     )

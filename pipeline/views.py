@@ -17,14 +17,9 @@ import bpy
 import numpy as np
 
 from ..core.camera import CameraParams
+from ..core.settings import ACTIVE, COLLECTION, MULTIVIEW
 from ..core.stereo import LEFT, RIGHT, StereoSettings
 
-ACTIVE, MULTIVIEW, COLLECTION = "ACTIVE", "MULTIVIEW", "COLLECTION"
-VIEWS_ITEMS = (
-    (ACTIVE, "Scene Camera", "The scene's active camera"),
-    (MULTIVIEW, "Stereoscopy", "The views of Output Properties › Stereoscopy (Stereo 3D or Multi-View), in one render"),
-    (COLLECTION, "Camera Collection", "Every camera of a collection (a rig), rendered one after the other"),
-)
 SUPPORTED_PROJECTIONS = ("PERSP", "ORTHO")
 
 

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from ground_truth.core.modalities import ARRAYS, MODALITIES, OFFSET_ARRAYS
+from ground_truth.core.settings import SETTINGS
 from ground_truth.exporters.formats import FORMATS
 from ground_truth.flags import FORMATS as FORMAT_FLAGS
 
@@ -60,3 +61,34 @@ def test_every_environment_variable_the_readme_names_is_read_by_the_code():
         else:  # a string literal, as os.environ is read with
             read = re.search(rf"[\"']{name}[\"']", code)
         assert read, f"the README names {name}, which no code reads"
+
+
+def _raw_rows(heading: str) -> list[list[str]]:
+    section = CONTRACT.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [
+        [cell.strip() for cell in line.strip("|").split(" | ")] for line in section.splitlines() if line[:3] == "| `"
+    ]
+
+
+def test_the_settings_table_is_documented_with_its_defaults_and_flags():
+    """Every row of core/settings.py is in the contract's settings table with its
+    default, and its flag in the command line's table next to its name."""
+    defaults = {}
+    for names, default, _ in _raw_rows("Settings (`scene.ground_truth`)"):
+        names, values = re.findall(r"`(\w+)`", names), default.split(", ")
+        defaults.update(zip(names, values * len(names) if len(values) == 1 else values, strict=True))
+    flags = {}
+    for flag_cell, setting_cell in _raw_rows("Command line"):
+        found, names = re.findall(r"`(--[\w-]+)", flag_cell), re.findall(r"`(\w+)`", setting_cell)
+        if len(found) == len(names):
+            flags.update(zip(found, names, strict=True))
+    for setting in SETTINGS:
+        if isinstance(setting.default, bool):
+            written = "on" if setting.default else "off"
+        elif setting.default == "":
+            written = '`""`'
+        else:
+            written = f"`{setting.default}`" if setting.choices else f"{setting.default:g}"
+        assert defaults.get(setting.name) == written, setting.name
+        if setting.flag:
+            assert flags.get(setting.flag) == setting.name, setting.flag

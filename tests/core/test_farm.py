@@ -160,6 +160,7 @@ def test_the_job_script_renders_its_line_and_retries_failures(tmp_path):
     assert merge.read_text().splitlines()[-1].endswith("merge --blend " + str(tmp_path / "scene.blend") + " --out "
         + str(tmp_path / "out") + " --modalities depth,disparity,normal,flow,occlusion,object_index,material_index,"
         "instance_id,emission,boxes --formats npz --npz-compression 1 --depth-png16-scale 1000.0"
+        " --tracks-per-object 256 --tracks-seed 0 --views ACTIVE --colmap-points 1000"
         " --frames 1-10 --report " + str(tmp_path / "out" / "_farm" / "merge.json"))  # fmt: skip
 
 
@@ -207,7 +208,7 @@ def test_offsets_and_tracks_reach_every_chunk_and_the_merge(tmp_path):
     args = farm_args(tmp_path, "--worker-python", sys.executable, *extra)
     for command, argv in (("render", plan.chunk_argv(args, [1, 2])), ("merge", plan.merge_argv(args, [1, 2]))):
         parsed = parser().parse_args([command, "--out", "x", *argv])
-        assert parsed.flow_offsets == "2,8" and parsed.tracks and parsed.tracks_per_object == 9
+        assert parsed.flow_offsets == "2,8" and parsed.use_tracks and parsed.tracks_per_object == 9
         assert parsed.tracks_seed == 4 and parsed.track_queries == str(queries)
     plain = farm_args(tmp_path, "--worker-python", sys.executable)
     assert "--tracks" not in plan.merge_argv(plain, [1]) and "--flow-offsets" not in plan.merge_argv(plain, [1])
