@@ -11,9 +11,9 @@ from bpy.props import BoolProperty
 from ..core.progress import Progress
 from ..exporters.errors import ExportError
 from ..pipeline import handlers
-from ..pipeline.checks import poll_export
 from ..pipeline.export import Exporter, animation_frames, export_frames, own_render
 from ..pipeline.options import options_from_settings
+from ..pipeline.panel_state import poll_export
 
 # The run in progress in this Blender session (the panel shows it), or None.
 running: Progress | None = None

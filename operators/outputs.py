@@ -9,9 +9,10 @@ import bpy
 
 from .. import viewer
 from ..exporters.layout import META_NAME
-from ..pipeline import scene_info
+from ..pipeline import panel_state, scene_info
 from ..pipeline.checks import output_root, unindexed_objects
 from ..pipeline.contact import CONTACT_SHEET_NAME
+from ..pipeline.panel_state import in_sidebar
 
 
 class IMAGE_OT_gt_open_contact_sheet(bpy.types.Operator):
@@ -23,7 +24,11 @@ class IMAGE_OT_gt_open_contact_sheet(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not (output_root(context.scene.ground_truth.output_dir) / CONTACT_SHEET_NAME).is_file():
+        if in_sidebar(context):
+            there = panel_state.current(context.scene).contact_sheet
+        else:
+            there = (output_root(context.scene.ground_truth.output_dir) / CONTACT_SHEET_NAME).is_file()
+        if not there:
             cls.poll_message_set("No contact sheet yet: export with Previews on")
             return False
         return True
@@ -58,10 +63,13 @@ class WM_OT_gt_open_3d_view(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not viewer.rerun_installed():
+        state = panel_state.current(context.scene) if in_sidebar(context) else None
+        if not (state.rerun if state else viewer.rerun_installed()):
             cls.poll_message_set(install_hint())
             return False
-        if not (output_root(context.scene.ground_truth.output_dir) / META_NAME).is_file():
+        if not (
+            state.exported if state else (output_root(context.scene.ground_truth.output_dir) / META_NAME).is_file()
+        ):
             cls.poll_message_set("Nothing exported into the output folder yet")
             return False
         return True
@@ -123,7 +131,8 @@ class OBJECT_OT_gt_assign_pass_indices(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not unindexed_objects(context.scene):
+        state = panel_state.current(context.scene) if in_sidebar(context) else None
+        if not (state.unindexed if state else unindexed_objects(context.scene)):
             cls.poll_message_set("Every object already has a pass index")
             return False
         return True

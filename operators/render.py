@@ -6,9 +6,10 @@ from __future__ import annotations
 import bpy
 
 from ..exporters.errors import ExportError
-from ..pipeline.checks import notices, poll_export
+from ..pipeline.checks import notices
 from ..pipeline.export import export_frame
 from ..pipeline.options import options_from_settings
+from ..pipeline.panel_state import poll_export
 
 
 class RENDER_OT_gt_render_frame(bpy.types.Operator):

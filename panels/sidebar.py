@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Sidebar panels: output, modalities, views, formats, and the compositor set-up."""
+"""Sidebar panels: output, modalities, views, formats, and the compositor set-up.
+
+They only lay out: what they show besides the settings (problems, notices, counts, what
+is on disk) is worked out by ``pipeline/panel_state.py`` when something changes, and
+read here."""
 
 from __future__ import annotations
 
@@ -8,16 +12,12 @@ import textwrap
 import bpy
 
 from .. import compat
-from ..compositor import wiring
 from ..core.modalities import MODALITIES, engine_gives
 from ..exporters.formats import FORMATS
 from ..operators import animation
 from ..operators.outputs import install_hint
-from ..pipeline import handlers
-from ..pipeline.checks import blocking_problems, notices, settings_problem, unindexed_objects
-from ..pipeline.options import options_from_settings
-from ..pipeline.views import COLLECTION, MULTIVIEW, ViewsError, camera_object, rig
-from ..viewer import rerun_installed
+from ..pipeline import handlers, panel_state
+from ..pipeline.views import COLLECTION, MULTIVIEW
 
 
 class GroundTruthPanel:
@@ -43,16 +43,17 @@ class VIEW3D_PT_gt_main(GroundTruthPanel, bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        scene, settings = context.scene, context.scene.ground_truth
+        settings, state = context.scene.ground_truth, panel_state.current(context.scene)
         layout.label(text="Output Folder")
         layout.prop(settings, "output_dir", text="")
-        views_set_up = (settings.views, settings.camera_collection)
-        for problem in [*blocking_problems(scene, settings.output_dir, *views_set_up), settings_problem(settings)]:
-            if problem:
-                wrapped_label(layout, context, problem, icon="ERROR")
-        for notice in notices(scene, options_from_settings(settings)):
+        if state is None:
+            layout.label(text="Checking the scene…", icon="TIME")
+            return
+        for problem in state.problems:
+            wrapped_label(layout, context, problem, icon="ERROR")
+        for notice in state.notices:
             wrapped_label(layout, context, notice, icon="INFO")
-        if bpy.ops.object.gt_assign_pass_indices.poll():
+        if state.unindexed:
             layout.operator("object.gt_assign_pass_indices", icon="LINENUMBERS_ON")
         column = layout.column()
         column.scale_y = 1.5
@@ -121,20 +122,14 @@ class VIEW3D_PT_gt_views(GroundTruthPanel, bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        scene, settings = context.scene, context.scene.ground_truth
+        settings, state = context.scene.ground_truth, panel_state.current(context.scene)
         layout.prop(settings, "views", text="")
         if settings.views == COLLECTION:
             layout.prop(settings, "camera_collection", text="")
-        try:
-            found = rig(scene, settings.views, settings.camera_collection)
-        except ViewsError:
-            pass  # the main panel says why
-        else:
-            names = ", ".join(v.name or camera_object(scene, v).name for v in found.views)
-            wrapped_label(layout, context, f"{len(found.views)} view{'s' * (len(found.views) > 1)}: {names}")
-            if found.stereo is not None:
-                kind = "rectified: disparity" if found.stereo.rectified else "toe-in, not rectified: no disparity"
-                layout.label(text=f"Stereo pair, {found.stereo.convergence_mode.lower()} ({kind})")
+        if state is not None and state.views:  # else the main panel says why
+            wrapped_label(layout, context, state.views)
+            if state.stereo:
+                layout.label(text=state.stereo)
         column = layout.column(heading="Reconstruction")
         column.prop(settings, "use_transforms_json")
         column.prop(settings, "use_colmap")
@@ -163,7 +158,8 @@ class VIEW3D_PT_gt_formats(GroundTruthPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("image.gt_open_contact_sheet", icon="IMAGE_DATA")
         row.operator("wm.gt_open_3d_view", icon="VIEW3D")
-        if not rerun_installed():
+        state = panel_state.current(context.scene)
+        if state is not None and not state.rerun:
             wrapped_label(layout, context, install_hint(), icon="INFO")
 
 
@@ -188,9 +184,9 @@ class VIEW3D_PT_gt_coco(GroundTruthPanel, bpy.types.Panel):
         layout.label(text="Unnamed pass indices take their objects' names")
         per = "instance" if settings.use_instance_id else "pass index (Instance IDs off)"
         layout.label(text=f"One annotation per visible {per}")
-        unlabelled = len(unindexed_objects(context.scene))
-        if unlabelled:
-            layout.label(text=f"{unlabelled} objects with pass index 0 are not annotated", icon="INFO")
+        state = panel_state.current(context.scene)
+        if state is not None and state.unindexed:
+            layout.label(text=f"{state.unindexed} objects with pass index 0 are not annotated", icon="INFO")
 
 
 class VIEW3D_PT_gt_setup(GroundTruthPanel, bpy.types.Panel):
@@ -204,8 +200,9 @@ class VIEW3D_PT_gt_setup(GroundTruthPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("node.gt_wire_compositor", icon="NODETREE")
         row.operator("node.gt_remove_compositor", text="", icon="X")
-        wired = bool(wiring.our_nodes(compat.compositor_tree(context.scene)))
-        layout.label(text="Nodes wired" if wired else "Nodes not wired (export wires them while it runs)")
+        state = panel_state.current(context.scene)
+        if state is not None:
+            layout.label(text="Nodes wired" if state.wired else "Nodes not wired (export wires them while it runs)")
 
 
 classes = (
@@ -217,4 +214,14 @@ classes = (
     VIEW3D_PT_gt_range,
     VIEW3D_PT_gt_setup,
 )
-register, unregister = bpy.utils.register_classes_factory(classes)
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
+def register() -> None:
+    _register_classes()
+    panel_state.register()
+
+
+def unregister() -> None:
+    panel_state.unregister()
+    _unregister_classes()

@@ -62,8 +62,9 @@ def unindexed_objects(scene: bpy.types.Scene) -> list[bpy.types.Object]:
     return [o for o in scene.objects if o.type in RENDERABLE and o.pass_index == 0]
 
 
-def notices(scene: bpy.types.Scene, options: ExportOptions) -> list[str]:
-    """Things that do not stop the export but change what it writes."""
+def notices(scene: bpy.types.Scene, options: ExportOptions, view_layer=None) -> list[str]:
+    """Things that do not stop the export but change what it writes; ``view_layer`` is
+    the one the export renders from (default: the context's)."""
     out = []
     if {"object_index", "boxes"} & set(options.modalities) or options.files.coco:
         unindexed = unindexed_objects(scene)
@@ -71,7 +72,8 @@ def notices(scene: bpy.types.Scene, options: ExportOptions) -> list[str]:
             out.append(f"{len(unindexed)} objects have pass index 0 and count as background in masks")
     layers = [layer for layer in scene.view_layers if layer.use]
     if len(layers) > 1:
-        active = bpy.context.view_layer.name if bpy.context.view_layer else layers[0].name
+        view_layer = view_layer or bpy.context.view_layer
+        active = view_layer.name if view_layer else layers[0].name
         out.append(f"{len(layers)} view layers render; the masks and passes come from '{active}' (the active one)")
     missing = plan(compat.render_engine(scene), options.modalities).missing
     if missing and engine_family(scene.render.engine) in SUPPORTED_FAMILIES:
@@ -88,14 +90,3 @@ def settings_problem(settings) -> str | None:
     except ValueError as error:
         return f"Flow Offsets: {error}"
     return None
-
-
-def poll_export(operator_class, context) -> bool:
-    """``poll()`` of the export operators: greyed out with the first blocking problem."""
-    settings = context.scene.ground_truth
-    problems = blocking_problems(context.scene, settings.output_dir, settings.views, settings.camera_collection)
-    problems += filter(None, [settings_problem(settings)])
-    if problems:
-        operator_class.poll_message_set(problems[0])
-        return False
-    return True
