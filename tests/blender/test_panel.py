@@ -2,7 +2,8 @@
 """The sidebar only lays out: its draw() reads what pipeline/panel_state.py worked out
 when something changed, touches no disk and looks at no object. Blender draws panels
 only in a window (tests/gui presses their buttons there); here each panel's draw() is
-called with a layout that records what it was asked to show."""
+called with a layout that records what it was asked to show and, as Blender's does,
+asks each button's operator whether it can run (its poll, in the sidebar's region)."""
 
 import importlib
 import os
@@ -17,8 +18,8 @@ import scenes
 class Layout:
     """Blender's UILayout, as far as our panels use it: it records labels and operators."""
 
-    def __init__(self, shown):
-        self.shown = shown
+    def __init__(self, shown, context):
+        self.shown, self.context = shown, context
         self.active = True
         self.scale_y = 1.0
         self.use_property_split = self.use_property_decorate = False
@@ -27,7 +28,10 @@ class Layout:
         self.shown.append(("label", text))
 
     def operator(self, idname, **_):
-        self.shown.append(("operator", idname))
+        category, name = idname.split(".")
+        operator = getattr(bpy.types, f"{category.upper()}_OT_{name}")
+        enabled = operator.poll(self.context) if hasattr(operator, "poll") else True
+        self.shown.append(("operator", idname, enabled))
         return types.SimpleNamespace()
 
     def prop(self, data, name, **_):
@@ -37,7 +41,7 @@ class Layout:
         pass
 
     def column(self, **_):
-        return Layout(self.shown)
+        return Layout(self.shown, self.context)
 
     row = column
 
@@ -45,10 +49,13 @@ class Layout:
 def draw_every_panel(scene):
     sidebar = importlib.import_module(f"{devenv.ADDON_MODULE}.panels.sidebar")
     shown = []
-    context = types.SimpleNamespace(scene=scene, region=None, preferences=bpy.context.preferences)
+    region = types.SimpleNamespace(type="UI", width=300)
+    context = types.SimpleNamespace(
+        scene=scene, region=region, preferences=bpy.context.preferences, view_layer=bpy.context.view_layer
+    )
     for panel in sidebar.classes:
         if panel.poll(context):
-            panel.draw(types.SimpleNamespace(layout=Layout(shown)), context)
+            panel.draw(types.SimpleNamespace(layout=Layout(shown, context)), context)
     return shown
 
 
@@ -78,18 +85,19 @@ def test_draw_lays_out_what_was_worked_out_and_touches_no_disk(scene, tmp_path, 
         shown = draw_every_panel(scene)
         add_objects(scene, 3000)  # not worked out yet: the panel still shows 10
         again = draw_every_panel(scene)
-    labels = [text for kind, text in shown if kind == "label"]
+    labels = [item[1] for item in shown if item[0] == "label"]
     assert any("is a file, not a folder" in text for text in labels)
     assert any(text.startswith("10 objects have pass index 0") for text in labels)
-    assert ("operator", "object.gt_assign_pass_indices") in shown
+    assert ("operator", "object.gt_assign_pass_indices", True) in shown
+    assert ("operator", "render.gt_render_frame", False) in shown  # greyed out: the folder is a file
     assert again == shown
 
     state.refresh(scene, bpy.context.view_layer, full=True)
-    labels = [text for kind, text in draw_every_panel(scene) if kind == "label"]
+    labels = [item[1] for item in draw_every_panel(scene) if item[0] == "label"]
     assert any(text.startswith("3010 objects have pass index 0") for text in labels)
     (tmp_path / "taken").unlink()  # the disk is looked at each tick, the scene only on a change
     assert state.refresh(scene, bpy.context.view_layer)
-    labels = [text for kind, text in draw_every_panel(scene) if kind == "label"]
+    labels = [item[1] for item in draw_every_panel(scene) if item[0] == "label"]
     assert not any("is a file" in text for text in labels)
 
 
