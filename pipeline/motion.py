@@ -16,9 +16,10 @@ does not hide it. A point whose
 instance is gone at t±k, or whose mesh has another vertex count there, cannot be
 followed: NaN flow and code 255.
 
-Rays are cast (``rays.py``: Embree, else Blender's BVH) against every camera-visible
-instance's triangles in world space, gathered once per frame and kept while nearby
-frames need them.
+This module captures the geometry on Blender's thread: every camera-visible instance's
+triangles in world space, gathered once per frame and kept while nearby frames need
+them. ``surfaces.py`` casts the rays against them (``rays.py``: Embree, else Blender's
+BVH) on the writer's thread, without Blender.
 """
 
 from __future__ import annotations
