@@ -101,7 +101,7 @@ class FrameData:
     ``passes`` are the raw pass images by pass key; ``camera`` the view's camera at the
     frame (K, pose, projection, the stereo pair's numbers); ``geometry`` the arrays
     computed from rays cast into the scene's geometry (occlusion, flow over k frames,
-    and which instance, object and material each pixel shows: ``pipeline/surfaces.py``);
+    and which instance, object and material each pixel shows: ``surfaces.py``);
     ``arrays`` the arrays made so far (a conversion may reuse an earlier one's);
     ``background`` is where no surface was hit.
     """

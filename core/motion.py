@@ -6,7 +6,7 @@ A surface point is a triangle of an object instance's evaluated mesh and barycen
 weights on it. At another frame the same weights on the same triangle (the instance's
 vertices and world matrix there) give where the point went, so rigid motion, parents,
 constraints, instances and deforming meshes (armatures, shape keys) are all one case.
-``pipeline/motion.py`` captures the scene's geometry and ``pipeline/surfaces.py`` casts
+``pipeline/motion.py`` captures the scene's geometry and ``surfaces.py`` casts
 the rays; this module holds the camera geometry and the classification, tested without
 Blender.
 

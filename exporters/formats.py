@@ -21,7 +21,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..core.coco import frame_annotations, instance_annotations
-from ..core.formats import depth_png16, kitti_flow, write_flo
+from ..core.encoders import depth_png16, kitti_flow, write_flo
 from ..core.png import write_png
 from ..core.previews import preview, preview_keys
 from . import layout

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class CapturedGeometry(Protocol):
-    """The scene's geometry captured for one view's frame (``pipeline/motion.py``): what
+    """The scene's geometry captured for one view's frame (``pipeline/motion.py``, ``core/surfaces.py``): what
     its rays need, cast here."""
 
     def arrays(self, depth: np.ndarray) -> dict[str, np.ndarray]:

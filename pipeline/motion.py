@@ -18,7 +18,7 @@ followed: NaN flow and code 255.
 
 This module captures the geometry on Blender's thread: every camera-visible instance's
 triangles in world space, gathered once per frame and kept while nearby frames need
-them. ``surfaces.py`` casts the rays against them (``rays.py``: Embree, else Blender's
+them. ``core/surfaces.py`` casts the rays against them (``core/rays.py``: Embree, else Blender's
 BVH) on the writer's thread, without Blender.
 """
 
@@ -27,11 +27,11 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core import motion
+from ..core import motion, rays
 from ..core.camera import intrinsics, output_size, world_to_camera
-from . import rays, views
+from ..core.surfaces import FrameGeometry, FrameMotion, Instance
+from . import views
 from .changes import SceneChanges
-from .surfaces import FrameGeometry, FrameMotion, Instance
 
 _MESH_LIKE = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
 

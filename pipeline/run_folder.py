@@ -15,6 +15,7 @@ from pathlib import Path
 import bpy
 
 from .. import compat
+from ..core import rays
 from ..core.camera import intrinsics, output_size
 from ..core.modalities import Plan, plan
 from ..core.motion import offsets_from_text
@@ -29,7 +30,7 @@ from ..exporters.formats import damaged_files, is_complete, output_folders
 from ..exporters.frame_io import FrameFileError
 from ..exporters.layout import inside, view_folder
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export, check_same_rig, write_rig_meta
-from . import motion, rays, reconstruction, scene_info, views
+from . import motion, reconstruction, scene_info, views
 from .checks import blocking_problems, output_root
 from .contact import write_contact_sheet
 from .options import ExportOptions

@@ -17,6 +17,7 @@ import numpy as np
 from ..core import motion as core_motion
 from ..core.png import write_png
 from ..core.previews import contact_sheet, thumbnail
+from ..core.surfaces import concat, locate, observe, surfaces_at
 from ..core.tracks import (
     TRACKS_NAME,
     candidate_pixels,
@@ -33,7 +34,6 @@ from .changes import SceneChanges
 from .contact import load_png
 from .motion import GeometryCache, match_render_geometry
 from .options import TrackOptions
-from .surfaces import concat, locate, observe, surfaces_at
 from .views import View
 
 TRACKS_PREVIEW_NAME = "tracks_preview.png"

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from ground_truth.core.formats import write_flo
+from ground_truth.core.encoders import write_flo
 from ground_truth.core.png import write_png
 from ground_truth.exporters.frame_io import write_exr
 from ground_truth.exporters.npz import write_npz

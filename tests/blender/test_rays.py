@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The two routes of the add-on's rays (``pipeline/rays.py``): Embree, from the wheel the
+"""The two routes of the add-on's rays (``core/rays.py``): Embree, from the wheel the
 extension bundles, and Blender's BVH, the fallback (``GROUND_TRUTH_RAYS=bvh``). Both
 cast through pixel centres into a scene of passing, deforming and dense meshes, against
 Blender's own ``Scene.ray_cast`` through the same centres, and against each other."""

@@ -9,7 +9,7 @@ import numpy as np
 import png
 import pytest
 from ground_truth.core.coco import frame_annotations, merge
-from ground_truth.core.formats import depth_png16, kitti_flow, write_flo
+from ground_truth.core.encoders import depth_png16, kitti_flow, write_flo
 from ground_truth.core.png import write_png
 from pycocotools import mask as mask_api
 from pycocotools.coco import COCO

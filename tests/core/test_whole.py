@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from ground_truth.core.formats import write_flo
+from ground_truth.core.encoders import write_flo
 from ground_truth.core.png import write_png
 from ground_truth.exporters.formats import complete_frames, damaged_files, is_complete
 from ground_truth.exporters.frame_io import write_exr

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The surfaces the rays find, and where they are at other frames (no ``bpy``).
 
-A frame's geometry (:class:`FrameGeometry`, captured by ``motion.py``) holds every
+A frame's geometry (:class:`FrameGeometry`, captured by ``pipeline/motion.py``) holds every
 camera-visible instance's evaluated mesh and its triangles in world space. A ray through
 a pixel centre finds a :class:`Surfaces` point (instance, triangle, barycentric weights);
 :func:`locate` carries it to another frame by its three vertices, and :func:`observe`
 says where that frame's camera sees it, and whether anything hides it. The reasoning is
-``motion.py``'s docstring; the rays are ``rays.py``'s.
+``pipeline/motion.py``'s docstring; the rays are ``rays.py``'s.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import instances, motion
-from . import rays
+from . import instances, motion, rays
 
 # Where the rendered depth and the ray's differ by more than this fraction, the pixel
 # shows something the geometry does not hold (a render-only effect such as displacement):
