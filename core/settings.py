@@ -91,7 +91,7 @@ SETTINGS = (
         1000.0,
         (1.0, 100000.0),
         "--depth-png16-scale",
-        "depth scale (values per metre)",
+        "depth scale",
     ),
     Setting(
         "flow_offsets",
