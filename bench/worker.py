@@ -132,9 +132,9 @@ def compositor_only(bpy, scene, out: Path, frames: list[int]) -> float:
     """Render as the export does (passes wired to our File Output, which writes the
     scratch EXR) but read nothing: what the compositor's scratch file costs the render."""
     session_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.session")
-    exporter_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.export")
+    run_folder = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.run_folder")
     options_module = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.options")
-    plan = exporter_module.export_plan(scene, options_module.ExportOptions(output_dir=str(out)))
+    plan = run_folder.export_plan(scene, options_module.ExportOptions(output_dir=str(out)))
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with session_module.ExportSession(scene, bpy.context.view_layer, plan.passes, plan.flow, Path("/dev/shm")) as s:
@@ -180,7 +180,7 @@ def main() -> None:
     scene = demo_scene.build_demo_scene(resolution=(args.width, args.height), samples=args.samples)
     scene.frame_end = scene.frame_start + args.frames - 1
     scene.cycles.use_denoising = not args.no_denoise
-    refused = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.export").ExportRefusedError
+    refused = importlib.import_module(f"{devenv.ADDON_MODULE}.exporters.errors").ExportRefusedError
     try:
         importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.command").use_device(scene, args.device)
     except refused as error:  # no such device here
