@@ -12,7 +12,6 @@ from ..exporters.layout import META_NAME
 from ..pipeline import panel_state, scene_info
 from ..pipeline.checks import output_root, unindexed_objects
 from ..pipeline.contact import CONTACT_SHEET_NAME
-from ..pipeline.panel_state import in_sidebar
 
 
 class IMAGE_OT_gt_open_contact_sheet(bpy.types.Operator):
@@ -24,11 +23,12 @@ class IMAGE_OT_gt_open_contact_sheet(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if in_sidebar(context):
-            there = panel_state.current(context.scene).contact_sheet
-        else:
-            there = (output_root(context.scene.ground_truth.output_dir) / CONTACT_SHEET_NAME).is_file()
-        if not there:
+        state = panel_state.sidebar_state(context)
+        if not (
+            state.contact_sheet
+            if state
+            else (output_root(context.scene.ground_truth.output_dir) / CONTACT_SHEET_NAME).is_file()
+        ):
             cls.poll_message_set("No contact sheet yet: export with Previews on")
             return False
         return True
@@ -63,7 +63,7 @@ class WM_OT_gt_open_3d_view(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        state = panel_state.current(context.scene) if in_sidebar(context) else None
+        state = panel_state.sidebar_state(context)
         if not (state.rerun if state else viewer.rerun_installed()):
             cls.poll_message_set(install_hint())
             return False
@@ -131,7 +131,7 @@ class OBJECT_OT_gt_assign_pass_indices(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        state = panel_state.current(context.scene) if in_sidebar(context) else None
+        state = panel_state.sidebar_state(context)
         if not (state.unindexed if state else unindexed_objects(context.scene)):
             cls.poll_message_set("Every object already has a pass index")
             return False

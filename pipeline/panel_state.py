@@ -56,20 +56,25 @@ def current(scene) -> PanelState | None:
     return _states.get(scene.as_pointer())
 
 
-def in_sidebar(context) -> bool:
-    """Whether a poll runs for a button the sidebar draws (then it reads :func:`current`)."""
-    return context.region is not None and context.region.type == "UI" and current(context.scene) is not None
+def sidebar_state(context) -> PanelState | None:
+    """The scene's answers when a poll runs for a button the sidebar draws; None when it
+    runs elsewhere (a script): then the poll checks afresh."""
+    in_sidebar = context.region is not None and context.region.type == "UI"
+    return current(context.scene) if in_sidebar else None
+
+
+def _problems(scene) -> tuple[str, ...]:
+    """What stops an export, most basic first (the settings' own problem last)."""
+    settings = scene.ground_truth
+    problems = blocking_problems(scene, settings.output_dir, settings.views, settings.camera_collection)
+    return tuple(p for p in [*problems, settings_problem(settings)] if p)
 
 
 def poll_export(operator_class, context) -> bool:
     """``poll()`` of the export operators: greyed out with the first blocking problem
     (the last tick's, for the sidebar's buttons; else checked now)."""
-    if in_sidebar(context):
-        problems = list(current(context.scene).problems)
-    else:
-        settings = context.scene.ground_truth
-        problems = blocking_problems(context.scene, settings.output_dir, settings.views, settings.camera_collection)
-        problems += filter(None, [settings_problem(settings)])
+    state = sidebar_state(context)
+    problems = state.problems if state is not None else _problems(context.scene)
     if problems:
         operator_class.poll_message_set(problems[0])
         return False
@@ -100,11 +105,9 @@ def _fingerprint(scene) -> tuple:
 
 def _each_tick(scene) -> dict:
     """The answers that need the disk (and no look at every object)."""
-    settings = scene.ground_truth
-    problems = [*blocking_problems(scene, settings.output_dir, settings.views, settings.camera_collection)]
-    root = output_root(settings.output_dir)
+    root = output_root(scene.ground_truth.output_dir)
     return {
-        "problems": tuple(p for p in [*problems, settings_problem(settings)] if p),
+        "problems": _problems(scene),
         "contact_sheet": (root / CONTACT_SHEET_NAME).is_file(),
         "exported": (root / META_NAME).is_file(),
         "rerun": viewer.rerun_installed(),

@@ -13,9 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
 
 
-def table_rows(heading: str) -> list[list[str]]:
+def table_rows(heading: str, raw: bool = False) -> list[list[str]]:
+    r"""The rows of a table of the contract's section; ``raw`` keeps the cells' backticks
+    and ``\|`` (split at " | " only)."""
     section = CONTRACT.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
+    if raw:
+        return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
     return [[cell.strip().strip("`") for cell in row.strip("|").split("|")] for row in rows]
 
 
@@ -63,22 +67,15 @@ def test_every_environment_variable_the_readme_names_is_read_by_the_code():
         assert read, f"the README names {name}, which no code reads"
 
 
-def _raw_rows(heading: str) -> list[list[str]]:
-    section = CONTRACT.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    return [
-        [cell.strip() for cell in line.strip("|").split(" | ")] for line in section.splitlines() if line[:3] == "| `"
-    ]
-
-
 def test_the_settings_table_is_documented_with_its_defaults_and_flags():
     """Every row of core/settings.py is in the contract's settings table with its
     default, and its flag in the command line's table next to its name."""
     defaults = {}
-    for names, default, _ in _raw_rows("Settings (`scene.ground_truth`)"):
+    for names, default, _ in table_rows("Settings (`scene.ground_truth`)", raw=True):
         names, values = re.findall(r"`(\w+)`", names), default.split(", ")
         defaults.update(zip(names, values * len(names) if len(values) == 1 else values, strict=True))
     flags = {}
-    for flag_cell, setting_cell in _raw_rows("Command line"):
+    for flag_cell, setting_cell in table_rows("Command line", raw=True):
         found, names = re.findall(r"`(--[\w-]+)", flag_cell), re.findall(r"`(\w+)`", setting_cell)
         if len(found) == len(names):
             flags.update(zip(found, names, strict=True))
