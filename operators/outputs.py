@@ -24,11 +24,8 @@ class IMAGE_OT_gt_open_contact_sheet(bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         state = panel_state.sidebar_state(context)
-        if not (
-            state.contact_sheet
-            if state
-            else (output_root(context.scene.ground_truth.output_dir) / CONTACT_SHEET_NAME).is_file()
-        ):
+        root = output_root(context.scene.ground_truth.output_dir)
+        if not (state.contact_sheet if state else (root / CONTACT_SHEET_NAME).is_file()):
             cls.poll_message_set("No contact sheet yet: export with Previews on")
             return False
         return True
