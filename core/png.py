@@ -9,16 +9,23 @@ from typing import BinaryIO
 
 import numpy as np
 
+from . import deflate
+
 _COLOUR_TYPES = {1: 0, 3: 2, 4: 6}  # channels → PNG colour type
 _UP = 2  # PNG filter type: each byte minus the byte above it
+DATA = 6  # zlib's level for PNGs that hold values (16-bit depth, KITTI flow): smaller, kept
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def write_png(stream: BinaryIO, image: np.ndarray, text: dict[str, str] | None = None) -> None:
-    """Write a uint8 or uint16 (H, W) or (H, W, 1|3|4) image, row 0 at the top.
+def write_png(
+    stream: BinaryIO, image: np.ndarray, text: dict[str, str] | None = None, level: int = deflate.FAST
+) -> None:
+    """Write a uint8 or uint16 (H, W) or (H, W, 1|3|4) image, row 0 at the top, at
+    deflate ``level``: the fast one (``core/deflate.py``) for pictures to look at, made
+    beside the render; :data:`DATA` for the images that hold a dataset's values.
 
     ``text`` becomes PNG ``tEXt`` entries (for example a preview's value range). Every
     row uses PNG's Up filter (the difference from the row above), which makes smooth
@@ -37,7 +44,7 @@ def write_png(stream: BinaryIO, image: np.ndarray, text: dict[str, str] | None =
     stream.write(_chunk(b"IHDR", header))
     for key, value in (text or {}).items():
         stream.write(_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
-    compressor = zlib.compressobj(6)
+    compressor = deflate.compressor(level, zlib.MAX_WBITS)
     band = max(1, (4 << 20) // (1 + row_bytes))  # rows per step: a few MB, whatever the image's size
     above = np.zeros(row_bytes, np.uint8)  # the row above the first is taken as zeros
     for y in range(0, height, band):

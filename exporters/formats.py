@@ -22,7 +22,7 @@ import numpy as np
 
 from ..core.coco import frame_annotations, instance_annotations
 from ..core.encoders import depth_png16, kitti_flow, write_flo
-from ..core.png import write_png
+from ..core.png import DATA, write_png
 from ..core.previews import preview, preview_keys
 from . import layout
 from .atomic import atomic_path
@@ -92,13 +92,13 @@ def _write_flo(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) 
 def _write_kitti(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
     for direction, key in FLOW_DIRECTIONS.items():
         encoded = kitti_flow(arrays[key])
-        _write(layout.kitti_flow_path(root, direction, frame), lambda s, e=encoded: write_png(s, e))
+        _write(layout.kitti_flow_path(root, direction, frame), lambda s, e=encoded: write_png(s, e, level=DATA))
 
 
 def _write_depth_png16(root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> None:
     encoded = depth_png16(arrays["depth"], options.depth_png16_scale)
     text = {"depth_scale_per_metre": f"{options.depth_png16_scale:g}", "invalid": "0"}
-    _write(layout.depth_png16_path(root, frame), lambda s: write_png(s, encoded, text))
+    _write(layout.depth_png16_path(root, frame), lambda s: write_png(s, encoded, text, level=DATA))
 
 
 def _write_coco_record(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:

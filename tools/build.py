@@ -116,7 +116,7 @@ def build_legacy(extension_zip: Path) -> Path:
     legacy = extension_zip.with_name(extension_zip.stem + "-legacy.zip")
     with zipfile.ZipFile(extension_zip) as source, zipfile.ZipFile(legacy, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
-            if not item.filename.startswith("wheels/embreex-"):  # no Python 3.10 wheels: the BVH route
+            if not item.filename.startswith(("wheels/embreex-", "wheels/isal-")):  # Python 3.11+ only: BVH, zlib
                 target.writestr(f"ground_truth/{item.filename}", source.read(item))
         for wheel in extra:
             target.write(wheel, f"ground_truth/wheels/{wheel.name}")

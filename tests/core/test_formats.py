@@ -10,7 +10,7 @@ import png
 import pytest
 from ground_truth.core.coco import frame_annotations, merge
 from ground_truth.core.encoders import depth_png16, kitti_flow, write_flo
-from ground_truth.core.png import write_png
+from ground_truth.core.png import DATA, write_png
 from pycocotools import mask as mask_api
 from pycocotools.coco import COCO
 
@@ -148,7 +148,7 @@ def test_smooth_16_bit_depth_png_is_filtered_small():
     floor = np.where(0.6 - 0.8 * y > 0.05, 1.5 / (0.6 - 0.8 * y), np.inf)
     depth = np.minimum(sphere, floor).astype(np.float32)
     stream = io.BytesIO()
-    write_png(stream, depth_png16(depth, 1000.0))
+    write_png(stream, depth_png16(depth, 1000.0), level=DATA)
     assert len(stream.getvalue()) < 40_000
     expected = np.where(np.isfinite(depth), np.rint(depth.astype(np.float64) * 1000), 0)
     np.testing.assert_array_equal(read_png16(stream.getvalue())[..., 0], expected)

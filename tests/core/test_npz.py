@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The NPZ writer (members compressed on worker threads) against numpy's and zipfile's
-own: the same bytes as np.savez's way of writing, read back by np.load, zipfile and
-Debian's unzip."""
+own: with zlib, the same bytes as np.savez's way of writing; with ISA-L at level 1, the
+same members (names, CRCs, sizes, contents) in other deflate bytes; read back by
+np.load, zipfile and Debian's unzip."""
 
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from ground_truth.core import deflate
 from ground_truth.exporters.npz import write_npz
 
 
@@ -43,19 +45,40 @@ def arrays():
     }
 
 
-@pytest.mark.parametrize("level", [0, 1, 6, 9])
-def test_the_file_is_the_one_zipfile_writes(tmp_path, arrays, level):
-    ours, theirs = tmp_path / "ours.npz", tmp_path / "theirs.npz"
-    write_npz(ours, arrays, level)
-    reference(theirs, arrays, level)
-    assert ours.read_bytes() == theirs.read_bytes()
+def assert_loads_back(ours, arrays):
     with np.load(ours) as loaded:
         assert loaded.files == [f"{key}" for key in arrays]
         for key, value in arrays.items():
             assert loaded[key].dtype == np.asarray(value).dtype and loaded[key].shape == np.shape(value), key
             np.testing.assert_array_equal(loaded[key], value, err_msg=key)
     assert zipfile.ZipFile(ours).testzip() is None
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+    assert not [p for p in ours.parent.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+def test_with_zlib_the_file_is_the_one_zipfile_writes(tmp_path, arrays, level, monkeypatch):
+    monkeypatch.setattr(deflate, "isal_zlib", None)  # the route without ISA-L's wheel
+    ours, theirs = tmp_path / "ours.npz", tmp_path / "theirs.npz"
+    write_npz(ours, arrays, level)
+    reference(theirs, arrays, level)
+    assert ours.read_bytes() == theirs.read_bytes()
+    assert_loads_back(ours, arrays)
+
+
+@pytest.mark.skipif(deflate.isal_zlib is None, reason="ISA-L (isal) is not installed in this Python")
+def test_with_isal_level_1_holds_zipfiles_members_in_other_deflate_bytes(tmp_path, arrays):
+    ours, theirs = tmp_path / "ours.npz", tmp_path / "theirs.npz"
+    write_npz(ours, arrays, 1)
+    reference(theirs, arrays, 1)
+    assert ours.read_bytes() != theirs.read_bytes()  # ISA-L made these streams, not zlib
+    with zipfile.ZipFile(ours) as a, zipfile.ZipFile(theirs) as b:
+        fields = ("filename", "compress_type", "CRC", "file_size", "date_time", "external_attr", "flag_bits")
+        assert [[getattr(i, f) for f in fields] for i in a.infolist()] == [
+            [getattr(i, f) for f in fields] for i in b.infolist()
+        ]
+        for name in b.namelist():
+            assert a.read(name) == b.read(name), name
+    assert_loads_back(ours, arrays)
 
 
 @pytest.mark.skipif(shutil.which("unzip") is None, reason="Debian's unzip is not installed")
