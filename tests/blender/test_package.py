@@ -28,9 +28,9 @@ def test_the_extension_zip_holds_the_add_on_and_exactly_the_manifest_wheels(addo
     assert stray == {name for name in stray if name.endswith(".py")}, stray
 
 
-def test_the_legacy_zip_is_one_folder_with_python_3_10_wheels_added_and_no_embree(addon, tmp_path):
-    """Blender 3.4–4.1 unpack OpenEXR only (vendor.py) and cast rays with the BVH: the
-    Embree wheels stay out of the legacy zip."""
+def test_the_legacy_zip_is_one_folder_with_python_3_10_wheels_added_and_no_embree_or_isal(addon, tmp_path):
+    """Blender 3.4–4.1 unpack OpenEXR only (vendor.py), cast rays with the BVH and deflate
+    with zlib: the Embree and ISA-L wheels stay out of the legacy zip."""
     copy = tmp_path / addon.name
     copy.write_bytes(addon.read_bytes())
     legacy = build.build_legacy(copy)
@@ -43,3 +43,4 @@ def test_the_legacy_zip_is_one_folder_with_python_3_10_wheels_added_and_no_embre
     openexr = {name for name in manifest_wheels() if name.startswith("openexr-")}
     assert wheels == openexr | cp310 and len(cp310) == 5  # Linux ×2, Windows, macOS ×2
     assert any(name.startswith("embreex-") for name in manifest_wheels())
+    assert any(name.startswith("isal-") for name in manifest_wheels())
