@@ -112,6 +112,10 @@ def _middlebury_wheel() -> np.ndarray:
 
 
 _WHEEL = _middlebury_wheel()
+# The wheel as 0–255 per channel, and each entry's step to the next (the last's to the
+# first): a colour between entries k and k + 1 is entry k plus a fraction of its step.
+_WHEEL_255 = np.ascontiguousarray(_WHEEL.T * 255.0, np.float32)
+_WHEEL_STEP_255 = np.ascontiguousarray((np.roll(_WHEEL, -1, axis=0) - _WHEEL).T * 255.0, np.float32)
 
 
 def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
@@ -128,21 +132,34 @@ def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     scale = max(max_radius, 1.0)
 
     def colour(rows: np.ndarray) -> np.ndarray:
-        valid = np.all(np.isfinite(rows), axis=-1)
-        u = np.where(valid, rows[..., 0], 0.0)
-        v = np.where(valid, rows[..., 1], 0.0)
-        radius = np.hypot(u, v) / scale
-        angle = np.arctan2(-v, -u) / np.pi
-        position = (angle + 1.0) / 2.0 * (len(_WHEEL) - 1)
-        k0 = np.floor(position).astype(np.intp)
-        k1 = (k0 + 1) % len(_WHEEL)
-        f = position - k0
+        # Middlebury's blend, 255 · (1 − r (1 − w)) inside the unit radius and
+        # 255 · 0.75 w beyond, as a + b · 255 w: a and b once, then per channel w, on
+        # single-precision arrays worked in place.
+        u, v = rows[..., 0].astype(np.float32), rows[..., 1].astype(np.float32)
+        valid = np.isfinite(u) & np.isfinite(v)
+        u[~valid] = 0.0
+        v[~valid] = 0.0
+        radius = np.hypot(u, v)
+        radius /= scale
+        position = np.arctan2(-v, -u)  # in [−π, π]: position in [0, 54] along the wheel
+        position /= np.pi
+        position += 1.0
+        position *= (len(_WHEEL) - 1) / 2
+        k0 = position.astype(np.intp)  # not negative: truncation is the floor
+        position -= k0  # the fraction of the way to the next entry
         inside = radius <= 1
+        a = np.where(inside, np.float32(255) * (1 - radius), np.float32(0))
+        b = np.where(inside, radius, np.float32(0.75))
+        a[~valid] = 0.0  # undefined: black
+        b[~valid] = 0.0
         rgb = np.empty((*rows.shape[:-1], 3), np.uint8)
-        for c in range(3):  # channel by channel: the same arithmetic, on flat arrays
-            wheel = (1 - f) * _WHEEL[k0, c] + f * _WHEEL[k1, c]
-            rgb[..., c] = _to_uint8(np.where(inside, 1 - radius * (1 - wheel), wheel * 0.75))
-        rgb[~valid] = 0
+        for c in range(3):
+            value = np.take(_WHEEL_STEP_255[c], k0)
+            value *= position
+            value += np.take(_WHEEL_255[c], k0)
+            value *= b
+            value += a  # within [0, 255]
+            rgb[..., c] = np.rint(value, out=value)
         return rgb
 
     return _in_bands(flow, colour), {"flow_max_px": f"{max_radius:.6g}", "flow_scale_px": f"{scale:.6g}"}
