@@ -77,6 +77,28 @@ def pixel_rays(view: View, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return origins, directions, per_depth
 
 
+def grid_rays(view: View, rows: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rays of :func:`pixel_rays` through every pixel centre of ``rows``, row by row,
+    made a row and a column at a time in single precision (the ray engine's): origins and
+    unit directions (N, 3), and the reach of the clipping range along each (N,)."""
+    K = np.asarray(view.K, np.float64)
+    x = ((np.arange(view.size[0]) - K[0, 2]) / K[0, 0]).astype(np.float32)[None, :, None]
+    y = ((np.arange(rows.start, rows.stop) - K[1, 2]) / K[1, 1]).astype(np.float32)[:, None, None]
+    right, down, forward = view.rotation.astype(np.float32)  # the camera's axes in world coordinates
+    near, far = view.clip
+    if view.orthographic:
+        origins = view.centre.astype(np.float32) + x * right + y * down + np.float32(near) * forward
+        directions = np.broadcast_to(forward, origins.shape)
+        reach = np.full(origins.shape[:2], far - near, np.float32)
+    else:
+        along = x * right + y * down + forward  # a direction per metre of planar depth
+        length = np.sqrt(x * x + y * y + 1.0)
+        origins = view.centre.astype(np.float32) + along * np.float32(near)
+        directions = along / length
+        reach = np.float32(far - near) * length[..., 0]
+    return origins.reshape(-1, 3), directions.reshape(-1, 3), reach.reshape(-1)
+
+
 def project(view: View, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixel positions (N, 2) and planar depths (N,) of world points (N, 3). Points at or
     behind a perspective camera's centre get NaN positions."""

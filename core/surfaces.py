@@ -2,17 +2,21 @@
 """The surfaces the rays find, and where they are at other frames (no ``bpy``).
 
 A frame's geometry (:class:`FrameGeometry`, captured by ``pipeline/motion.py``) holds every
-camera-visible instance's evaluated mesh and its triangles in world space. A ray through
-a pixel centre finds a :class:`Surfaces` point (instance, triangle, barycentric weights);
-:func:`locate` carries it to another frame by its three vertices, and :func:`observe`
-says where that frame's camera sees it, and whether anything hides it. The reasoning is
-``pipeline/motion.py``'s docstring; the rays are ``rays.py``'s.
+camera-visible instance's evaluated mesh and its triangles in world space. The rays
+through a frame's pixel centres are cast once, into its picture (the triangle each
+meets first); the point where a pixel's ray meets its triangle is a :class:`Surfaces`
+point (instance, the triangle's vertices, barycentric weights). :func:`locate` carries
+it to another frame by its three vertices, and :func:`observe` says where that frame's
+camera sees it, and whether anything hides it: where the four pixel centres around it
+show its own face in that frame's picture nothing does, elsewhere a ray from the camera
+decides. The reasoning is ``pipeline/motion.py``'s docstring; the rays are ``rays.py``'s.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,8 +30,8 @@ RENDER_MISMATCH = 0.05
 
 @dataclass
 class Instance:
-    """One object instance at one frame: its evaluated mesh in local coordinates, and
-    (once the frame's triangles are gathered) in world coordinates."""
+    """One object instance at one frame: its evaluated mesh in local coordinates (its
+    world positions are rows of the frame's ``FrameGeometry.vertices``)."""
 
     key: instances.Key  # stable over frames: (object name, instancer name, persistent id)
     pass_index: int
@@ -37,15 +41,22 @@ class Instance:
     polygons: np.ndarray  # (T,) the mesh face each triangle is part of
     materials: np.ndarray  # (T,) the pass index of each triangle's material (0: none)
     id: int = 0  # its instance id (core/instances.py), set once the frame's keys are known
-    world: np.ndarray | None = None  # (V, 3) vertex positions in world space, set by capture()
 
 
 @dataclass
 class FrameGeometry:
+    """One frame's geometry as one camera's rays meet it: its instances, and all their
+    triangles in world space as one mesh (``vertices``, ``corners``), each instance's
+    rows in ``first_vertex`` / ``first_triangle`` order."""
+
     view: motion.View
     instances: list[Instance]
-    first_triangle: np.ndarray  # (I + 1,): instance i owns triangles [first[i], first[i + 1]) of ``triangles``
+    first_triangle: np.ndarray  # (I + 1,): instance i owns triangles [first[i], first[i + 1])
     triangles: rays.Triangles | None
+    vertices: np.ndarray  # (V, 3) world positions, every instance's in turn
+    corners: np.ndarray  # (T, 3) rows of ``vertices``: each triangle's three
+    first_vertex: np.ndarray  # (I + 1,): instance i owns vertices [first[i], first[i + 1])
+    _picture: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_key = {inst.key: i for i, inst in enumerate(self.instances)}
@@ -56,41 +67,62 @@ class FrameGeometry:
         self.face = np.concatenate(
             [face_id(i, inst.polygons) for i, inst in enumerate(self.instances)] or [np.zeros(0, np.int64)]
         )
+        self.materials = np.concatenate([inst.materials for inst in self.instances] or [np.zeros(0, np.int32)])
+        self.columns = np.ascontiguousarray(self.vertices.T)  # (3, V): one coordinate at a time
+        self._lock = threading.Lock()
 
     def seen_from(self, view: motion.View) -> FrameGeometry:
         """The same geometry, its rays cast from another camera (shares everything else)."""
         other = copy.copy(self)
-        other.view = view
+        other.view, other._picture, other._lock = view, None, threading.Lock()
         return other
 
+    def picture(self) -> np.ndarray:
+        """(H, W) int32: the triangle (a row of ``corners``; -1 for none) that the ray
+        through each pixel centre meets first within the clipping range. Cast once, when
+        first asked for: by this frame's own arrays and by its neighbours' (occlusion and
+        flow offsets look up the faces their points land among)."""
+        with self._lock:
+            if self._picture is None:
+                width, height = self.view.size
+                hit = np.empty(width * height, np.int32)
+                band = max(1, PICTURE_BLOCK // width)
+                for y in range(0, height, band):
+                    rows = range(y, min(y + band, height))
+                    hit[y * width : rows.stop * width] = cast(self, *motion.grid_rays(self.view, rows))[0]
+                self._picture = hit.reshape(height, width)
+            return self._picture
 
-def face_id(instance: int, polygons: np.ndarray) -> np.ndarray:
+
+# The picture's rays are cast about this many at a time, in bands of whole rows (their
+# origins and directions in memory at once: 24 MB at 2^20).
+PICTURE_BLOCK = 1 << 20
+
+
+def face_id(instance, polygons: np.ndarray) -> np.ndarray:
     """One int64 per (instance index, mesh face) pair."""
-    return (np.int64(instance) << 32) + polygons.astype(np.int64)
+    return (np.asarray(instance, np.int64) << 32) + polygons.astype(np.int64)
 
 
 @dataclass
 class Surfaces:
     """Surface points seen at some frame: per point the instance (an index into
-    ``instances``; -1 where none), the instance's own triangle, barycentric weights on
-    its three vertices, and the point's planar depth there. Another frame's mesh carries
-    the point when it has as many vertices."""
+    ``instances``; -1 where none), the instance's own vertices of its triangle (rows of
+    its ``local``), barycentric weights on them, the mesh face (polygon) and material
+    pass index there, and the point's planar depth. Another frame's mesh carries the
+    point when it has as many vertices."""
 
     instances: list[Instance]
     instance: np.ndarray  # (N,) int
-    triangle: np.ndarray  # (N,) int
+    corners: np.ndarray  # (N, 3) int
     weights: np.ndarray  # (N, 3)
+    polygon: np.ndarray  # (N,) int
+    material: np.ndarray  # (N,) int32
     depth: np.ndarray  # (N,)
-
-    def corners(self, i: int, on: np.ndarray) -> np.ndarray:
-        """(n, 3) vertex indices of the points ``on`` (a mask of points of instance ``i``)."""
-        return self.instances[i].triangles[self.triangle[on]]
 
     def take(self, chosen: np.ndarray) -> Surfaces:
         """The points ``chosen`` (an index array), in that order."""
-        return Surfaces(
-            self.instances, self.instance[chosen], self.triangle[chosen], self.weights[chosen], self.depth[chosen]
-        )
+        return Surfaces(self.instances, self.instance[chosen], *(getattr(self, name)[chosen] for name in _FIELDS))
 
     def _per_instance(self, values: list[int], none: int) -> np.ndarray:
         return np.array([*values, none], np.int64)[self.instance]
@@ -107,26 +139,31 @@ class Surfaces:
             return self._per_instance([inst.id for inst in self.instances], 0).astype(np.int32)
         if name == "object_index":
             return self.pass_index.astype(np.int32)
-        material = np.zeros(len(self.instance), np.int32)
-        for i, inst in enumerate(self.instances):
-            on = self.instance == i
-            material[on] = inst.materials[self.triangle[on]]
-        return material
+        return np.where(self.instance >= 0, self.material, 0).astype(np.int32)
+
+
+_FIELDS = ("corners", "weights", "polygon", "material", "depth")
 
 
 def concat(parts: list[Surfaces]) -> Surfaces:
     if not parts:
-        return Surfaces([], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0))
+        return Surfaces([], np.zeros(0, np.int64), *_no_points(0))
     chosen, instance = [], []
     for part in parts:
         instance.append(np.where(part.instance >= 0, part.instance + len(chosen), -1))
         chosen += part.instances
-    return Surfaces(
-        chosen,
-        np.concatenate(instance),
-        np.concatenate([p.triangle for p in parts]),
-        np.concatenate([p.weights for p in parts]),
-        np.concatenate([p.depth for p in parts]),
+    fields = (np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS)
+    return Surfaces(chosen, np.concatenate(instance), *fields)
+
+
+def _no_points(count: int) -> tuple[np.ndarray, ...]:
+    """Surfaces' fields after ``instance`` for ``count`` points that show nothing."""
+    return (
+        np.zeros((count, 3), np.int64),
+        np.full((count, 3), np.nan),
+        np.full(count, -1, np.int64),
+        np.zeros(count, np.int32),
+        np.full(count, np.inf),
     )
 
 
@@ -137,33 +174,67 @@ def cast(geometry: FrameGeometry, origins, directions, distances) -> tuple[np.nd
     return geometry.triangles.cast(origins, directions, distances)
 
 
-def _world_triangles(inst: Instance, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    corners = inst.world[inst.triangles[triangles]]
-    return corners[:, 0], corners[:, 1], corners[:, 2]
-
-
-def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray) -> Surfaces:
-    """The surface points the camera sees through pixel positions (N, 2)."""
+def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray, hit: np.ndarray | None = None) -> Surfaces:
+    """The surface points the camera sees through pixel positions (N, 2): where the
+    ray through each meets the triangle ``hit`` names (cast here unless given, as a
+    picture's entries at pixel centres), in double precision."""
     view = geometry.view
     origins, directions, per_depth = motion.pixel_rays(view, pixels)
-    reach = (view.clip[1] - view.clip[0]) * per_depth
-    hit, travelled = cast(geometry, origins, directions, reach)
+    if hit is None:
+        hit = cast(geometry, origins, directions, (view.clip[1] - view.clip[0]) * per_depth)[0]
     count = len(hit)
     found = hit >= 0
-    instance = np.full(count, -1, np.int64)
-    instance[found] = np.searchsorted(geometry.first_triangle, hit[found], side="right") - 1
-    triangle = np.where(found, hit - geometry.first_triangle[np.maximum(instance, 0)], -1)
-    weights = np.full((count, 3), np.nan)
-    points = origins + directions * np.where(found, travelled, 0.0)[:, None]
-    used = np.unique(instance[found])
-    for i in used:
-        on = instance == i
-        a, b, c = _world_triangles(geometry.instances[i], triangle[on])
-        weights[on] = motion.barycentric(points[on], a, b, c)
-    depth = np.where(found, view.clip[0] + travelled / per_depth, np.inf)
-    local = np.full(len(geometry.instances) + 1, -1, np.int64)
+    if not found.any():
+        return Surfaces([], np.full(count, -1, np.int64), *_no_points(count))
+    triangle = np.where(found, hit, 0).astype(np.int64)  # every point on a triangle, then masked
+    instance = np.searchsorted(geometry.first_triangle, triangle, side="right") - 1
+    corners = geometry.corners[triangle]
+    weights, travelled = _intersect(origins, directions, geometry.columns, corners)
+    used = np.flatnonzero(np.bincount(instance[found], minlength=len(geometry.instances)))
+    local = np.zeros(len(geometry.instances), np.int64)
     local[used] = np.arange(len(used))
-    return Surfaces([geometry.instances[i] for i in used], local[instance], triangle, weights, depth)
+    corners -= geometry.first_vertex[instance][:, None]
+    corners[~found] = 0
+    weights[~found] = np.nan
+    return Surfaces(
+        [geometry.instances[i] for i in used],
+        np.where(found, local[instance], -1),
+        corners,
+        weights,
+        np.where(found, geometry.face[triangle] & 0xFFFFFFFF, -1),
+        np.where(found, geometry.materials[triangle], 0).astype(np.int32),
+        np.where(found, view.clip[0] + travelled / per_depth, np.inf),
+    )
+
+
+def _intersect(
+    origins: np.ndarray, directions: np.ndarray, columns: np.ndarray, corners: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where rays (N, 3) meet the planes of their triangles (``corners`` (N, 3), rows
+    of the vertices whose coordinates are ``columns`` (3, V)): barycentric weights
+    (N, 3) and the distance along each (unit) direction. Möller and Trumbore's, one
+    coordinate at a time on flat arrays."""
+    a = [columns[i][corners[:, 0]] for i in range(3)]
+    ab = [columns[i][corners[:, 1]] - a[i] for i in range(3)]
+    ac = [columns[i][corners[:, 2]] - a[i] for i in range(3)]
+    ao = [origins[:, i] - a[i] for i in range(3)]
+    d = [directions[:, i] for i in range(3)]
+    p = _cross(d, ac)
+    q = _cross(ao, ab)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 1.0 / _dot(ab, p)
+        u = _dot(ao, p) * scale
+        v = _dot(d, q) * scale
+        distance = _dot(ac, q) * scale
+    return np.stack([1.0 - u - v, u, v], axis=1), distance
+
+
+def _cross(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
+    return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+
+
+def _dot(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
 def locate(surfaces: Surfaces, target: FrameGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,52 +243,77 @@ def locate(surfaces: Surfaces, target: FrameGeometry) -> tuple[np.ndarray, np.nd
     instance is there with as many vertices), and each one's face there (as
     ``FrameGeometry.face``)."""
     count = len(surfaces.instance)
-    points = np.full((count, 3), np.nan)
-    followed = np.zeros(count, bool)
-    own_face = np.full(count, -1, np.int64)
-    for i in np.unique(surfaces.instance[surfaces.instance >= 0]):
-        j = target.by_key.get(surfaces.instances[i].key)
-        if j is None:
-            continue
-        source, inst = surfaces.instances[i], target.instances[j]
-        if len(inst.local) != len(source.local):
-            continue  # another mesh there: its vertices are not these
-        on = surfaces.instance == i
-        corners = inst.world[surfaces.corners(i, on)]  # (n, 3, 3)
-        points[on] = np.einsum("nk,nkd->nd", surfaces.weights[on], corners)
-        followed[on] = True
-        own_face[on] = face_id(j, source.polygons[surfaces.triangle[on]])
+    # Per instance of the surfaces (and a last entry for none): its first vertex and
+    # its index at the target, -1 where it cannot be followed there.
+    first = np.full(len(surfaces.instances) + 1, -1, np.int64)
+    there = np.full(len(surfaces.instances) + 1, -1, np.int64)
+    for i, source in enumerate(surfaces.instances):
+        j = target.by_key.get(source.key)
+        if j is not None and len(target.instances[j].local) == len(source.local):  # else another mesh
+            first[i], there[i] = target.first_vertex[j], j
+    start = first[surfaces.instance]
+    followed = start >= 0
+    if not followed.any():
+        return np.full((count, 3), np.nan), followed, np.full(count, -1, np.int64)
+    rows = (surfaces.corners + np.where(followed, start, 0)[:, None]).T  # (3, N) rows of target.vertices
+    weights = surfaces.weights.T
+    points = np.empty((count, 3))
+    for axis, column in enumerate(target.columns):  # one coordinate at a time, on flat arrays
+        points[:, axis] = sum(w * np.take(column, r) for w, r in zip(weights, rows, strict=True))
+    points[~followed] = np.nan
+    own_face = np.where(followed, face_id(there[surfaces.instance], surfaces.polygon), -1)
     return points, followed, own_face
 
 
-def observe(target: FrameGeometry, points: np.ndarray, followed: np.ndarray, own: np.ndarray):
+def observe(target: FrameGeometry, points: np.ndarray, followed: np.ndarray, own: np.ndarray, picture: bool = False):
     """Where the camera of ``target``'s frame sees world points: pixel positions (N, 2),
     planar depths (N,) and codes (N,) uint8 (``core.motion``'s VISIBLE, HIDDEN, OUTSIDE;
     NO_SURFACE where not ``followed``). ``own`` is each point's face there, which does not
-    hide it, however it is triangulated."""
+    hide it, however it is triangulated. With ``picture``, a point whose four surrounding
+    pixel centres show its own face in the target's :meth:`~FrameGeometry.picture` is
+    visible without a ray of its own."""
     view = target.view
     pixels, depth = motion.project(view, points)
     inside = followed & motion.in_picture(view, pixels, depth)
     hidden = np.zeros(len(points), bool)
-    if inside.any():
-        p = points[inside]
+    asked = np.flatnonzero(inside)
+    if picture and len(asked):
+        asked = asked[~_among_own_face(target, pixels[asked], own[asked])]
+    if len(asked):
+        p = points[asked]
         if view.orthographic:
             directions = np.broadcast_to(view.forward, p.shape)
-            span = depth[inside] - view.clip[0]
+            span = depth[asked] - view.clip[0]
             origins = p - directions * span[:, None]
-            reach = span - motion.HIDE_TOLERANCE * depth[inside]
+            reach = span - motion.HIDE_TOLERANCE * depth[asked]
         else:
             offset = p - view.centre
             distance = np.linalg.norm(offset, axis=1)
             directions = offset / distance[:, None]
-            start = view.clip[0] * distance / depth[inside]
+            start = view.clip[0] * distance / depth[asked]
             origins = view.centre + directions * start[:, None]
             reach = distance * (1.0 - motion.HIDE_TOLERANCE) - start
         hit, _ = cast(target, origins, np.ascontiguousarray(directions), np.maximum(reach, 0.0))
-        hidden[inside] = (hit >= 0) & (target.face[np.maximum(hit, 0)] != own[inside])
+        hidden[asked] = (hit >= 0) & (target.face[np.maximum(hit, 0)] != own[asked])
     codes = motion.classify(inside, hidden)
     codes[~followed] = motion.NO_SURFACE
     return pixels, depth, codes
+
+
+def _among_own_face(target: FrameGeometry, pixels: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Whether the four pixel centres around each pixel position (N, 2) all show the
+    face ``own`` in the target's picture: then nothing wider than the space between
+    pixel centres stands in front of the point (no ray is cast for it)."""
+    picture = target.picture()
+    height, width = picture.shape
+    x, y = np.floor(pixels[:, 0]), np.floor(pixels[:, 1])
+    ok = (x >= 0) & (y >= 0) & (x < width - 1) & (y < height - 1)
+    start = np.where(ok, y * width + x, 0).astype(np.intp)
+    flat = picture.reshape(-1)
+    for step in (0, 1, width, width + 1):
+        hit = flat[start + step]
+        ok &= (hit >= 0) & (target.face[np.maximum(hit, 0)] == own)
+    return ok
 
 
 # Pixels are followed this many at a time, so that an 8K frame's rays take little memory,
@@ -258,11 +354,14 @@ class FrameMotion:
                 out[_key("flow", direction, k)] = np.full((height, width, 2), np.nan, np.float32)
         for name in self.labels:
             out[name] = np.zeros((height, width), np.int32)
+        picture = self.source.picture()
+        if picture.shape != render_depth.shape:
+            raise ValueError(f"rendered {width}×{height} pixels, the camera's picture is {picture.shape[::-1]}")
         rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
         for start in range(0, len(rows), BLOCK_PIXELS):
             r, c = rows[start : start + BLOCK_PIXELS], cols[start : start + BLOCK_PIXELS]
             pixels = np.stack([c, r], axis=1)
-            seen = surfaces_at(self.source, pixels)
+            seen = surfaces_at(self.source, pixels, picture[r, c])
             rendered = render_depth[r, c]
             agree = np.abs(seen.depth - rendered) <= RENDER_MISMATCH * rendered
             for name in self.labels:
@@ -270,9 +369,11 @@ class FrameMotion:
             for (k, direction), target in self.targets.items():
                 points, followed, own = locate(seen, target)
                 followed &= agree
-                moved, _, codes = observe(target, points, followed, own)
                 if self.occlusion:
+                    moved, _, codes = observe(target, points, followed, own, picture=True)
                     out[_key("occlusion", direction, k)][r, c] = codes
+                else:  # flow alone: where the points go, seen or not
+                    moved = motion.project(target.view, points)[0]
                 if k > 1:
                     flow = motion.flow_to(pixels, moved)
                     flow[~followed] = np.nan

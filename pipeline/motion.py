@@ -108,15 +108,13 @@ def capture(scene, view_layer, view: views.View) -> FrameGeometry:
             matrix = np.array(inst.matrix_world, np.float64)
             found.append(Instance(key, obj.pass_index, matrix, local, triangles, polygons, materials))
     first = np.cumsum([0, *(len(inst.triangles) for inst in found)])
-    triangles = None
+    offsets = np.cumsum([0, *(len(inst.local) for inst in found)])
+    world, corners, triangles = np.zeros((0, 3)), np.zeros((0, 3), np.int64), None
     if found:
-        offsets = np.cumsum([0, *(len(inst.local) for inst in found)])
         world = np.concatenate([inst.local @ inst.matrix[:3, :3].T + inst.matrix[:3, 3] for inst in found])
-        for inst, start, end in zip(found, offsets[:-1], offsets[1:], strict=True):
-            inst.world = world[start:end]  # a view: the frame's vertices are held once
         corners = np.concatenate([inst.triangles + start for inst, start in zip(found, offsets[:-1], strict=True)])
         triangles = rays.Triangles(world, corners)
-    return FrameGeometry(_view(scene, view), found, first, triangles)
+    return FrameGeometry(_view(scene, view), found, first, triangles, world, corners, offsets)
 
 
 class GeometryCache:
