@@ -41,11 +41,21 @@ def _in_bands(source: np.ndarray, colour) -> np.ndarray:
 _VIRIDIS_BYTES = (VIRIDIS * 255.0).astype(np.uint8)  # as matplotlib's ``viridis(t, bytes=True)``
 
 
+_VIRIDIS_AND_BLACK = np.concatenate([_VIRIDIS_BYTES, np.zeros((1, 3), np.uint8)])
+
+
+def _viridis_index(t: np.ndarray) -> np.ndarray:
+    """The entry of matplotlib's viridis table for values ``t`` (clipped to [0, 1]):
+    ``floor(256 t)``, the last for 1."""
+    t = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)
+    t *= 256.0
+    return np.minimum(t.astype(np.intp), 255)
+
+
 def viridis(t: np.ndarray) -> np.ndarray:
     """Viridis colours (…, 3) uint8 for values ``t`` in [0, 1] (clipped), exactly as
-    matplotlib colours them: entry ``floor(256 t)`` of its table (the last for 1)."""
-    t = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)
-    return _VIRIDIS_BYTES[np.minimum((t * 256.0).astype(np.intp), 255)]
+    matplotlib colours them."""
+    return np.take(_VIRIDIS_BYTES, _viridis_index(t), axis=0)
 
 
 def depth_preview(depth: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
@@ -62,9 +72,9 @@ def depth_preview(depth: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
 
     def colour(rows: np.ndarray) -> np.ndarray:
         seen = np.isfinite(rows)
-        rgb = viridis((far - np.where(seen, rows, far)) / max(far - near, 1e-12))
-        rgb[~seen] = 0
-        return rgb
+        index = _viridis_index((far - np.where(seen, rows, far)) / max(far - near, 1e-12))
+        index[~seen] = 256  # the table's black row
+        return np.take(_VIRIDIS_AND_BLACK, index, axis=0)
 
     return _in_bands(depth, colour), {"depth_near_m": f"{near:.6g}", "depth_far_m": f"{far:.6g}"}
 
@@ -84,8 +94,11 @@ def normal_preview(normal: np.ndarray) -> np.ndarray:
     """Unit normals as RGB, ``(n + 1) / 2``; background (zero normal) black."""
 
     def colour(rows: np.ndarray) -> np.ndarray:
-        rgb = _to_uint8((rows + 1.0) * 0.5)
-        rgb[~np.any(rows, axis=-1)] = 0
+        value = rows + np.float32(1)
+        value *= np.float32(0.5 * 255.0)
+        np.rint(value, out=value)
+        rgb = np.clip(value, 0, 255, out=value).astype(np.uint8)
+        rgb[(rows[..., 0] == 0) & (rows[..., 1] == 0) & (rows[..., 2] == 0)] = 0
         return rgb
 
     return _in_bands(normal, colour)
@@ -198,10 +211,10 @@ def mask_preview(mask: np.ndarray) -> np.ndarray:
         table = np.zeros((high - low + 1, 3), np.uint8)
         present = np.flatnonzero(np.bincount((mask.ravel() - low).astype(np.intp), minlength=1))
         table[present] = mask_colours(present + low)
-        return _in_bands(mask, lambda rows: table[rows - low])
+        return _in_bands(mask, lambda rows: np.take(table, rows - low, axis=0))
     values = np.unique(mask)  # instance ids: hashes over the whole int32 range
     colours = mask_colours(values)
-    return _in_bands(mask, lambda rows: colours[np.searchsorted(values, rows)])
+    return _in_bands(mask, lambda rows: np.take(colours, np.searchsorted(values, rows), axis=0))
 
 
 def emission_preview(emission: np.ndarray) -> np.ndarray:
@@ -224,7 +237,7 @@ def occlusion_preview(codes: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     """Occlusion codes: visible light grey, hidden orange, outside the picture blue, no
     surface black."""
     legend = {"occlusion_colours": "visible light grey, hidden orange, outside blue, no surface black"}
-    return _in_bands(codes, lambda rows: _OCCLUSION_COLOURS[rows]), legend
+    return _in_bands(codes, lambda rows: np.take(_OCCLUSION_COLOURS, rows, axis=0)), legend
 
 
 def thumbnail(image: np.ndarray, max_side: int = 640) -> np.ndarray:
