@@ -167,4 +167,9 @@ def formats_on(args: argparse.Namespace) -> dict[str, bool]:
 
 def output_options(args: argparse.Namespace) -> OutputOptions:
     """The files a frame gets, from :func:`export_flags`' flags."""
-    return OutputOptions(**formats_on(args), npz_level=args.npz_compression, depth_png16_scale=args.depth_png16_scale)
+    return OutputOptions(
+        **formats_on(args),
+        npz_level=args.npz_compression,
+        preview_width=args.preview_width,
+        depth_png16_scale=args.depth_png16_scale,
+    )

@@ -251,6 +251,16 @@ def thumbnail(image: np.ndarray, max_side: int = 640) -> np.ndarray:
     return np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
 
 
+def fit(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """An (H, W, …) picture at ``height`` × ``width`` pixels, each the picture's pixel it
+    falls in (nearest); a picture of that size comes back as it is."""
+    if image.shape[:2] == (height, width):
+        return image
+    rows = np.arange(height) * image.shape[0] // height
+    columns = np.arange(width) * image.shape[1] // width
+    return image[rows][:, columns]
+
+
 def contact_sheet(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
     """Tile equally sized (H, W, 3) uint8 pictures into one grid on a dark background."""
     height, width = rows[0][0].shape[:2]
@@ -281,9 +291,19 @@ def preview_keys(array_keys: Iterable[str]) -> list[str]:
     return [key for key, array in ARRAYS.items() if array.preview and key in keys]
 
 
-def preview(key: str, array: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
-    """The picture of the array ``key`` (one of :func:`preview_keys`) and its text."""
-    return _MAKERS[ARRAYS[key].preview](array)
+def preview_step(width: int, most: int) -> int:
+    """The n of a preview at every n-th pixel and row of a frame ``width`` pixels wide:
+    the smallest whose picture is at most ``most`` pixels wide (1 for ``most`` 0)."""
+    return max(1, -(-width // most)) if most > 0 else 1
+
+
+def preview(key: str, array: np.ndarray, most: int = 0) -> tuple[np.ndarray, dict[str, str]]:
+    """The picture of the array ``key`` (one of :func:`preview_keys`) and its text, at
+    most ``most`` pixels wide (0: full size; a wider frame is sampled at every n-th
+    pixel and row from the first, which the text's ``preview_step_px`` states)."""
+    step = preview_step(array.shape[1], most)
+    image, text = _MAKERS[ARRAYS[key].preview](array[::step, ::step] if step > 1 else array)
+    return image, {**text, "preview_step_px": str(step)} if step > 1 else text
 
 
 def previews(arrays: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray, dict[str, str]]]:

@@ -85,6 +85,16 @@ SETTINGS = (
         "compression level",
     ),
     Setting(
+        "preview_width",
+        "Preview Width",
+        "Widest preview picture in pixels: a wider frame is previewed at every n-th pixel and row, "
+        "for the smallest n that fits (0: full size)",
+        1280,
+        (0, 65536),
+        "--preview-width",
+        "width",
+    ),
+    Setting(
         "depth_png16_scale",
         "Depth Scale",
         "Values per metre in the 16-bit depth PNG (1000: millimetres, up to 65.5 m; 256: KITTI)",

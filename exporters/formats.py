@@ -65,13 +65,14 @@ def _write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         write(stream)
 
 
-def _write_preview(root: Path, frame: int, key: str, array: np.ndarray) -> None:
-    image, text = preview(key, array)
+def _write_preview(root: Path, frame: int, key: str, array: np.ndarray, width: int) -> None:
+    image, text = preview(key, array, width)
     _write(layout.preview_path(root, key, frame), lambda s: write_png(s, image, text))
 
 
-def _preview_jobs(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> list[Callable[[], None]]:
-    return [lambda k=key: _write_preview(root, frame, k, arrays[k]) for key in preview_keys(arrays)]
+def _preview_jobs(root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> list[Callable[[], None]]:
+    width = options.preview_width
+    return [lambda k=key: _write_preview(root, frame, k, arrays[k], width) for key in preview_keys(arrays)]
 
 
 def _image_keys(keys: Iterable[str]) -> list[str]:
@@ -132,6 +133,7 @@ FORMATS = (
         lambda root, frame, keys: [layout.preview_path(root, key, frame) for key in preview_keys(keys)],
         None,
         flag="--no-previews",
+        extra="preview_width",
         primary=True,
         jobs=_preview_jobs,
     ),

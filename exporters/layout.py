@@ -19,6 +19,7 @@ class OutputOptions:
     exr: bool = False
     exr_single: bool = False  # one EXR per image array, channels named as image readers expect
     previews: bool = True
+    preview_width: int = 1280  # widest preview; wider frames are previewed at every n-th pixel (0: full size)
     flo: bool = False  # Middlebury .flo, forward and backward
     kitti_flow: bool = False  # KITTI 16-bit flow PNG, forward and backward
     depth_png16: bool = False  # 16-bit depth PNG, depth_png16_scale values per metre

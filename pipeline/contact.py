@@ -9,7 +9,7 @@ import bpy
 import numpy as np
 
 from ..core.png import write_png
-from ..core.previews import contact_sheet, thumbnail
+from ..core.previews import contact_sheet, fit, thumbnail
 from ..exporters.atomic import atomic_path
 from ..exporters.layout import preview_path, rgb_path
 
@@ -39,7 +39,11 @@ def write_contact_sheet(root: Path, frames: list[int], preview_keys: list[str], 
     count = min(rows, len(frames))
     picks = [frames[round(i * (len(frames) - 1) / max(count - 1, 1))] for i in range(count)]
     paths = [[rgb_path(root, f), *(preview_path(root, key, f) for key in preview_keys)] for f in picks]
-    grid = [[thumbnail(load_png(path)) for path in row] for row in paths]  # at most 640 px a side
+    grid = []
+    for rgb_file, *preview_files in paths:
+        rgb = thumbnail(load_png(rgb_file))  # at most 640 px a side
+        # Previews may be smaller than the frame (``preview_width``): shown at the RGB's size.
+        grid.append([rgb, *(fit(thumbnail(load_png(p)), *rgb.shape[:2]) for p in preview_files)])
     path = root / CONTACT_SHEET_NAME
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         write_png(

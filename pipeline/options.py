@@ -67,7 +67,10 @@ def export_options(
         output_dir=output_dir,
         modalities=modalities,
         files=OutputOptions(
-            **formats, npz_level=value("npz_compression"), depth_png16_scale=value("depth_png16_scale")
+            **formats,
+            npz_level=value("npz_compression"),
+            preview_width=value("preview_width"),
+            depth_png16_scale=value("depth_png16_scale"),
         ),
         categories=categories,
         flow_offsets=value("flow_offsets"),

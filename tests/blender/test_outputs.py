@@ -185,3 +185,29 @@ def test_the_dataset_gives_the_npz_arrays_and_the_rendered_rgb(run):
         np.testing.assert_array_equal(item["rgb"], rendered[..., : item["rgb"].shape[2]])
     pairs = GroundTruthDataset(root, keys=["flow_forward", "frame"], clip_length=2)
     assert [[int(f["frame"]) for f in clip] for clip in pairs] == [[1, 2], [2, 3]]
+
+
+def test_previews_of_a_frame_wider_than_preview_width_show_every_nth_pixel(addon, tmp_path):
+    """Last in this module: it builds a scene of its own. 160 px over a width of 64: every
+    3rd pixel and row, a 54×40 picture; the contact sheet shows it at the RGB's size."""
+    matplotlib = pytest.importorskip("matplotlib")
+    root = tmp_path / "out"
+    scene = scenes.new_scene(root)
+    scenes.build_moving_scene(scene, 1)
+    scene.ground_truth.preview_width = 64
+    assert bpy.ops.render.gt_render_animation() == {"FINISHED"}
+    depth = np.load(root / "npz" / "000001.npz")["depth"]
+    picture, _ = read_png(root / "preview" / "depth" / "000001.png")
+    assert picture.shape == (40, 54, 3)
+    chunks = png.Reader(filename=str(root / "preview" / "depth" / "000001.png")).chunks()
+    assert b"preview_step_px\x003" in [data for kind, data in chunks if kind == b"tEXt"]
+    sampled = depth[::3, ::3]
+    seen = np.isfinite(sampled)
+    near, far = sampled[seen].min(), sampled[seen].max()
+    expected = matplotlib.colormaps["viridis"]((far - sampled[seen]) / (far - near), bytes=True)[:, :3]
+    np.testing.assert_array_equal(picture[seen], expected)
+    assert not picture[~seen].any()
+    sheet, _ = read_png(root / "contact_sheet.png")
+    assert sheet.shape == (4 + 120 + 4, 4 + 11 * (160 + 4), 3)  # RGB and ten previews, each 160×120
+    tile = sheet[4 : 4 + 120, 4 + 164 : 4 + 164 + 160]
+    assert set(map(tuple, tile.reshape(-1, 3))) <= set(map(tuple, picture.reshape(-1, 3)))

@@ -7,10 +7,12 @@ from ground_truth.core.previews import (
     contact_sheet,
     depth_preview,
     emission_preview,
+    fit,
     flow_preview,
     mask_colours,
     mask_preview,
     normal_preview,
+    preview,
     viridis,
 )
 
@@ -182,3 +184,20 @@ def test_thumbnails_average_whole_blocks_and_leave_small_pictures_alone():
     tiny = thumbnail(big)
     assert tiny.shape == (250, 500, 3)
     assert set(np.unique(tiny)) == {64, 128}  # 1/4 and 2/4 of 255, rounded
+
+
+def test_a_frame_wider_than_the_preview_width_is_previewed_at_every_nth_pixel():
+    codes = np.random.default_rng(3).integers(0, 3, (1080, 1920)).astype(np.uint8)
+    image, text = preview("occlusion_forward", codes, 1280)  # 1920 / 1280: every 2nd pixel and row
+    assert image.shape == (540, 960, 3) and text["preview_step_px"] == "2"
+    colours = np.array([(200, 200, 200), (230, 120, 20), (40, 110, 230)], np.uint8)  # the contract's
+    np.testing.assert_array_equal(image, colours[codes[::2, ::2]])
+    assert preview("occlusion_forward", codes[:, :1280], 1280)[0].shape == (1080, 1280, 3)  # fits: full size
+    assert "preview_step_px" not in preview("occlusion_forward", codes, 0)[1]
+    assert preview("occlusion_forward", codes[:, :1281], 1280)[0].shape == (540, 641, 3)
+
+
+def test_fit_takes_the_pixel_each_one_falls_in():
+    image = np.arange(6, dtype=np.uint8).reshape(2, 3, 1)
+    np.testing.assert_array_equal(fit(image, 4, 6)[..., 0], [[0, 0, 1, 1, 2, 2]] * 2 + [[3, 3, 4, 4, 5, 5]] * 2)
+    assert fit(image, 2, 3) is image
