@@ -130,22 +130,6 @@ def in_picture(view: View, pixels: np.ndarray, depth: np.ndarray) -> np.ndarray:
         )  # fmt: skip
 
 
-def barycentric(points: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Weights (N, 3) of points (N, 3) on triangles (a, b, c), each (N, 3): the point's
-    projection onto the triangle's plane is ``w0 a + w1 b + w2 c``."""
-    ab, ac, ap = b - a, c - a, points - a
-    d00 = np.einsum("ij,ij->i", ab, ab)
-    d01 = np.einsum("ij,ij->i", ab, ac)
-    d11 = np.einsum("ij,ij->i", ac, ac)
-    d20 = np.einsum("ij,ij->i", ap, ab)
-    d21 = np.einsum("ij,ij->i", ap, ac)
-    denominator = d00 * d11 - d01 * d01
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = (d11 * d20 - d01 * d21) / denominator
-        w = (d00 * d21 - d01 * d20) / denominator
-    return np.stack([1.0 - v - w, v, w], axis=1)
-
-
 def classify(inside: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     """uint8 codes: ``OUTSIDE`` where not ``inside``, else ``HIDDEN`` or ``VISIBLE``."""
     return np.where(inside, np.where(hidden, HIDDEN, VISIBLE), OUTSIDE).astype(np.uint8)

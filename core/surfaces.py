@@ -354,9 +354,7 @@ class FrameMotion:
                 out[_key("flow", direction, k)] = np.full((height, width, 2), np.nan, np.float32)
         for name in self.labels:
             out[name] = np.zeros((height, width), np.int32)
-        picture = self.source.picture()
-        if picture.shape != render_depth.shape:
-            raise ValueError(f"rendered {width}×{height} pixels, the camera's picture is {picture.shape[::-1]}")
+        picture = self.source.picture()  # the render's size (FrameWriter checked it)
         rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
         for start in range(0, len(rows), BLOCK_PIXELS):
             r, c = rows[start : start + BLOCK_PIXELS], cols[start : start + BLOCK_PIXELS]

@@ -8,6 +8,7 @@ from ground_truth.commands import parser
 from ground_truth.core import motion, tracks
 from ground_truth.core.modalities import array_for, plan
 from ground_truth.core.previews import occlusion_preview
+from ground_truth.core.surfaces import _intersect
 from ground_truth.exporters.frame_io import load_frame, write_exr
 from ground_truth.flags import UsageError
 
@@ -66,16 +67,20 @@ def test_the_picture_is_the_area_of_its_pixels_and_the_clipping_range():
     np.testing.assert_array_equal(motion.in_picture(cam, pixels, depth), [1, 0, 1, 0, 0, 0, 0])
 
 
-def test_barycentric_weights_rebuild_the_point():
+def test_a_ray_meets_its_triangle_at_the_weights_and_distance_that_built_it():
     rng = np.random.default_rng(0)
     a, b, c = (rng.normal(size=(50, 3)) for _ in range(3))
     weights = rng.dirichlet([1, 1, 1], 50)
     points = weights[:, :1] * a + weights[:, 1:2] * b + weights[:, 2:] * c
-    np.testing.assert_allclose(motion.barycentric(points, a, b, c), weights, atol=1e-9)
-    # Off the plane, the weights are those of the point's foot on it.
-    normal = np.cross(b - a, c - a)
-    lifted = points + 0.3 * normal / np.linalg.norm(normal, axis=1, keepdims=True)
-    np.testing.assert_allclose(motion.barycentric(lifted, a, b, c), weights, atol=1e-9)
+    directions = rng.normal(size=(50, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    distance = rng.uniform(0.5, 20, 50)
+    origins = points - directions * distance[:, None]
+    columns = np.concatenate([a, b, c]).T  # vertices 0–49 are a, 50–99 b, 100–149 c
+    corners = np.arange(150).reshape(3, 50).T
+    found, travelled = _intersect(origins, directions, columns, corners)
+    np.testing.assert_allclose(found, weights, atol=1e-9)
+    np.testing.assert_allclose(travelled, distance, rtol=1e-9)
 
 
 def test_codes():
