@@ -62,6 +62,17 @@ class Triangles:
 
             self._bvh = BVHTree.FromPolygons(vertices.tolist(), triangles.tolist(), all_triangles=True)
 
+    def hits(self, origins: np.ndarray, directions: np.ndarray, reach: np.ndarray) -> np.ndarray:
+        """The triangle index (int32, -1: none) of :meth:`cast`, without the distances
+        (which Embree then need not hand over)."""
+        if self.route == EMBREE and len(origins):
+            return self._scene.run(
+                np.ascontiguousarray(origins, np.float32),
+                np.ascontiguousarray(directions, np.float32),
+                dists=np.ascontiguousarray(reach, np.float32),
+            )
+        return self.cast(origins, directions, reach)[0].astype(np.int32)
+
     def cast(self, origins: np.ndarray, directions: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First hits of rays (unit ``directions``) no farther than ``reach``: triangle
         index (int64, -1: none) and distance (inf where none)."""

@@ -85,11 +85,11 @@ class FrameGeometry:
         with self._lock:
             if self._picture is None:
                 width, height = self.view.size
-                hit = np.empty(width * height, np.int32)
+                hit = np.full(width * height, -1, np.int32)  # where there are no triangles
                 band = max(1, PICTURE_BLOCK // width)
-                for y in range(0, height, band):
+                for y in range(0, height, band) if self.triangles is not None else ():
                     rows = range(y, min(y + band, height))
-                    hit[y * width : rows.stop * width] = cast(self, *motion.grid_rays(self.view, rows))[0]
+                    hit[y * width : rows.stop * width] = self.triangles.hits(*motion.grid_rays(self.view, rows))
                 self._picture = hit.reshape(height, width)
             return self._picture
 
