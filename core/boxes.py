@@ -30,20 +30,21 @@ def boxes_from_mask(mask: np.ndarray) -> dict[str, np.ndarray]:
             "box_pixels": np.zeros(0, np.int64),
         }
     labels = flat[labelled]
-    order = np.argsort(labels, kind="stable")
+    order = np.argsort(labels, kind="stable")  # within an index, pixels stay in row order
     labels, labelled = labels[order], labelled[order]
     starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
-    ys, xs = np.divmod(labelled, width)
+    ends = np.r_[starts[1:], labels.size] - 1
+    xs = labelled % width
     boxes = np.stack(
         [
             np.minimum.reduceat(xs, starts),
-            np.minimum.reduceat(ys, starts),
+            labelled[starts] // width,  # an index's first pixel is on its top row
             np.maximum.reduceat(xs, starts),
-            np.maximum.reduceat(ys, starts),
+            labelled[ends] // width,  # and its last on its bottom row
         ],
         axis=1,
     )
-    counts = np.diff(np.r_[starts, labels.size])
+    counts = ends - starts + 1
     return {
         "box_index": labels[starts].astype(np.int32),
         "boxes": boxes.astype(np.int32),
