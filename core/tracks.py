@@ -68,15 +68,20 @@ def draw_points(image: np.ndarray, points: np.ndarray, hidden: np.ndarray, colou
     out = image.copy()
     height, width = out.shape[:2]
     radius = max(2.0, min(height, width) / 80.0)
-    filled, ring = _disc(radius)
-    for (x, y), off, colour in zip(points, hidden, colours, strict=True):
-        if not (np.isfinite(x) and np.isfinite(y)):
-            continue
-        offsets = ring if off else filled
-        px = np.rint(x).astype(int) + offsets[:, 0]
-        py = np.rint(y).astype(int) + offsets[:, 1]
-        keep = (px >= 0) & (px < width) & (py >= 0) & (py < height)
-        out[py[keep], px[keep]] = colour
+    drawn = np.flatnonzero(np.isfinite(points).all(axis=1))
+    centres = np.rint(points[drawn]).astype(np.int64)
+    pixels, owners = [], []
+    for shape, chosen in zip(_disc(radius), (~hidden[drawn], hidden[drawn]), strict=True):  # filled, ring
+        pixels.append((centres[chosen, None, :] + shape[None]).reshape(-1, 2))
+        owners.append(np.repeat(drawn[chosen], len(shape)))
+    px, py = np.concatenate(pixels).T
+    owner = np.concatenate(owners)
+    keep = (px >= 0) & (px < width) & (py >= 0) & (py < height)
+    # Where dots overlap, the later point's is on top, as if drawn one after another.
+    top = np.full(height * width, -1, np.int64)
+    np.maximum.at(top, py[keep] * width + px[keep], owner[keep])
+    painted = np.flatnonzero(top >= 0)
+    out.reshape(-1, out.shape[-1])[painted] = colours[top[painted]]
     return out
 
 
