@@ -31,7 +31,8 @@ def candidate_pixels(size: tuple[int, int], seed: int, frame_index: int) -> np.n
 
 
 def choose_queries(objects: np.ndarray, per_object: int, seed: int) -> np.ndarray:
-    """Indices into a pool of candidates (``objects`` (M,) names the object each lies on):
+    """Indices into a pool of candidates (``objects`` (M,) tells the object each lies on,
+    by name or by any labels in the names' order):
     up to ``per_object`` per object, drawn without repeats, grouped by object (in sorted
     order) and in pool order within one."""
     rng = np.random.default_rng(seed)

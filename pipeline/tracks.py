@@ -70,8 +70,10 @@ def _queries(cache: GeometryCache, frames: list[int], options: TrackOptions, siz
     surfaces = concat(parts)
     queries = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 3), np.float32)
     if given is None:
-        names = np.array([surfaces.instances[i].key[0] for i in surfaces.instance], dtype=object)
-        chosen = choose_queries(names, options.per_object, options.seed)
+        names = [inst.key[0] for inst in surfaces.instances]
+        rank = {name: i for i, name in enumerate(sorted(set(names)))}  # in the objects' name order
+        objects = np.array([rank[name] for name in names], np.int64)[surfaces.instance]
+        chosen = choose_queries(objects, options.per_object, options.seed)
     else:  # back in the order they were given
         chosen = np.argsort(np.concatenate(asked), kind="stable")
         queries = given[np.concatenate(asked)]
