@@ -27,7 +27,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core import motion, rays
+from ..core import motion
 from ..core.camera import intrinsics, output_size, world_to_camera
 from ..core.surfaces import FrameGeometry, FrameMotion, Instance
 from . import views
@@ -109,12 +109,11 @@ def capture(scene, view_layer, view: views.View) -> FrameGeometry:
             found.append(Instance(key, obj.pass_index, matrix, local, triangles, polygons, materials))
     first = np.cumsum([0, *(len(inst.triangles) for inst in found)])
     offsets = np.cumsum([0, *(len(inst.local) for inst in found)])
-    world, corners, triangles = np.zeros((0, 3)), np.zeros((0, 3), np.int64), None
+    world, corners = np.zeros((0, 3)), np.zeros((0, 3), np.int64)
     if found:
         world = np.concatenate([inst.local @ inst.matrix[:3, :3].T + inst.matrix[:3, 3] for inst in found])
         corners = np.concatenate([inst.triangles + start for inst, start in zip(found, offsets[:-1], strict=True)])
-        triangles = rays.Triangles(world, corners)
-    return FrameGeometry(_view(scene, view), found, first, triangles, world, corners, offsets)
+    return FrameGeometry(_view(scene, view), found, first, world, corners, offsets)
 
 
 class GeometryCache:
