@@ -90,11 +90,11 @@ class FrameGeometry:
         with self._lock:
             if self._picture is None:
                 width, height = self.view.size
-                hit = np.full(width * height, -1, np.int32)  # where there are no triangles
-                band = max(1, PICTURE_BLOCK // width)
-                for y in range(0, height, band) if self.triangles is not None else ():
+                hit = np.full(width * height, -1, np.int32)
+                engine, band = self.triangles, max(1, PICTURE_BLOCK // width)
+                for y in range(0, height, band) if engine is not None else ():  # no triangles: no hits
                     rows = range(y, min(y + band, height))
-                    hit[y * width : rows.stop * width] = self.triangles.hits(*motion.grid_rays(self.view, rows))
+                    hit[y * width : rows.stop * width] = engine.hits(*motion.grid_rays(self.view, rows))
                 self._picture = hit.reshape(height, width)
             return self._picture
 
@@ -162,7 +162,7 @@ class Surfaces:
             return self._per_instance([inst.id for inst in self.instances], 0).astype(np.int32)
         if name == "object_index":
             return self.pass_index.astype(np.int32)
-        return np.where(self.instance >= 0, self.material, 0).astype(np.int32)
+        return self.material  # 0 where there is no surface
 
 
 _FIELDS = ("corners", "weights", "polygon", "material", "depth")
