@@ -62,10 +62,16 @@ class FrameGeometry:
         ids = instances.instance_ids(self.by_key)
         for inst in self.instances:
             inst.id = ids[inst.key]
-        # Per triangle, the face it belongs to: instance index and polygon in one int.
-        self.face = np.concatenate(
-            [face_id(i, inst.polygons) for i, inst in enumerate(self.instances)] or [np.zeros(0, np.int64)]
+        # The frame's faces numbered in turn, instance by instance (instance i's polygon p is
+        # face first_face[i] + p), and per triangle its polygon and its face; ``_faces`` has
+        # a last entry -1, which a picture's -1 (no triangle) picks.
+        counts = [int(inst.polygons.max()) + 1 if len(inst.polygons) else 0 for inst in self.instances]
+        self.first_face = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        self.polygon = np.concatenate(
+            [inst.polygons.astype(np.int64) for inst in self.instances] or [np.zeros(0, np.int64)]
         )
+        self.face = np.repeat(self.first_face[:-1], np.diff(self.first_triangle)) + self.polygon
+        self._faces = np.append(self.face, -1)
         self.materials = np.concatenate([inst.materials for inst in self.instances] or [np.zeros(0, np.int32)])
         self.columns = np.ascontiguousarray(self.vertices.T)  # (3, V): one coordinate at a time
         self._lock = threading.Lock()
@@ -120,11 +126,6 @@ class _RayEngine:
 # The picture's rays are cast about this many at a time, in bands of whole rows (their
 # origins and directions in memory at once: 24 MB at 2^20).
 PICTURE_BLOCK = 1 << 20
-
-
-def face_id(instance, polygons: np.ndarray) -> np.ndarray:
-    """One int64 per (instance index, mesh face) pair."""
-    return (np.asarray(instance, np.int64) << 32) + polygons.astype(np.int64)
 
 
 @dataclass
@@ -224,7 +225,7 @@ def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray, hit: np.ndarray | N
         np.where(found, local[instance], -1),
         corners,
         weights,
-        np.where(found, geometry.face[triangle] & 0xFFFFFFFF, -1),
+        np.where(found, geometry.polygon[triangle], -1),
         np.where(found, geometry.materials[triangle], 0).astype(np.int32),
         np.where(found, view.clip[0] + travelled / per_depth, np.inf),
     )
@@ -266,14 +267,15 @@ def locate(surfaces: Surfaces, target: FrameGeometry) -> tuple[np.ndarray, np.nd
     instance is there with as many vertices), and each one's face there (as
     ``FrameGeometry.face``)."""
     count = len(surfaces.instance)
-    # Per instance of the surfaces (and a last entry for none): its first vertex and
-    # its index at the target, -1 where it cannot be followed there.
+    # Per instance of the surfaces (and a last entry for none): its first vertex at the
+    # target (-1 where it cannot be followed there), and its first face and face count.
     first = np.full(len(surfaces.instances) + 1, -1, np.int64)
-    there = np.full(len(surfaces.instances) + 1, -1, np.int64)
+    first_face, faces = np.zeros_like(first), np.zeros_like(first)
     for i, source in enumerate(surfaces.instances):
         j = target.by_key.get(source.key)
         if j is not None and len(target.instances[j].local) == len(source.local):  # else another mesh
-            first[i], there[i] = target.first_vertex[j], j
+            first[i], first_face[i] = target.first_vertex[j], target.first_face[j]
+            faces[i] = target.first_face[j + 1] - first_face[i]
     start = first[surfaces.instance]
     followed = start >= 0
     if not followed.any():
@@ -284,7 +286,8 @@ def locate(surfaces: Surfaces, target: FrameGeometry) -> tuple[np.ndarray, np.nd
     for axis, column in enumerate(target.columns):  # one coordinate at a time, on flat arrays
         points[:, axis] = sum(w * np.take(column, r) for w, r in zip(weights, rows, strict=True))
     points[~followed] = np.nan
-    own_face = np.where(followed, face_id(there[surfaces.instance], surfaces.polygon), -1)
+    own_face = np.take(first_face, surfaces.instance) + surfaces.polygon
+    own_face[~followed | (surfaces.polygon >= np.take(faces, surfaces.instance))] = -1
     return points, followed, own_face
 
 
@@ -317,7 +320,7 @@ def observe(target: FrameGeometry, points: np.ndarray, followed: np.ndarray, own
             origins = view.centre + directions * start[:, None]
             reach = distance * (1.0 - motion.HIDE_TOLERANCE) - start
         hit, _ = cast(target, origins, np.ascontiguousarray(directions), np.maximum(reach, 0.0))
-        hidden[asked] = (hit >= 0) & (target.face[np.maximum(hit, 0)] != own[asked])
+        hidden[asked] = (hit >= 0) & (np.take(target._faces, hit) != own[asked])
     codes = motion.classify(inside, hidden)
     codes[~followed] = motion.NO_SURFACE
     return pixels, depth, codes
@@ -332,10 +335,10 @@ def _among_own_face(target: FrameGeometry, pixels: np.ndarray, own: np.ndarray) 
     x, y = np.floor(pixels[:, 0]), np.floor(pixels[:, 1])
     ok = (x >= 0) & (y >= 0) & (x < width - 1) & (y < height - 1)
     start = np.where(ok, y * width + x, 0).astype(np.intp)
+    ok &= own >= 0
     flat = picture.reshape(-1)
     for step in (0, 1, width, width + 1):
-        hit = flat[start + step]
-        ok &= (hit >= 0) & (target.face[np.maximum(hit, 0)] == own)
+        ok &= np.take(target._faces, np.take(flat, start + step)) == own
     return ok
 
 

@@ -71,8 +71,9 @@ def test_each_route_finds_the_face_blender_finds_at_every_pixel_centre(scene, ro
             continue
         total += 1
         assert index[i] >= 0, (row, col, obj.name)
-        ours = geometry.face[index[i]]
-        instance, polygon = int(ours >> 32), int(ours & 0xFFFFFFFF)
+        ours = geometry.face[index[i]]  # faces numbered instance by instance
+        instance = int(np.searchsorted(geometry.first_face, ours, side="right")) - 1
+        polygon = int(ours - geometry.first_face[instance])
         same += geometry.instances[instance].key[0] == obj.name and polygon == face
         miss.append(np.linalg.norm(points[i] - np.array(location)) / (location - start).length)
     assert total > 10000 and same / total >= 0.9995, (same, total)
