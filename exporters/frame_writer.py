@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core.camera import FrameCamera
 from ..core.convert import mark_background
-from ..core.modalities import frame_arrays
+from ..core.plan import frame_arrays
 from .errors import ExportError
 from .formats import write_frame
 from .layout import OutputOptions

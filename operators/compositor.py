@@ -7,7 +7,7 @@ import bpy
 
 from .. import compat
 from ..compositor import wiring
-from ..core.modalities import plan
+from ..core.plan import plan
 from ..pipeline.checks import engine_problem
 from ..pipeline.options import wanted_modalities
 

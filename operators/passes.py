@@ -7,7 +7,7 @@ import bpy
 
 from .. import compat
 from ..compositor.wiring import enable_passes
-from ..core.modalities import plan
+from ..core.plan import plan
 from ..pipeline.checks import engine_problem
 from ..pipeline.options import wanted_modalities
 

@@ -17,8 +17,8 @@ import bpy
 from .. import compat
 from ..core import rays
 from ..core.camera import intrinsics, output_size
-from ..core.modalities import Plan, plan
 from ..core.motion import offsets_from_text
+from ..core.plan import Plan, plan
 from ..core.previews import preview_keys
 from ..core.stereo import LEFT, RIGHT
 from ..core.support import addon_version

@@ -4,7 +4,7 @@
 import numpy as np
 from ground_truth.core.camera import FrameCamera
 from ground_truth.core.convert import depth_from_z, flow_from_vector, index_mask, mark_background, unit_normals
-from ground_truth.core.modalities import frame_arrays
+from ground_truth.core.plan import frame_arrays
 
 
 def test_background_depth_becomes_inf_and_the_rest_is_untouched():

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Which files make a frame complete, and finding complete frames on disk."""
 
-from ground_truth.core.modalities import plan
+from ground_truth.core.plan import plan
 from ground_truth.exporters.formats import complete_frames, expected_files
 from ground_truth.exporters.layout import OutputOptions
 from stub_files import write_stub

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ground_truth.core.modalities import plan
+from ground_truth.core.plan import plan
 from ground_truth.exporters import formats, layout
 from ground_truth.exporters import meta as meta_module
 from ground_truth.exporters.formats import expected_files

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from ground_truth.commands import parser
 from ground_truth.core import motion, tracks
-from ground_truth.core.modalities import array_for, plan
+from ground_truth.core.modalities import array_for
+from ground_truth.core.plan import plan
 from ground_truth.core.previews import occlusion_preview
 from ground_truth.core.surfaces import _intersect
 from ground_truth.exporters.frame_io import load_frame, write_exr
