@@ -91,14 +91,19 @@ def lift(xs, ys, z, K: np.ndarray, world_to_camera: np.ndarray, orthographic: bo
     return (rotation.T @ (camera - translation[:, None])).T
 
 
-def world_points(depth: np.ndarray, K: np.ndarray, world_to_camera: np.ndarray, orthographic: bool, step: int):
+def world_points(arrays: dict[str, np.ndarray], orthographic: bool, step: int):
     """The surface points of every ``step``-th pixel (from ``step // 2``), in world
-    axes: (points (N, 3), rows (N,), columns (N,))."""
+    axes: the frame's ``points_world`` where it has them, else its depth lifted through
+    K and the pose: (points (N, 3), rows (N,), columns (N,))."""
+    depth = arrays["depth"]
     height, width = depth.shape
     ys, xs = np.mgrid[step // 2 : height : step, step // 2 : width : step]
     z = depth[ys, xs]
     seen = np.isfinite(z) & (z > 0)
-    return lift(xs[seen], ys[seen], z[seen], K, world_to_camera, orthographic), ys[seen], xs[seen]
+    if "points_world" in arrays:
+        return arrays["points_world"][ys[seen], xs[seen]].astype(np.float64), ys[seen], xs[seen]
+    lifted = lift(xs[seen], ys[seen], z[seen], arrays["K"], arrays["world_to_camera"], orthographic)
+    return lifted, ys[seen], xs[seen]
 
 
 def grid_step(height: int, width: int, max_points: int) -> int:
@@ -203,10 +208,14 @@ def _log_view(rr, recording, name: str, folder: Path, max_points: int) -> None:
             recording.log(f"{camera}/rgb", rr.EncodedImage(path=picture))
         if "depth" in arrays:
             step = grid_step(*arrays["depth"].shape, max_points)
-            points, ys, xs = world_points(arrays["depth"], K, world_to_camera, orthographic, step)
+            points, ys, xs = world_points(arrays, orthographic, step)
             recording.log(f"world/points/{name}", rr.Points3D(points, colors=None if rgb is None else rgb[ys, xs]))
+            # Metres, 0 where no surface is: the viewer colours it and, under the pinhole,
+            # lifts it into the 3D view itself.
+            depth = np.where(np.isfinite(arrays["depth"]), arrays["depth"], np.float32(0))
+            recording.log(f"{camera}/depth", rr.DepthImage(depth, meter=1.0))
         for key in preview_keys(arrays):
-            if key not in MASKS:
+            if key not in MASKS and key != "depth":  # depth is the DepthImage above
                 recording.log(f"{camera}/{key}", _picture(rr, folder, key, frame, arrays[key]))
         if "instance_id" in arrays:
             recording.log(f"{camera}/instance_id", rr.SegmentationImage(instance_image(arrays["instance_id"], ids)))

@@ -36,9 +36,11 @@ def ground_hits(centre: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return centre + rays * t[..., None]
 
 
-def write_view(root: Path, yaw: float = 0.0) -> dict:
+def write_view(root: Path, yaw: float = 0.0, points_lifted_by: float | None = None) -> dict:
     """A folder as the exporter leaves it: the ground seen from above (the top 5 rows
-    are sky), instance and object masks, boxes, RGB and tracks. Returns the truths."""
+    are sky), instance and object masks, boxes, RGB and tracks; with ``points_lifted_by``
+    also ``points_world``, the ground's hits raised by that many metres (not what the
+    depth says, so that a reader shows which it used). Returns the truths."""
     truth = {}
     ids = np.array([int(k) for k in IDS], np.int32)
     for frame in FRAMES:
@@ -63,6 +65,9 @@ def write_view(root: Path, yaw: float = 0.0) -> dict:
             "world_to_camera": world_to_camera,
             "frame": np.int64(frame),
         }
+        if points_lifted_by is not None:
+            arrays["points_world"] = (ground_hits(centre, rotation) + [0.0, 0.0, points_lifted_by]).astype(np.float32)
+            arrays["points_world"][:5] = np.nan
         write_frame(root, frame, arrays, OutputOptions(previews=False), instances={})
         picture = np.random.default_rng(frame).integers(0, 256, (H, W, 3), dtype=np.uint8)
         rgb_path(root, frame).parent.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,29 @@ def test_depth_points_lie_where_the_pixel_rays_meet_the_ground(single):
         np.testing.assert_array_equal(colours, rgb[:, 0] << 24 | rgb[:, 1] << 16 | rgb[:, 2] << 8 | 255)
 
 
+@needs_rerun
+def test_depth_is_a_depth_image_in_metres_under_the_pinhole(single):
+    root, _, _ = single
+    images = read_recording(root / "run.rrd")["/world/camera/depth"]
+    for frame in FRAMES:
+        row = images[frame]
+        assert row["DepthImage:meter"] == [1.0]
+        depth = np.frombuffer(bytes(row["DepthImage:buffer"][0]), np.float32).reshape(H, W)
+        with np.load(root / "npz" / f"{frame:06d}.npz") as npz:
+            expected = np.where(np.isfinite(npz["depth"]), npz["depth"], 0.0)  # the sky: no depth
+        np.testing.assert_array_equal(depth, expected)
+        assert (depth[:5] == 0).all() and (depth[5:] > 0).all()
+
+
+def test_point_maps_are_the_points_where_a_frame_has_them(tmp_path, package_dir):
+    if find_spec("rerun") is None:
+        pytest.skip("rerun-sdk is not installed here")
+    truth = write_view(tmp_path, points_lifted_by=0.25)
+    assert view(tmp_path, package_dir, "--no-viewer", "--max-points", "100000").returncode == 0
+    positions = np.array(read_recording(tmp_path / "run.rrd")["/world/points/camera"][2]["Points3D:positions"])
+    np.testing.assert_allclose(positions, truth[2]["hits"][5:].reshape(-1, 3) + [0.0, 0.0, 0.25], atol=1e-5)
+
+
 def test_max_points_thins_the_grid(tmp_path, package_dir):
     if find_spec("rerun") is None:
         pytest.skip("rerun-sdk is not installed here")
