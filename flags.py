@@ -96,11 +96,12 @@ def export_flags() -> argparse.ArgumentParser:
     is ``--tracks``) and its bounds; a bool's flag turns it on."""
     flags = Parser(add_help=False)
     keys = tuple(m.key for m in MODALITIES)
+    off = [m.key for m in MODALITIES if not m.default]
     flags.add_argument(
         "--modalities",
         type=_names(keys, "modality"),
-        default=keys,
-        help=f"comma-separated, of: {','.join(keys)} (default: all the engine can give)",
+        default=tuple(m.key for m in MODALITIES if m.default),
+        help=f"comma-separated, of: {','.join(keys)} (default: all the engine can give but {', '.join(off)})",
     )
     flags.add_argument(
         "--formats",

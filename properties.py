@@ -71,7 +71,7 @@ for _setting in SETTINGS:
     GroundTruthSettings.__annotations__[_setting.name] = _property(_setting)
 for _modality in MODALITIES:
     GroundTruthSettings.__annotations__[f"use_{_modality.key}"] = BoolProperty(
-        name=_modality.label, description=_modality.description, default=True
+        name=_modality.label, description=_modality.description, default=_modality.default
     )
 for _format in FORMATS:
     GroundTruthSettings.__annotations__[f"use_{_format.key}"] = BoolProperty(

@@ -5,7 +5,7 @@ stage, for the demo scene (Cycles on this machine's CPU).
     bench/bench.sh [--runs 3] [--frames 8] [--final-frames 6] [--device CPU|CUDA|OPTIX|HIP|ONEAPI|METAL]
 
 Fast renders first, as GPU users see our cost (1 sample, no denoising): at 640×480,
-B, S, C, C0, R0, E, K2, T and X; at 1920×1080, B, C, R0 and E. Then the final-quality
+B, S, C, C0, R0, E, K2, T, X, Z, P and F; at 1920×1080, B, C, R0 and E. Then the final-quality
 render (16 samples, denoised, 640×480): A, B, C and D. Each configuration runs in a
 fresh process (bench/worker.py), one after the other within a run, so that ratios are
 measured side by side; medians over the runs. Last, a render manager's run: one frame
@@ -34,9 +34,15 @@ NAMES = {
     "K2": "C + flow offsets 2",
     "T": "C + point tracks (256 per object)",
     "X": "C + EXR per array (exr_single/)",
+    "Z": "C without the ray distance (depth_ray)",
+    "P": "C + point maps (points, points_world)",
+    "F": "C + scene flow and depth change (t ± 1)",
     "D": "pasted recipe (tolist + savez_compressed)",
 }
-FAST = {(640, 480): ("B", "S", "C", "C0", "R0", "E", "K2", "T", "X"), (1920, 1080): ("B", "C", "R0", "E")}
+FAST = {
+    (640, 480): ("B", "S", "C", "C0", "R0", "E", "K2", "T", "X", "Z", "P", "F"),
+    (1920, 1080): ("B", "C", "R0", "E"),
+}
 FINAL = ("A", "B", "C", "D")
 
 
@@ -183,6 +189,9 @@ def main() -> None:
         ("K2", "C", "flow offset 2"),
         ("T", "C", "point tracks"),
         ("X", "C", "EXR per array"),
+        ("C", "Z", "ray distance, on by default"),
+        ("P", "C", "point maps"),
+        ("F", "C", "scene flow and depth change"),
     )
     for config, base, what in parts:
         extra = median((r[config]["wall"] - r[base]["wall"]) / r[config]["frames"] for r in small.runs)

@@ -17,6 +17,9 @@ R0 C without occlusion and instance ids: no rays at all (what instance ids cost:
 K2 C with flow offsets 2 (what a k costs)
 T  C with point tracks (256 per object; what tracks cost: T - C)
 X  C with EXR per array (exr_single/: what one EXR per image array costs: X - C)
+Z  C without the ray distance (on by default: what it costs, C - Z)
+P  C with the point maps (P - C)
+F  C with scene flow and depth change (F - C)
 """
 
 from __future__ import annotations
@@ -101,6 +104,9 @@ MOTION = {
     "K2": {"flow_offsets": "2"},
     "T": {},
     "E": {"without": ("occlusion", "instance_id")},
+    "Z": {"without": ("depth_ray",)},
+    "P": {"with": ("points",)},
+    "F": {"with": ("scene_flow",)},
 }
 
 
@@ -110,10 +116,10 @@ def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previe
     layout = importlib.import_module(f"{devenv.ADDON_MODULE}.exporters.layout")
     modalities = importlib.import_module(f"{devenv.ADDON_MODULE}.core.modalities").MODALITIES
     extra = dict(MOTION.get(config, {}))
-    without = extra.pop("without", ())
+    without, also = extra.pop("without", ()), extra.pop("with", ())
     options = options_module.ExportOptions(
         output_dir=str(out),
-        modalities=tuple(m.key for m in modalities if m.key not in without),
+        modalities=tuple(m.key for m in modalities if (m.default or m.key in also) and m.key not in without),
         files=layout.OutputOptions(npz_level=npz_level, previews=previews, exr_single=config == "X"),
         tracks=options_module.TrackOptions() if config == "T" else None,
         **extra,

@@ -124,6 +124,63 @@ def depth_arrays(data: FrameData) -> dict[str, np.ndarray]:
     return {"depth": depth_from_z(data.passes["depth"])}
 
 
+# Per-pixel geometry is made this many rows at a time: an 8K frame's float64
+# temporaries would otherwise take gigabytes.
+_BAND_ROWS = 256
+
+
+def _image_plane(K: np.ndarray, rows: slice, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(u, v) of K⁻¹(x, y, 1) at the pixel centres of ``rows`` (float64, broadcast to
+    (rows, W)): the camera-axes point at depth 1 of a perspective camera's ray, the
+    offset in metres of an orthographic one's."""
+    inverse = np.linalg.inv(np.asarray(K, np.float64))
+    y = np.arange(rows.start, rows.stop, dtype=np.float64)[:, None]
+    x = np.arange(width, dtype=np.float64)[None, :]
+    u = inverse[0, 0] * x + inverse[0, 1] * y + inverse[0, 2]
+    return u, np.broadcast_to(inverse[1, 1] * y + inverse[1, 2], u.shape)
+
+
+def _bands(height: int):
+    for y in range(0, height, _BAND_ROWS):
+        yield slice(y, min(y + _BAND_ROWS, height))
+
+
+def depth_ray_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    """``depth_ray``: the distance from the camera centre along the ray through each
+    pixel centre, depth·‖K⁻¹(x, y, 1)‖ (an orthographic camera's is ``depth``, from the
+    image plane); background inf."""
+    depth = data.arrays["depth"]
+    if data.camera.projection == "ORTHO":
+        return {"depth_ray": depth.copy()}
+    out = np.empty_like(depth)
+    for rows in _bands(depth.shape[0]):
+        u, v = _image_plane(data.camera.K, rows, depth.shape[1])
+        out[rows] = depth[rows] * np.sqrt(u * u + v * v + 1.0)
+    return {"depth_ray": out}
+
+
+def points_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    """``points``: the surface point of each pixel in camera axes (OpenCV), from its
+    depth and the ray through its centre; ``points_world`` the same in world axes.
+    NaN on background."""
+    depth = data.arrays["depth"]
+    height, width = depth.shape
+    camera, world = np.empty((height, width, 3), np.float32), np.empty((height, width, 3), np.float32)
+    pose = np.asarray(data.camera.world_to_camera, np.float64)
+    orthographic = data.camera.projection == "ORTHO"
+    for rows in _bands(height):
+        z = np.where(np.isfinite(depth[rows]), depth[rows], np.nan).astype(np.float64)
+        u, v = _image_plane(data.camera.K, rows, width)
+        if orthographic:
+            u, v = np.where(np.isnan(z), np.nan, u), np.where(np.isnan(z), np.nan, v)
+        else:
+            u, v = u * z, v * z
+        point = np.stack([u, v, z], axis=-1)
+        camera[rows] = point
+        world[rows] = (point - pose[:3, 3]) @ pose[:3, :3]  # R^T (p - t), as rows
+    return {"points": camera, "points_world": world}
+
+
 def disparity_arrays(data: FrameData) -> dict[str, np.ndarray]:
     fx_baseline, at_infinity = data.camera.stereo
     return {"disparity": disparity(data.arrays["depth"], fx_baseline, at_infinity)}
@@ -172,6 +229,10 @@ def instance_arrays(data: FrameData) -> dict[str, np.ndarray]:
         "instance_box_pixels": boxes["box_pixels"],
         "instance_box_class": table_classes[found].astype(np.int32),
     }
+
+
+def scene_flow_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    return {key: value for key, value in data.geometry.items() if key.startswith(("scene_flow_", "depth_change_"))}
 
 
 def emission_arrays(data: FrameData) -> dict[str, np.ndarray]:

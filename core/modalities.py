@@ -94,6 +94,7 @@ class Modality:
     geometric_on: frozenset[str] = frozenset()  # ... only on these engine families (from passes elsewhere)
     ray_label: str | None = None  # from the rays: the label of the surface it reads (instance_id, object_index, …)
     stereo: bool = False  # only for the views of a rectified stereo pair
+    default: bool = True  # its switch's default
 
     def from_geometry(self, family: str | None) -> bool:
         return self.geometric or family in self.geometric_on
@@ -107,6 +108,39 @@ MODALITIES = (
         ("depth",),
         (Array("depth", "float32", "(H, W)", "metres, planar depth (camera z); background inf", "V", "depth"),),
         convert.depth_arrays,
+    ),
+    Modality(
+        "depth_ray",
+        "Ray Distance",
+        "float32 metres from the camera centre to the surface along the ray through the pixel centre, "
+        "depth·‖K⁻¹(x, y, 1)‖ (orthographic: from the image plane, equal to depth); background inf",
+        ("depth",),
+        (
+            Array(
+                "depth_ray",
+                "float32",
+                "(H, W)",
+                "metres along the ray through the pixel centre, depth·‖K⁻¹(x, y, 1)‖ (orthographic: depth); "
+                "background inf",
+                "V",
+            ),
+        ),
+        convert.depth_ray_arrays,
+        requires="depth",
+    ),
+    Modality(
+        "points",
+        "Point Maps",
+        "float32 metres, each pixel's surface point (from its depth, on the ray through the pixel centre) in "
+        "camera axes (x right, y down, z forward) and in world axes; NaN on background",
+        ("depth",),
+        (
+            Array("points", "float32", "(H, W, 3)", "surface point, OpenCV camera axes, metres; NaN background", "XYZ"),
+            Array("points_world", "float32", "(H, W, 3)", "surface point, world axes, metres; NaN background", "XYZ"),
+        ),
+        convert.points_arrays,
+        requires="depth",
+        default=False,
     ),
     Modality(
         "disparity",
@@ -178,6 +212,43 @@ MODALITIES = (
         convert.occlusion_arrays,
         requires="flow",
         geometric=True,
+    ),
+    Modality(
+        "scene_flow",
+        "Scene Flow",
+        "float32 metres: where each pixel's surface point moves by frame t+1 (forward) and t-1 (backward), "
+        "as a displacement in frame t's camera axes (x right, y down, z forward), and its planar depth there "
+        "minus its depth at t; NaN where it cannot be followed (background, a vanished instance)",
+        (),
+        (
+            Array(
+                "scene_flow_forward",
+                "float32",
+                "(H, W, 3)",
+                "metres: the point's displacement to t+1, in frame t's OpenCV camera axes; NaN not followed",
+                "XYZ",
+                "magnitude",
+            ),
+            Array(
+                "scene_flow_backward",
+                "float32",
+                "(H, W, 3)",
+                "metres, the same towards t-1",
+                "XYZ",
+                "magnitude",
+            ),
+            Array(
+                "depth_change_forward",
+                "float32",
+                "(H, W)",
+                "metres: the point's planar depth in frame t+1's camera minus in frame t's; NaN not followed",
+                "V",
+            ),
+            Array("depth_change_backward", "float32", "(H, W)", "metres, the same towards t-1", "V"),
+        ),
+        convert.scene_flow_arrays,
+        geometric=True,
+        default=False,
     ),
     Modality(
         "object_index",
@@ -263,6 +334,22 @@ OFFSET_ARRAYS = (
     ("flow", Array("flow_backward_k<k>", "float32", "(H, W, 2)", "pixels (dx, dy) to frame t-k", "XY")),
     ("occlusion", Array("occlusion_forward_k<k>", "uint8", "(H, W)", "as occlusion_forward, in frame t+k", "V")),
     ("occlusion", Array("occlusion_backward_k<k>", "uint8", "(H, W)", "as occlusion_forward, in frame t-k", "V")),
+    (
+        "scene_flow",
+        Array("scene_flow_forward_k<k>", "float32", "(H, W, 3)", "metres, the displacement to frame t+k", "XYZ"),
+    ),
+    (
+        "scene_flow",
+        Array("scene_flow_backward_k<k>", "float32", "(H, W, 3)", "metres, the displacement to frame t-k", "XYZ"),
+    ),
+    (
+        "scene_flow",
+        Array("depth_change_forward_k<k>", "float32", "(H, W)", "metres, the depth change to frame t+k", "V"),
+    ),
+    (
+        "scene_flow",
+        Array("depth_change_backward_k<k>", "float32", "(H, W)", "metres, the depth change to frame t-k", "V"),
+    ),
 )
 
 # In every frame, whatever the modalities.

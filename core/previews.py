@@ -178,6 +178,25 @@ def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     return _in_bands(flow, colour), {"flow_max_px": f"{max_radius:.6g}", "flow_scale_px": f"{scale:.6g}"}
 
 
+def magnitude_preview(vectors: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    """The length of vectors (scene flow, metres) in viridis, from 0 (purple) to the
+    frame's largest finite one (yellow), which the PNG text states (``magnitude_max``);
+    undefined (NaN) black."""
+    high = max(
+        (float(np.nanmax(np.sqrt(np.einsum("...i,...i->...", b, b)), initial=0.0)) for _, b in _bands(vectors)),
+        default=0.0,
+    )
+
+    def colour(rows: np.ndarray) -> np.ndarray:
+        length = np.sqrt(np.einsum("...i,...i->...", rows, rows))
+        seen = np.isfinite(length)
+        index = _viridis_index(np.where(seen, length, 0.0) / max(high, 1e-12))
+        index[~seen] = 256  # the table's black row
+        return np.take(_VIRIDIS_AND_BLACK, index, axis=0)
+
+    return _in_bands(vectors, colour), {"magnitude_max": f"{high:.6g}"}
+
+
 def mask_colours(indices: np.ndarray) -> np.ndarray:
     """A distinct, stable colour per index (golden-ratio hues); index 0 is black and
     negative ones (no object known) grey."""
@@ -281,6 +300,7 @@ _MAKERS = {
     "mask": lambda a: (mask_preview(a), {}),
     "colour": lambda a: (emission_preview(a), {}),
     "occlusion": occlusion_preview,
+    "magnitude": magnitude_preview,
 }
 
 

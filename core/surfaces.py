@@ -363,14 +363,18 @@ class FrameMotion:
     targets: dict[tuple[int, str], FrameGeometry]
     occlusion: bool
     labels: tuple[str, ...] = ()
+    scene_flow: bool = False
 
     def arrays(self, render_depth: np.ndarray) -> dict[str, np.ndarray]:
         """``occlusion_forward``/``_backward`` (with ``occlusion``), for each k > 1
         ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion), and each of
         ``labels`` (``instance_id``, ``object_index``, ``material_index``) of the surface
         each pixel shows (-1 where the render shows a surface the rays do not find), with
-        the ``instance_classes`` of the frame's instances. The render's depth pass tells
-        which pixels show a surface."""
+        the ``instance_classes`` of the frame's instances; with ``scene_flow``, for each
+        target ``scene_flow_<direction>`` (the point's displacement in metres, in this
+        frame's camera axes) and ``depth_change_<direction>`` (its planar depth there
+        minus here), NaN where it is not followed. The render's depth pass tells which
+        pixels show a surface."""
         height, width = render_depth.shape
         out: dict[str, np.ndarray] = {}
         for k, direction in self.targets:
@@ -378,6 +382,9 @@ class FrameMotion:
                 out[_key("occlusion", direction, k)] = np.full((height, width), motion.NO_SURFACE, np.uint8)
             if k > 1:
                 out[_key("flow", direction, k)] = np.full((height, width, 2), np.nan, np.float32)
+            if self.scene_flow:
+                out[_key("scene_flow", direction, k)] = np.full((height, width, 3), np.nan, np.float32)
+                out[_key("depth_change", direction, k)] = np.full((height, width), np.nan, np.float32)
         for name in self.labels:
             out[name] = np.zeros((height, width), np.int32)
         picture = self.source.picture()  # the render's size (FrameWriter checked it)
@@ -390,18 +397,25 @@ class FrameMotion:
             agree = np.abs(seen.depth - rendered) <= RENDER_MISMATCH * rendered
             for name in self.labels:
                 out[name][r, c] = np.where(agree, seen.label(name), -1)
+            if self.scene_flow:  # the points here, on this frame's own vertices
+                here = locate(seen, self.source)[0]
             for (k, direction), target in self.targets.items():
                 points, followed, own = locate(seen, target)
                 followed &= agree
                 if self.occlusion:
-                    moved, _, codes = observe(target, points, followed, own, picture=True)
+                    moved, depth, codes = observe(target, points, followed, own, picture=True)
                     out[_key("occlusion", direction, k)][r, c] = codes
                 else:  # flow alone: where the points go, seen or not
-                    moved = motion.project(target.view, points)[0]
+                    moved, depth = motion.project(target.view, points)
                 if k > 1:
                     flow = motion.flow_to(pixels, moved)
                     flow[~followed] = np.nan
                     out[_key("flow", direction, k)][r, c] = flow
+                if self.scene_flow:
+                    displacement = (points - here) @ self.source.view.rotation.T  # into this frame's camera axes
+                    displacement[~followed] = np.nan
+                    out[_key("scene_flow", direction, k)][r, c] = displacement
+                    out[_key("depth_change", direction, k)][r, c] = np.where(followed, depth - seen.depth, np.nan)
         if "instance_id" in self.labels:
             pairs = sorted((inst.id, inst.pass_index) for inst in self.source.instances)
             out["instance_classes"] = np.array(pairs, np.int64).reshape(-1, 2).T

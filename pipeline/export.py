@@ -269,7 +269,8 @@ class Exporter:
         plan = self.folder.plan
         try:
             occlusion = "occlusion" in self.folder.modalities
-            return motion.frame_motion(self.motion, frame, view.name, occlusion, plan.offsets, plan.labels)
+            scene_flow = "scene_flow" in self.folder.modalities
+            return motion.frame_motion(self.motion, frame, view.name, occlusion, plan.offsets, plan.labels, scene_flow)
         finally:
             if self.scene.frame_current != frame:  # every frame it needed was captured already
                 self.scene.frame_set(frame)

@@ -148,11 +148,12 @@ def frame_motion(
     occlusion: bool,
     offsets: tuple[int, ...],
     labels: tuple[str, ...] = (),
+    scene_flow: bool = False,
 ) -> FrameMotion:
-    """Capture what ``frame``'s occlusion (k = 1, with ``occlusion``), flow offsets and
-    labels need, seen from the view named ``view``. The scene is left on another frame;
-    the caller sets it back."""
-    steps = ([1] if occlusion else []) + list(offsets)
+    """Capture what ``frame``'s occlusion and scene flow (k = 1, with ``occlusion`` or
+    ``scene_flow``), flow offsets and labels need, seen from the view named ``view``. The
+    scene is left on another frame; the caller sets it back."""
+    steps = ([1] if occlusion or scene_flow else []) + list(offsets)
     reach = max(steps, default=0)
     cache.keep(frame - reach, frame + reach)
     targets = {
@@ -160,7 +161,7 @@ def frame_motion(
         for k in steps
         for direction, sign in (("forward", 1), ("backward", -1))
     }
-    return FrameMotion(cache.at(frame, view), targets, occlusion, labels)
+    return FrameMotion(cache.at(frame, view), targets, occlusion, labels, scene_flow)
 
 
 def match_render_geometry(scene, view_layer, changes: SceneChanges) -> None:

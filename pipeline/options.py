@@ -31,7 +31,7 @@ class ExportOptions:
     """One run's options (the names follow ``scene.ground_truth``; see docs/contract.md)."""
 
     output_dir: str  # as given: '//' is relative to the saved .blend
-    modalities: tuple[str, ...] = tuple(m.key for m in MODALITIES)  # wanted; the engine may give fewer
+    modalities: tuple[str, ...] = tuple(m.key for m in MODALITIES if m.default)  # wanted; the engine may give fewer
     files: OutputOptions = field(default_factory=OutputOptions)
     categories: dict[int, str] = field(default_factory=dict)  # COCO names by pass index; others get object names
     flow_offsets: str = ""  # extra flow offsets k >= 2, "2,4,8" (checked when the run starts)

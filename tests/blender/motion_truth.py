@@ -305,6 +305,21 @@ def camera_ray(scene, x, y):
     return origin, (rotation @ Vector((u, v, corners[0].z))).normalized()
 
 
+def _carried(obj, carried, corners, depsgraph):
+    """A surface point (of :func:`surfaces`) in world space at the evaluated frame."""
+    if corners is None:
+        return obj.matrix_world @ carried
+    vertices, then = corners
+    return barycentric_transform(carried, *then, *_corners(obj, vertices, depsgraph))
+
+
+def carried_to(scene, points, frame):
+    """The surface points (of :func:`surfaces`) in world space at ``frame`` (N, 3)."""
+    scene.frame_set(frame)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    return np.array([_carried(bpy.data.objects[p[0]], p[2], p[3], depsgraph) for p in points])
+
+
 def follow(scene, points, frame):
     """At ``frame``: each surface point's pixel (x, y), planar depth and code (0 seen,
     1 hidden, 2 outside the picture), through Blender's own projection and ray casts."""
@@ -316,12 +331,7 @@ def follow(scene, points, frame):
     pixels, depth, codes = [], [], []
     forward = cam.matrix_world.to_3x3().normalized() @ Vector((0, 0, -1))
     for name, face, carried, corners in points:
-        obj = bpy.data.objects[name]
-        if corners is None:
-            world = obj.matrix_world @ carried
-        else:
-            vertices, then = corners
-            world = barycentric_transform(carried, *then, *_corners(obj, vertices, depsgraph))
+        world = _carried(bpy.data.objects[name], carried, corners, depsgraph)
         ndc = world_to_camera_view(scene, cam, world)
         x, y = ndc.x * width - 0.5, (1.0 - ndc.y) * height - 0.5
         pixels.append((x, y))

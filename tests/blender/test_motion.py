@@ -28,6 +28,7 @@ def passing(addon, tmp_path_factory):
     settings.flow_offsets = "5, 2"
     settings.use_tracks, settings.tracks_per_object, settings.tracks_seed = True, 30, 7
     settings.use_exr = True
+    settings.use_scene_flow = True
     settings.frame_start, settings.frame_end = FRAMES[0], FRAMES[-1]
     assert bpy.ops.render.gt_render_animation() == {"FINISHED"}
     out = bpy.path.abspath(settings.output_dir)
@@ -89,6 +90,45 @@ def test_flow_k1_from_geometry_agrees_with_the_vector_pass(passing):
     on = (codes == 0) & (hits["object"][rows, cols] != "Flag")  # the Vector pass averages over the pixel
     error = np.linalg.norm(arrays["flow_forward"][rows, cols][on] - expected[on], axis=-1)
     assert np.median(error) < 0.02
+
+
+@pytest.mark.parametrize(("k", "direction"), STEPS)
+def test_scene_flow_and_depth_change_follow_the_evaluated_meshes(passing, k, direction):
+    """Each surface point carried on Blender's evaluated meshes (the rigid ones by their
+    matrix, the armature-bent flag by its triangle's vertices), as a displacement in frame
+    6's camera axes, and its planar depth change; projected through the target frame's K
+    and pose (where that frame was exported) it lands where the flow says."""
+    scene, out, arrays, hits, away, truth = passing
+    rows, cols = np.nonzero(away)
+    points = motion_truth.surfaces(scene, hits, away)
+    target = FRAME + k if direction == "forward" else FRAME - k
+    moved = motion_truth.carried_to(scene, points, target)
+    scene.frame_set(FRAME)
+    camera = np.array(scene.camera.matrix_world.normalized())
+    to_opencv = np.diag([1.0, -1.0, -1.0]) @ camera[:3, :3].T  # world → OpenCV camera axes at frame 6
+    expected = (moved - hits["location"][rows, cols]) @ to_opencv.T
+    scene_flow = arrays[motion_truth.array_key("scene_flow", direction, k)][rows, cols]
+    error = np.linalg.norm(scene_flow - expected, axis=1)
+    assert (np.linalg.norm(expected, axis=1) > 0.05).sum() > 500  # the motion is real (the ground is still)
+    assert np.median(error) <= 1e-4 and np.percentile(error, 99) <= 1e-3, (np.median(error), error.max())
+    names = hits["object"][rows, cols]
+    for name in ("Flag", "Moon", "Runner", "Ground"):  # deformed, parented, moving, still
+        assert (names == name).sum() > 50 and np.median(error[names == name]) <= 1e-4, name
+    _, depth_there, _ = truth[k, direction]
+    change = arrays[motion_truth.array_key("depth_change", direction, k)][rows, cols]
+    assert np.median(np.abs(change - (depth_there - hits["depth"][rows, cols]))) <= 1e-4
+    assert np.isnan(arrays[motion_truth.array_key("scene_flow", direction, k)][~hits["hit"]]).all()
+    if target in FRAMES:  # its K and pose are in its NPZ
+        with np.load(f"{out}/npz/{target:06d}.npz") as there:
+            K, pose = there["K"], there["world_to_camera"]
+        world = hits["location"][rows, cols] + scene_flow @ to_opencv  # back to world axes
+        camera_there = world @ pose[:3, :3].T + pose[:3, 3]
+        landed = (camera_there @ K.T)[:, :2] / camera_there[:, 2:]
+        pixels, _, _ = truth[k, direction]
+        assert np.median(np.linalg.norm(landed - pixels, axis=1)) <= 0.01
+        if k > 1:  # the flow the same rays give (k = 1's is the Vector pass, averaged over each pixel)
+            flow = arrays[motion_truth.array_key("flow", direction, k)][rows, cols]
+            np.testing.assert_allclose(landed, np.stack([cols, rows], axis=1) + flow, atol=0.01)
 
 
 def test_meta_names_the_offsets_and_how_each_object_is_followed(passing):
@@ -153,6 +193,11 @@ def cli(addon, passing, tmp_path_factory):
     return root, blend, scenes.cli_runner(addon, root)
 
 
+def same_modalities(out) -> list[str]:
+    """The flag that asks for the folder's modalities (scene flow among them, off by default)."""
+    return ["--modalities", ",".join(json.loads((Path(out) / "meta.json").read_text())["modalities"])]
+
+
 def test_merge_writes_tracks_for_given_queries(passing, cli):
     from ground_truth.loader import load_tracks
 
@@ -161,7 +206,7 @@ def test_merge_writes_tracks_for_given_queries(passing, cli):
     queries = np.array([[0, 60, 80], [1, 5, 5], [2, 70.25, 40.5], [4, 50, 120], [3, 90, 100]], np.float32)
     np.save(root / "queries.npy", queries)
     flags = ["--formats", "npz,exr", "--flow-offsets", "2,5", "--track-queries", str(root / "queries.npy")]
-    status, _, err = run("merge", "--blend", str(blend), "--out", out, *flags)
+    status, _, err = run("merge", "--blend", str(blend), "--out", out, *flags, *same_modalities(out))
     assert status == 0, err
     tracks = load_tracks(out)
     np.testing.assert_array_equal(tracks["query_points"], queries)
@@ -185,7 +230,7 @@ def test_bad_offsets_and_queries_are_refused_in_one_line(passing, cli):
     assert status == 2 and err.strip().count("\n") == 0 and "2 or more" in err
     np.save(root / "bad.npy", np.zeros((3, 2)))
     flags = ["--formats", "npz,exr", "--flow-offsets", "2,5", "--track-queries", str(root / "bad.npy")]
-    status, _, err = run("merge", "--blend", str(blend), "--out", out, *flags)
+    status, _, err = run("merge", "--blend", str(blend), "--out", out, *flags, *same_modalities(out))
     assert status == 1 and "(N, 3)" in err and "Traceback" not in err
     scene = passing[0]
     scene.ground_truth.flow_offsets = "two"

@@ -4,6 +4,7 @@
 import json
 
 import bpy
+import motion_truth
 import numpy as np
 import pytest
 import scenes
@@ -38,6 +39,7 @@ def build_static_scene(scene, camera):
 def exported(addon, tmp_path_factory, request):
     scene = scenes.new_scene(tmp_path_factory.mktemp(request.param) / "out")
     build_static_scene(scene, request.param)
+    scene.ground_truth.use_points = True  # off by default
     assert bpy.ops.render.gt_render_frame() == {"FINISHED"}
     out = bpy.path.abspath(scene.ground_truth.output_dir)
     arrays = dict(np.load(f"{out}/npz/000001.npz"))
@@ -49,6 +51,9 @@ def test_shapes_dtypes_and_keys(exported):
     h, w = truth["hit"].shape
     expected = {
         "depth": (np.float32, (h, w)),
+        "depth_ray": (np.float32, (h, w)),
+        "points": (np.float32, (h, w, 3)),
+        "points_world": (np.float32, (h, w, 3)),
         "normal": (np.float32, (h, w, 3)),
         "normal_world": (np.float32, (h, w, 3)),
         "flow_forward": (np.float32, (h, w, 2)),
@@ -119,6 +124,40 @@ def test_depth_matches_ray_casts_to_1e4_relative(exported):
     assert truth["empty"].sum() > 200  # sky above the horizon: the background is tested too
     assert np.isinf(arrays["depth"][truth["empty"]]).all()
     assert np.isfinite(arrays["depth"][truth["hit"]]).all()
+
+
+def test_ray_distance_and_point_maps_meet_the_ray_casts(exported):
+    """Against Blender's ray through each pixel centre (from the camera's view frame):
+    the distance to its hit (from the camera centre; orthographic: from the view plane),
+    the hit in world axes, and in the camera's axes (Blender's camera matrix, turned to
+    OpenCV's x right, y down, z forward)."""
+    scene, arrays, truth, _ = exported
+    inside = truth["interior"]
+    rows, cols = np.nonzero(inside)
+    camera = scene.camera
+    to_camera = np.array(camera.matrix_world.normalized().inverted())
+    distance, in_camera = [], []
+    for row, col in zip(rows, cols, strict=True):
+        start, _ = motion_truth.camera_ray(scene, col, row)
+        location = truth["location"][row, col]
+        distance.append(np.linalg.norm(location - np.array(start)))
+        in_camera.append(to_camera[:3, :3] @ location + to_camera[:3, 3])
+    distance, in_camera = np.array(distance), np.array(in_camera) * [1.0, -1.0, -1.0]
+    relative = np.abs(arrays["depth_ray"][inside] - distance) / distance
+    assert np.median(relative) <= 1e-5 and relative.max() < 1e-4, (np.median(relative), relative.max())
+    for key, truth_points in (("points_world", truth["location"][inside]), ("points", in_camera)):
+        miss = np.linalg.norm(arrays[key][inside] - truth_points, axis=1) / distance
+        assert np.median(miss) <= 1e-5 and miss.max() < 1e-4, (key, np.median(miss), miss.max())
+    if camera.data.type == "ORTHO":
+        np.testing.assert_array_equal(arrays["depth_ray"], arrays["depth"])
+    else:  # depth·‖K⁻¹(x, y, 1)‖, in double precision from the NPZ's own K and depth
+        h, w = arrays["depth"].shape
+        grid = np.stack([*np.meshgrid(np.arange(w), np.arange(h)), np.ones((h, w))], axis=-1)
+        stretch = np.linalg.norm(grid @ np.linalg.inv(arrays["K"]).T, axis=-1)
+        seen = np.isfinite(arrays["depth"])
+        np.testing.assert_allclose(arrays["depth_ray"][seen], (arrays["depth"] * stretch)[seen], rtol=1e-6)
+    assert np.isinf(arrays["depth_ray"][truth["empty"]]).all()
+    assert np.isnan(arrays["points"][truth["empty"]]).all() and np.isnan(arrays["points_world"][truth["empty"]]).all()
 
 
 def test_normals_of_flat_faces_within_half_a_degree(exported):

@@ -70,3 +70,54 @@ def test_depth_at_the_far_clip_is_background():
     z = np.array([[5.0, 998.0, 999.5, 1000.55, 1.0e10]], np.float32)
     mark_background(z, 1000.0)
     np.testing.assert_array_equal(depth_from_z(z), [[5.0, 998.0, np.inf, np.inf, np.inf]])
+
+
+def _pose(angle: float, centre) -> np.ndarray:
+    """An OpenCV world-to-camera: the camera turned ``angle`` about world y, at ``centre``."""
+    c, s = np.cos(angle), np.sin(angle)
+    rotation = np.array([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]])
+    pose = np.eye(4)
+    pose[:3, :3], pose[:3, 3] = rotation, -rotation @ np.asarray(centre, np.float64)
+    return pose
+
+
+def test_ray_distance_and_points_of_a_perspective_camera_lie_on_the_pixel_rays():
+    """A 300-row frame (two bands) of random depths: each point projects back onto its
+    pixel centre through K at its depth; the ray distance is the camera centre's distance
+    to the world point; background is inf and NaN."""
+    height, width = 300, 7
+    K = np.array([[400.0, 0.0, 3.2], [0.0, 380.0, 151.7], [0.0, 0.0, 1.0]])
+    pose, centre = _pose(0.3, [1.0, -2.0, 0.5]), np.array([1.0, -2.0, 0.5])
+    depth = np.random.default_rng(1).uniform(0.5, 50.0, (height, width)).astype(np.float32)
+    depth[5, 3] = 1.0e10
+    raw = {"depth": depth.copy()}
+    out = frame_arrays(raw, ["depth", "depth_ray", "points"], FrameCamera(K, pose), 1)
+    rows, cols = np.mgrid[0:height, 0:width]
+    seen = np.isfinite(out["depth"])
+    points = out["points"].astype(np.float64)
+    projected = points @ K.T
+    np.testing.assert_allclose(projected[..., 0][seen] / points[..., 2][seen], cols[seen], atol=1e-4)
+    np.testing.assert_allclose(projected[..., 1][seen] / points[..., 2][seen], rows[seen], atol=1e-4)
+    np.testing.assert_array_equal(points[..., 2][seen], depth[seen])
+    world = out["points_world"].astype(np.float64)
+    back = world @ pose[:3, :3].T + pose[:3, 3]  # world → camera
+    np.testing.assert_allclose(back[seen], points[seen], rtol=0, atol=2e-5 * 50)
+    np.testing.assert_allclose(np.linalg.norm(world - centre, axis=-1)[seen], out["depth_ray"][seen], rtol=2e-5)
+    np.testing.assert_allclose(np.linalg.norm(points, axis=-1)[seen], out["depth_ray"][seen], rtol=1e-6)
+    assert out["depth_ray"].dtype == out["points"].dtype == out["points_world"].dtype == np.float32
+    assert out["depth_ray"][5, 3] == np.inf and np.isnan(out["points"][5, 3]).all()
+    assert np.isnan(out["points_world"][5, 3]).all() and np.isnan(out["points"]).sum() == 3
+
+
+def test_an_orthographic_camera_measures_the_ray_from_the_image_plane():
+    """Parallel rays: the ray distance is the depth, and a point's x and y are its pixel's
+    offset from the principal point in metres (K maps metres to pixels)."""
+    K = np.array([[20.0, 0.0, 1.5], [0.0, 20.0, 0.5], [0.0, 0.0, 1.0]])
+    depth = np.array([[2.0, 3.0, 4.0, 1.0e10], [5.0, 6.0, 7.0, 8.0]], np.float32)
+    out = frame_arrays(
+        {"depth": depth.copy()}, ["depth", "depth_ray", "points"], FrameCamera(K, np.eye(4), projection="ORTHO"), 1
+    )
+    np.testing.assert_array_equal(out["depth_ray"], out["depth"])
+    np.testing.assert_allclose(out["points"][1, 3], [(3 - 1.5) / 20, (1 - 0.5) / 20, 8.0])
+    np.testing.assert_allclose(out["points_world"][0, 0], [(0 - 1.5) / 20, (0 - 0.5) / 20, 2.0])
+    assert np.isnan(out["points"][0, 3]).all()

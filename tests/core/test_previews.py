@@ -9,6 +9,7 @@ from ground_truth.core.previews import (
     emission_preview,
     fit,
     flow_preview,
+    magnitude_preview,
     mask_colours,
     mask_preview,
     normal_preview,
@@ -86,6 +87,18 @@ def test_normal_preview_colours_unit_normals_and_blacks_out_background():
     normal = np.array([[[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]], np.float32)
     rgb = normal_preview(normal)
     np.testing.assert_array_equal(rgb[0], [[128, 128, 0], [255, 128, 128], [0, 0, 0]])
+
+
+def test_scene_flow_preview_is_its_length_in_viridis_from_zero():
+    matplotlib = pytest.importorskip("matplotlib")
+    vectors = np.array([[[0.0, 0.0, 0.0], [0.3, 0.0, 0.4], [0.0, -0.2, 0.0], [np.nan] * 3]], np.float32)
+    rgb, text = magnitude_preview(vectors)
+    assert text == {"magnitude_max": "0.5"}
+    lengths = np.array([0.0, 0.5, 0.2]) / 0.5  # 0 is the bottom of the map, the largest the top
+    np.testing.assert_array_equal(rgb[0, :3], matplotlib.colormaps["viridis"](lengths, bytes=True)[:, :3])
+    assert not rgb[0, 3].any()  # undefined: black
+    still = np.zeros((2, 2, 3), np.float32)  # nothing moves: all purple, no division by zero
+    assert magnitude_preview(still)[1] == {"magnitude_max": "0"}
 
 
 def test_depth_preview_states_its_range_and_blacks_out_background():
