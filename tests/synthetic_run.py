@@ -66,7 +66,9 @@ def write_view(root: Path, yaw: float = 0.0, points_lifted_by: float | None = No
             "frame": np.int64(frame),
         }
         if points_lifted_by is not None:
-            arrays["points_world"] = (ground_hits(centre, rotation) + [0.0, 0.0, points_lifted_by]).astype(np.float32)
+            arrays["points_world"] = (ground_hits(centre, rotation) + np.array([0.0, 0.0, points_lifted_by])).astype(
+                np.float32
+            )
             arrays["points_world"][:5] = np.nan
         write_frame(root, frame, arrays, OutputOptions(previews=False), instances={})
         picture = np.random.default_rng(frame).integers(0, 256, (H, W, 3), dtype=np.uint8)

@@ -98,7 +98,7 @@ def test_point_maps_are_the_points_where_a_frame_has_them(tmp_path, package_dir)
     truth = write_view(tmp_path, points_lifted_by=0.25)
     assert view(tmp_path, package_dir, "--no-viewer", "--max-points", "100000").returncode == 0
     positions = np.array(read_recording(tmp_path / "run.rrd")["/world/points/camera"][2]["Points3D:positions"])
-    np.testing.assert_allclose(positions, truth[2]["hits"][5:].reshape(-1, 3) + [0.0, 0.0, 0.25], atol=1e-5)
+    np.testing.assert_allclose(positions, truth[2]["hits"][5:].reshape(-1, 3) + np.array([0.0, 0.0, 0.25]), atol=1e-5)
 
 
 def test_max_points_thins_the_grid(tmp_path, package_dir):
