@@ -239,6 +239,10 @@ def emission_arrays(data: FrameData) -> dict[str, np.ndarray]:
     return {"emission": np.ascontiguousarray(data.passes["emission"][..., :3], dtype=np.float32)}
 
 
+def albedo_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    return {"albedo": np.ascontiguousarray(data.passes["albedo"][..., :3], dtype=np.float32)}
+
+
 def box_arrays(data: FrameData) -> dict[str, np.ndarray]:
     mask = data.arrays.get("object_index")
     return boxes_from_mask(_index(data, "object_index") if mask is None else mask)

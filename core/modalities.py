@@ -61,6 +61,9 @@ PASSES = {
             "material_index", "use_pass_material_index", "Material Index", "IndexMA", "FLOAT", 1, frozenset({CYCLES})
         ),
         RenderPass("emission", "use_pass_emit", "Emission", "Emit", "RGBA", 4, frozenset({CYCLES, EEVEE})),
+        RenderPass(
+            "albedo", "use_pass_diffuse_color", "Diffuse Color", "DiffCol", "RGBA", 4, frozenset({CYCLES, EEVEE})
+        ),
     )
 }
 # Always rendered: it tells surface from background, which normals and flow need.
@@ -301,6 +304,20 @@ MODALITIES = (
         ("emission",),
         (Array("emission", "float32", "(H, W, 3)", "linear RGB of the Emit pass", "RGB", "colour"),),
         convert.emission_arrays,
+    ),
+    Modality(
+        "albedo",
+        "Albedo",
+        "float32 linear RGB of the Diffuse Color pass: the surface's diffuse colour, without light "
+        "(under a Principled BSDF the base colour, less what specular, coat and sheen take); background 0",
+        ("albedo",),
+        (
+            Array(
+                "albedo", "float32", "(H, W, 3)", "linear RGB of the Diffuse Color pass; background 0", "RGB", "colour"
+            ),
+        ),
+        convert.albedo_arrays,
+        default=False,
     ),
     Modality(
         "boxes",
