@@ -38,7 +38,15 @@ def main() -> None:
     crashes at exit otherwise)."""
     if len(sys.argv) < 2 or sys.argv[1] not in ("render", "merge"):
         sys.exit(run(sys.argv[1:]))
-    import bpy
+    try:
+        import bpy
+    except ModuleNotFoundError:
+        print(
+            f"ground_truth: error: {sys.argv[1]} needs Blender: the bpy module in this Python (pip install bpy), "
+            f"or Blender itself (blender -b scene.blend -c ground_truth {sys.argv[1]} ...)",
+            file=sys.stderr,
+        )
+        sys.exit(3)
 
     from . import register as register_addon
     from . import unregister as unregister_addon

@@ -94,6 +94,7 @@ def write_view(root: Path, yaw: float = 0.0, points_lifted_by: float | None = No
         },
         "object_index_names": {"3": ["Crate"], "7": ["Leaf"]},
         "material_index_names": {},
+        "arrays": sorted(arrays),  # as the exporter lists them (the dataset class reads it)
     }
     write_meta(root, scene, FRAMES)
     return truth

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Build the installable zips: fetch the bundled wheels, then let Blender's own extension
-builder pack the repository (tests and dev files excluded by the manifest).
+builder pack the repository (tests and dev files excluded by the manifest); and, from the
+same files, the pip wheel for machines without Blender (:func:`build_wheel`).
 
     python tools/build.py [--output-dir dist] [--legacy]
 
@@ -15,6 +16,8 @@ and pip access to PyPI for the wheels the manifest lists (cached in ``wheels/``)
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import importlib.util
 import subprocess
 import sys
@@ -123,6 +126,55 @@ def build_legacy(extension_zip: Path) -> Path:
     return legacy
 
 
+# The wheel's dependencies: numpy for the loader and the dataset class, Pillow for the
+# RGB pictures they read; the rest as extras.
+WHEEL_REQUIRES = ("numpy>=1.24", "pillow>=9")
+WHEEL_EXTRAS = {"exr": ("OpenEXR>=3.3",), "view": ("rerun-sdk>=0.41",), "farm": ("ray>=2.9",)}
+
+
+def _record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def build_wheel(extension_zip: Path) -> Path:
+    """The same modules as a pure-Python wheel beside the extension zip, for machines
+    without Blender (training code, farm drivers): ``ground_truth.loader`` with numpy
+    and Pillow, and the ``ground-truth`` command (``render`` and ``merge`` also need the
+    bpy module there). Extras: ``exr`` (reading EXR folders), ``view`` (the 3D view),
+    ``farm`` (Ray); PyTorch is the user's own."""
+    manifest = _manifest()
+    name, version = manifest["id"], manifest["version"]
+    info = f"{name}-{version}.dist-info"
+    files = {}
+    with zipfile.ZipFile(extension_zip) as source:
+        for item in source.infolist():
+            if not item.is_dir() and not item.filename.startswith("wheels/"):  # Blender's bundled wheels: pip's job
+                files[f"{name}/{item.filename}"] = source.read(item)
+    metadata = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        f"Summary: {manifest['tagline']}",
+        f"License: {manifest['license'][0].removeprefix('SPDX:')}",
+        "Requires-Python: >=3.11",
+        *(f"Requires-Dist: {requirement}" for requirement in WHEEL_REQUIRES),
+    ]
+    for extra, requirements in WHEEL_EXTRAS.items():
+        metadata += [f"Provides-Extra: {extra}", *(f'Requires-Dist: {r}; extra == "{extra}"' for r in requirements)]
+    files[f"{info}/METADATA"] = ("\n".join(metadata) + "\n").encode()
+    wheel_file = ["Wheel-Version: 1.0", "Generator: tools/build.py", "Root-Is-Purelib: true", "Tag: py3-none-any"]
+    files[f"{info}/WHEEL"] = ("\n".join(wheel_file) + "\n").encode()
+    files[f"{info}/entry_points.txt"] = f"[console_scripts]\nground-truth = {name}.cli:main\n".encode()
+    record = [_record_line(path, data) for path, data in files.items()] + [f"{info}/RECORD,,"]
+    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = extension_zip.with_name(f"{name}-{version}-py3-none-any.whl")
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as target:
+        for path, data in files.items():
+            target.writestr(path, data)
+    return wheel
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, default=ROOT / "dist")
@@ -130,6 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     extension = build(args.output_dir)
     print(extension)
+    print(build_wheel(extension))
     if args.legacy:
         print(build_legacy(extension))
 
