@@ -40,11 +40,16 @@ PINS = [
 ]
 
 
+# PyTorch's CPU build (a file on these machines, for Python 3.11) in one environment: the
+# dataset class under the real DataLoader (tests/core/test_dataset.py, with GT_TORCH=1).
+TORCH_VERSION, TORCH = "5.0.1", "torch==2.13.0"
+
+
 def ensure_venv(version: str, python_version: str) -> Path:
     """The cached virtual environment for ``bpy==version``; made when missing or stale."""
     cache = Path(os.environ.get("GT_CACHE", Path.home() / ".cache" / "ground_truth"))
     venv = cache / "venvs" / f"bpy-{version}"
-    wanted = " ".join([f"bpy=={version}", *PINS])
+    wanted = " ".join([f"bpy=={version}", *PINS, *([TORCH] if version == TORCH_VERSION else [])])
     stamp = venv / ".requirements"
     if stamp.exists() and stamp.read_text() == wanted:
         return venv / "bin" / "python"
@@ -93,10 +98,13 @@ def main() -> None:
         if version in export_only:
             tests_ok, tests, tests_s = True, "run by tools/test.sh", 0.0
         else:
+            env = {**os.environ, "GROUND_TRUTH_RAYS": "bvh"} if version == BVH_VERSION else dict(os.environ)
+            if version == TORCH_VERSION:
+                env["GT_TORCH"] = "1"
             tests_ok, tests, tests_s = run(
                 [python, "-m", "pytest", "-p", "no:cacheprovider", "-m", "not scale and not farm"],
                 work / f"tests-{version}.log",
-                {**os.environ, "GROUND_TRUTH_RAYS": "bvh"} if version == BVH_VERSION else None,
+                env,
             )
         export_ok, _, _ = run(
             [python, "tools/matrix_export.py", "--out", work / version], work / f"export-{version}.log"

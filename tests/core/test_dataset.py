@@ -30,6 +30,9 @@ def frame_arrays(frame: int, seed: int) -> dict[str, np.ndarray]:
     depth[0, 0] = np.inf
     return {
         "depth": depth,
+        "depth_ray": depth * 1.01,
+        "points_world": rng.normal(size=(H, W, 3)).astype(np.float32),
+        "scene_flow_forward": rng.normal(size=(H, W, 3)).astype(np.float32),
         "flow_forward": rng.normal(size=(H, W, 2)).astype(np.float32),
         "object_index": rng.integers(0, 5, (H, W)).astype(np.int32),
         "K": np.array([[20.0, 0, 7.5], [0, 20.0, 5.5], [0, 0, 1]]),
@@ -200,6 +203,44 @@ def test_worker_processes_return_the_npz_arrays(rig, method, package_dir, monkey
         np.testing.assert_array_equal(item["depth"], want["depth"] * 2, strict=True)
         np.testing.assert_array_equal(item["flow_forward"], want["flow_forward"], strict=True)
         np.testing.assert_array_equal(item["rgb"], pictures[view][frame], strict=True)
+
+
+def _torch():
+    """PyTorch where the matrix installs it (GT_TORCH=1: a Python 3.11 environment, where
+    its CPU build installs from a file), else skip."""
+    if os.environ.get("GT_TORCH"):
+        import torch
+
+        return torch
+    return pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_torch_s_data_loader_batches_clips_as_the_files_hold_them(rig, method, package_dir, monkeypatch):
+    """The real DataLoader: two worker processes started by ``method``, its default
+    collation, clips of two consecutive frames with the per-pixel geometry arrays; every
+    tensor equals ``np.load`` of its file (and the RGB the picture written)."""
+    torch = _torch()
+    monkeypatch.syspath_prepend(package_dir)  # spawned workers import ground_truth as users' do
+    root, pictures = rig
+    keys = ["rgb", "depth", "depth_ray", "points_world", "scene_flow_forward", "frame"]
+    data = GroundTruthDataset(root, keys=keys, clip_length=2)
+    loader = torch.utils.data.DataLoader(data, batch_size=3, num_workers=2, multiprocessing_context=method)
+    clips = 0
+    for batch in loader:
+        assert isinstance(batch, list) and len(batch) == 2  # frame t and t+1, each batched
+        now, then = batch
+        assert now["view"] == then["view"] and torch.equal(then["frame"], now["frame"] + 1)
+        for step in batch:
+            assert step["depth"].dtype == torch.float32 and step["points_world"].shape[1:] == (H, W, 3)
+            for j, view in enumerate(step["view"]):
+                frame = int(step["frame"][j])
+                want = npz(root / "views" / view, frame)
+                for key in keys[1:]:
+                    np.testing.assert_array_equal(step[key][j].numpy(), want[key], strict=True)
+                np.testing.assert_array_equal(step["rgb"][j].numpy(), pictures[view][frame], strict=True)
+        clips += len(now["view"])
+    assert clips == len(data) == 2 * 4  # per view: 1-2, 2-3, 5-6, 6-7 (frame 4 is missing)
 
 
 class _StandInLoader:
