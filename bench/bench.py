@@ -5,7 +5,7 @@ stage, for the demo scene (Cycles on this machine's CPU).
     bench/bench.sh [--runs 3] [--frames 8] [--final-frames 6] [--device CPU|CUDA|OPTIX|HIP|ONEAPI|METAL]
 
 Fast renders first, as GPU users see our cost (1 sample, no denoising): at 640×480,
-B, S, C, C0, R0, E, K2, T, X, Z, P and F; at 1920×1080, B, C, R0 and E. Then the final-quality
+B, S, C, C0, R0, E, K2, T, X, Z, P, F, O and AL; at 1920×1080, B, C, R0 and E. Then the final-quality
 render (16 samples, denoised, 640×480): A, B, C and D. Each configuration runs in a
 fresh process (bench/worker.py), one after the other within a run, so that ratios are
 measured side by side; medians over the runs. Last, a render manager's run: one frame
@@ -37,10 +37,12 @@ NAMES = {
     "Z": "C without the ray distance (depth_ray)",
     "P": "C + point maps (points, points_world)",
     "F": "C + scene flow and depth change (t ± 1)",
+    "O": "C + object coordinates and NOCS",
+    "AL": "C + albedo (the Diffuse Color pass)",
     "D": "pasted recipe (tolist + savez_compressed)",
 }
 FAST = {
-    (640, 480): ("B", "S", "C", "C0", "R0", "E", "K2", "T", "X", "Z", "P", "F"),
+    (640, 480): ("B", "S", "C", "C0", "R0", "E", "K2", "T", "X", "Z", "P", "F", "O", "AL"),
     (1920, 1080): ("B", "C", "R0", "E"),
 }
 FINAL = ("A", "B", "C", "D")
@@ -192,6 +194,8 @@ def main() -> None:
         ("C", "Z", "ray distance, on by default"),
         ("P", "C", "point maps"),
         ("F", "C", "scene flow and depth change"),
+        ("O", "C", "object coordinates and NOCS"),
+        ("AL", "C", "albedo"),
     )
     for config, base, what in parts:
         extra = median((r[config]["wall"] - r[base]["wall"]) / r[config]["frames"] for r in small.runs)

@@ -20,6 +20,8 @@ X  C with EXR per array (exr_single/: what one EXR per image array costs: X - C)
 Z  C without the ray distance (on by default: what it costs, C - Z)
 P  C with the point maps (P - C)
 F  C with scene flow and depth change (F - C)
+O  C with object coordinates and NOCS (O - C)
+AL C with albedo (AL - C)
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ MOTION = {
     "Z": {"without": ("depth_ray",)},
     "P": {"with": ("points",)},
     "F": {"with": ("scene_flow",)},
+    "O": {"with": ("object_coords", "nocs")},
+    "AL": {"with": ("albedo",)},
 }
 
 

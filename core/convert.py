@@ -235,6 +235,10 @@ def scene_flow_arrays(data: FrameData) -> dict[str, np.ndarray]:
     return {key: value for key, value in data.geometry.items() if key.startswith(("scene_flow_", "depth_change_"))}
 
 
+def coordinate_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    return {key: value for key, value in data.geometry.items() if key in ("object_coords", "nocs")}
+
+
 def emission_arrays(data: FrameData) -> dict[str, np.ndarray]:
     return {"emission": np.ascontiguousarray(data.passes["emission"][..., :3], dtype=np.float32)}
 

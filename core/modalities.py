@@ -254,6 +254,46 @@ MODALITIES = (
         default=False,
     ),
     Modality(
+        "object_coords",
+        "Object Coordinates",
+        "float32 metres, each pixel's surface point in its object instance's model frame: the object's local "
+        "frame with its world scale applied (polar decomposition of the world matrix, its stretch to the model); "
+        "NaN on background and where instance_id is -1",
+        (),
+        (
+            Array(
+                "object_coords",
+                "float32",
+                "(H, W, 3)",
+                "metres, the surface point in its instance's model frame; NaN background and -1 surfaces",
+                "XYZ",
+            ),
+        ),
+        convert.coordinate_arrays,
+        geometric=True,
+        default=False,
+    ),
+    Modality(
+        "nocs",
+        "NOCS",
+        "float32 normalized object coordinates: (object_coords - c) / d + 0.5, c the centre and d the diagonal "
+        "length of the instance's box (its evaluated mesh in the model frame); in [0, 1]; NaN as object_coords",
+        (),
+        (
+            Array(
+                "nocs",
+                "float32",
+                "(H, W, 3)",
+                "(object_coords - box centre) / box diagonal + 0.5, in [0, 1]; NaN as object_coords",
+                "XYZ",
+                "nocs",
+            ),
+        ),
+        convert.coordinate_arrays,
+        geometric=True,
+        default=False,
+    ),
+    Modality(
         "object_index",
         "Object Index",
         "int32 object pass index of the first surface hit; 0 = background",

@@ -197,6 +197,17 @@ def magnitude_preview(vectors: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     return _in_bands(vectors, colour), {"magnitude_max": f"{high:.6g}"}
 
 
+def nocs_preview(nocs: np.ndarray) -> np.ndarray:
+    """Normalized object coordinates as RGB (x, y, z in [0, 1]); undefined black."""
+
+    def colour(rows: np.ndarray) -> np.ndarray:
+        rgb = _to_uint8(np.nan_to_num(rows, nan=0.0))
+        rgb[np.isnan(rows).any(axis=-1)] = 0
+        return rgb
+
+    return _in_bands(nocs, colour)
+
+
 def mask_colours(indices: np.ndarray) -> np.ndarray:
     """A distinct, stable colour per index (golden-ratio hues); index 0 is black and
     negative ones (no object known) grey."""
@@ -301,6 +312,7 @@ _MAKERS = {
     "colour": lambda a: (emission_preview(a), {}),
     "occlusion": occlusion_preview,
     "magnitude": magnitude_preview,
+    "nocs": lambda a: (nocs_preview(a), {}),
 }
 
 

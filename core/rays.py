@@ -18,6 +18,7 @@ centres). No Blender data is touched here: the writer's thread casts the rays.
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -100,3 +101,21 @@ class Triangles:
         ok = ~np.isnan(hit)
         index[ok], distance[ok] = hit[ok].astype(np.int64), travelled[ok]
         return index, distance
+
+
+class WhenAsked:
+    """A frame's triangles made ready for rays (:class:`Triangles`: Embree's scene
+    or Blender's BVH) when first asked for, by the thread that casts: the writer's, not
+    Blender's, whose time adds to every frame (9.7 ms for the benchmark scene's 16,202
+    triangles)."""
+
+    def __init__(self, vertices: np.ndarray, corners: np.ndarray):
+        self._vertices, self._corners = vertices, corners
+        self._lock = threading.Lock()
+        self._built: Triangles | None = None
+
+    def get(self) -> Triangles | None:
+        with self._lock:
+            if self._built is None and len(self._corners):
+                self._built = Triangles(self._vertices, self._corners)
+            return self._built

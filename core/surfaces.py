@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import instances, motion, rays
+from . import instances, motion, poses, rays
 
 # Where the rendered depth and the ray's differ by more than this fraction, the pixel
 # shows something the geometry does not hold (a render-only effect such as displacement):
@@ -56,6 +56,7 @@ class FrameGeometry:
     corners: np.ndarray  # (T, 3) rows of ``vertices``: each triangle's three
     first_vertex: np.ndarray  # (I + 1,): instance i owns vertices [first[i], first[i + 1])
     _picture: np.ndarray | None = field(default=None, init=False, repr=False)
+    _frames: poses.ModelFrames | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_key = {inst.key: i for i, inst in enumerate(self.instances)}
@@ -75,12 +76,19 @@ class FrameGeometry:
         self.materials = np.concatenate([inst.materials for inst in self.instances] or [np.zeros(0, np.int32)])
         self.columns = np.ascontiguousarray(self.vertices.T)  # (3, V): one coordinate at a time
         self._lock = threading.Lock()
-        self._engine = _RayEngine(self.vertices, self.corners)  # shared by the frame's views
+        self._engine = rays.WhenAsked(self.vertices, self.corners)  # shared by the frame's views
 
     @property
     def triangles(self) -> rays.Triangles | None:
         """The triangles made ready for rays (None where there are none)."""
         return self._engine.get()
+
+    def model_frames(self) -> poses.ModelFrames:
+        """Each instance's model frame and box (``poses.py``), made when first asked for."""
+        if self._frames is None:
+            matrices = [inst.matrix for inst in self.instances]
+            self._frames = poses.model_frames(matrices, self.vertices, self.first_vertex)
+        return self._frames
 
     def seen_from(self, view: motion.View) -> FrameGeometry:
         """The same geometry, its rays cast from another camera (shares everything else)."""
@@ -103,24 +111,6 @@ class FrameGeometry:
                     hit[y * width : rows.stop * width] = engine.hits(*motion.grid_rays(self.view, rows))
                 self._picture = hit.reshape(height, width)
             return self._picture
-
-
-class _RayEngine:
-    """A frame's triangles made ready for rays (:class:`rays.Triangles`: Embree's scene
-    or Blender's BVH) when first asked for, by the thread that casts: the writer's, not
-    Blender's, whose time adds to every frame (9.7 ms for the benchmark scene's 16,202
-    triangles)."""
-
-    def __init__(self, vertices: np.ndarray, corners: np.ndarray):
-        self._vertices, self._corners = vertices, corners
-        self._lock = threading.Lock()
-        self._built: rays.Triangles | None = None
-
-    def get(self) -> rays.Triangles | None:
-        with self._lock:
-            if self._built is None and len(self._corners):
-                self._built = rays.Triangles(self._vertices, self._corners)
-            return self._built
 
 
 # The picture's rays are cast about this many at a time, in bands of whole rows (their
@@ -364,6 +354,7 @@ class FrameMotion:
     occlusion: bool
     labels: tuple[str, ...] = ()
     scene_flow: bool = False
+    coordinates: tuple[str, ...] = ()  # of object_coords, nocs
 
     def arrays(self, render_depth: np.ndarray) -> dict[str, np.ndarray]:
         """``occlusion_forward``/``_backward`` (with ``occlusion``), for each k > 1
@@ -373,7 +364,9 @@ class FrameMotion:
         the ``instance_classes`` of the frame's instances; with ``scene_flow``, for each
         target ``scene_flow_<direction>`` (the point's displacement in metres, in this
         frame's camera axes) and ``depth_change_<direction>`` (its planar depth there
-        minus here), NaN where it is not followed. The render's depth pass tells which
+        minus here), NaN where it is not followed; each of ``coordinates``
+        (``object_coords``, ``nocs``: the point in its instance's model frame,
+        ``poses.py``), NaN where no known surface is. The render's depth pass tells which
         pixels show a surface."""
         height, width = render_depth.shape
         out: dict[str, np.ndarray] = {}
@@ -387,6 +380,8 @@ class FrameMotion:
                 out[_key("depth_change", direction, k)] = np.full((height, width), np.nan, np.float32)
         for name in self.labels:
             out[name] = np.zeros((height, width), np.int32)
+        for name in self.coordinates:
+            out[name] = np.full((height, width, 3), np.nan, np.float32)
         picture = self.source.picture()  # the render's size (FrameWriter checked it)
         rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
         for start in range(0, len(rows), BLOCK_PIXELS):
@@ -397,8 +392,10 @@ class FrameMotion:
             agree = np.abs(seen.depth - rendered) <= RENDER_MISMATCH * rendered
             for name in self.labels:
                 out[name][r, c] = np.where(agree, seen.label(name), -1)
-            if self.scene_flow:  # the points here, on this frame's own vertices
+            if self.scene_flow or self.coordinates:  # the points here, on this frame's own vertices
                 here = locate(seen, self.source)[0]
+            if self.coordinates:
+                self._coordinates(out, r, c, seen, here, agree)
             for (k, direction), target in self.targets.items():
                 points, followed, own = locate(seen, target)
                 followed &= agree
@@ -420,6 +417,16 @@ class FrameMotion:
             pairs = sorted((inst.id, inst.pass_index) for inst in self.source.instances)
             out["instance_classes"] = np.array(pairs, np.int64).reshape(-1, 2).T
         return out
+
+    def _coordinates(self, out, rows, cols, seen: Surfaces, here: np.ndarray, agree: np.ndarray) -> None:
+        frames = self.source.model_frames()
+        index = [self.source.by_key[inst.key] for inst in seen.instances]
+        which = np.where(agree, np.array([*index, -1], np.int64)[seen.instance], -1)
+        model = poses.to_model(here, which, frames)
+        if "object_coords" in self.coordinates:
+            out["object_coords"][rows, cols] = model
+        if "nocs" in self.coordinates:
+            out["nocs"][rows, cols] = poses.nocs(model, which, frames)
 
     def instance_table(self, ids: np.ndarray) -> dict[str, dict]:
         """``meta.json``'s rows for the instance ids given (those the frame shows)."""

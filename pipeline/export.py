@@ -270,7 +270,10 @@ class Exporter:
         try:
             occlusion = "occlusion" in self.folder.modalities
             scene_flow = "scene_flow" in self.folder.modalities
-            return motion.frame_motion(self.motion, frame, view.name, occlusion, plan.offsets, plan.labels, scene_flow)
+            coordinates = tuple(k for k in ("object_coords", "nocs") if k in self.folder.modalities)
+            return motion.frame_motion(
+                self.motion, frame, view.name, occlusion, plan.offsets, plan.labels, scene_flow, coordinates
+            )
         finally:
             if self.scene.frame_current != frame:  # every frame it needed was captured already
                 self.scene.frame_set(frame)

@@ -149,9 +149,11 @@ def frame_motion(
     offsets: tuple[int, ...],
     labels: tuple[str, ...] = (),
     scene_flow: bool = False,
+    coordinates: tuple[str, ...] = (),
 ) -> FrameMotion:
     """Capture what ``frame``'s occlusion and scene flow (k = 1, with ``occlusion`` or
-    ``scene_flow``), flow offsets and labels need, seen from the view named ``view``. The
+    ``scene_flow``), flow offsets, labels and object coordinates need, seen from the view
+    named ``view``. The
     scene is left on another frame; the caller sets it back."""
     steps = ([1] if occlusion or scene_flow else []) + list(offsets)
     reach = max(steps, default=0)
@@ -161,7 +163,7 @@ def frame_motion(
         for k in steps
         for direction, sign in (("forward", 1), ("backward", -1))
     }
-    return FrameMotion(cache.at(frame, view), targets, occlusion, labels, scene_flow)
+    return FrameMotion(cache.at(frame, view), targets, occlusion, labels, scene_flow, coordinates)
 
 
 def match_render_geometry(scene, view_layer, changes: SceneChanges) -> None:

@@ -28,7 +28,8 @@ def build_static_scene(scene, camera):
     scene.render.resolution_percentage = percentage
     scenes.add_camera(scene, (0.7, -9.0, 3.2), (74, 0, 6), **data)
     scenes.add_mesh(scene, "Ground", "plane", (0, 0, -1), (4, -7, 0), scale=12, pass_index=1, material_index=10)
-    scenes.add_mesh(scene, "Box", "cube", (-1.2, 0.5, 0.2), (10, 20, 35), pass_index=2, material_index=20)
+    box = scenes.add_mesh(scene, "Box", "cube", (-1.2, 0.5, 0.2), (10, 20, 35), pass_index=2, material_index=20)
+    box.scale = (1.1, 0.6, 0.8)  # not uniform: the model frame takes it
     scenes.add_mesh(
         scene, "Lamp", "ico", (1.9, -0.8, 0.6), scale=0.8, pass_index=7, material_index=30, emission=(0.9, 0.5, 0.2)
     )
@@ -39,7 +40,8 @@ def build_static_scene(scene, camera):
 def exported(addon, tmp_path_factory, request):
     scene = scenes.new_scene(tmp_path_factory.mktemp(request.param) / "out")
     build_static_scene(scene, request.param)
-    scene.ground_truth.use_points = True  # off by default
+    settings = scene.ground_truth
+    settings.use_points = settings.use_object_coords = settings.use_nocs = True  # off by default
     assert bpy.ops.render.gt_render_frame() == {"FINISHED"}
     out = bpy.path.abspath(scene.ground_truth.output_dir)
     arrays = dict(np.load(f"{out}/npz/000001.npz"))
@@ -54,6 +56,8 @@ def test_shapes_dtypes_and_keys(exported):
         "depth_ray": (np.float32, (h, w)),
         "points": (np.float32, (h, w, 3)),
         "points_world": (np.float32, (h, w, 3)),
+        "object_coords": (np.float32, (h, w, 3)),
+        "nocs": (np.float32, (h, w, 3)),
         "normal": (np.float32, (h, w, 3)),
         "normal_world": (np.float32, (h, w, 3)),
         "flow_forward": (np.float32, (h, w, 2)),
@@ -158,6 +162,30 @@ def test_ray_distance_and_point_maps_meet_the_ray_casts(exported):
         np.testing.assert_allclose(arrays["depth_ray"][seen], (arrays["depth"] * stretch)[seen], rtol=1e-6)
     assert np.isinf(arrays["depth_ray"][truth["empty"]]).all()
     assert np.isnan(arrays["points"][truth["empty"]]).all() and np.isnan(arrays["points_world"][truth["empty"]]).all()
+
+
+def test_object_coordinates_are_the_hits_in_each_object_s_scaled_local_frame(exported):
+    """Against Blender's hit at each pixel centre, in the object's local frame
+    (``matrix_world.inverted()``) times its world scale; NOCS against the box of the
+    evaluated mesh's vertices, scaled the same way."""
+    _, arrays, truth, _ = exported
+    inside = truth["interior"]
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    for name in ("Ground", "Box", "Lamp"):
+        obj = bpy.data.objects[name]
+        on = inside & (truth["object"] == name)
+        assert on.sum() > 50, name
+        to_local = np.array(obj.matrix_world.inverted())
+        scale = np.array(obj.matrix_world.to_scale())
+        model = (truth["location"][on] @ to_local[:3, :3].T + to_local[:3, 3]) * scale
+        miss = np.linalg.norm(arrays["object_coords"][on] - model, axis=1)
+        assert np.median(miss) <= 1e-5 and miss.max() <= 1e-4, (name, np.median(miss), miss.max())
+        vertices = np.array([v.co for v in obj.evaluated_get(depsgraph).data.vertices]) * scale
+        low, high = vertices.min(axis=0), vertices.max(axis=0)
+        expected = (model - (low + high) / 2) / np.linalg.norm(high - low) + 0.5
+        np.testing.assert_allclose(arrays["nocs"][on], expected, atol=1e-4)
+    assert np.nanmin(arrays["nocs"]) >= 0 and np.nanmax(arrays["nocs"]) <= 1
+    assert np.isnan(arrays["object_coords"][truth["empty"]]).all() and np.isnan(arrays["nocs"][truth["empty"]]).all()
 
 
 def test_normals_of_flat_faces_within_half_a_degree(exported):
