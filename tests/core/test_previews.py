@@ -12,6 +12,7 @@ from ground_truth.core.previews import (
     magnitude_preview,
     mask_colours,
     mask_preview,
+    nocs_preview,
     normal_preview,
     preview,
     viridis,
@@ -99,6 +100,11 @@ def test_scene_flow_preview_is_its_length_in_viridis_from_zero():
     assert not rgb[0, 3].any()  # undefined: black
     still = np.zeros((2, 2, 3), np.float32)  # nothing moves: all purple, no division by zero
     assert magnitude_preview(still)[1] == {"magnitude_max": "0"}
+
+
+def test_nocs_preview_is_the_coordinates_as_colours():
+    nocs = np.array([[[0.0, 0.5, 1.0], [0.2, np.nan, 0.3], [1.0, 1.0, 0.0]]], np.float32)
+    np.testing.assert_array_equal(nocs_preview(nocs)[0], [[0, 128, 255], [0, 0, 0], [255, 255, 0]])
 
 
 def test_depth_preview_states_its_range_and_blacks_out_background():
