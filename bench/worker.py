@@ -203,7 +203,7 @@ def main() -> None:
         for flag in pass_flags().values():
             setattr(bpy.context.view_layer, flag, args.config == "B")
         result["wall"] = animation_render(bpy, scene, data)
-    elif args.config in ("C", "C0", "R0", "K2", "T", "X"):
+    elif args.config in ("C", "X") or (args.config in MOTION and args.config != "E"):
         result["wall"], timings = full_export(bpy, scene, data, frames, 1, True, args.config)
         result.update(stage_results(timings))
     elif args.config == "S":
