@@ -355,6 +355,7 @@ class FrameMotion:
     labels: tuple[str, ...] = ()
     scene_flow: bool = False
     coordinates: tuple[str, ...] = ()  # of object_coords, nocs
+    depth: bool = False  # the rays' planar depth, where they meet the rendered surface (EEVEE's)
 
     def arrays(self, render_depth: np.ndarray) -> dict[str, np.ndarray]:
         """``occlusion_forward``/``_backward`` (with ``occlusion``), for each k > 1
@@ -366,8 +367,9 @@ class FrameMotion:
         frame's camera axes) and ``depth_change_<direction>`` (its planar depth there
         minus here), NaN where it is not followed; each of ``coordinates``
         (``object_coords``, ``nocs``: the point in its instance's model frame,
-        ``poses.py``), NaN where no known surface is. The render's depth pass tells which
-        pixels show a surface."""
+        ``poses.py``), NaN where no known surface is; with ``depth``, ``depth``: the
+        rays' planar depth at pixel centres where they meet the rendered surface, NaN
+        elsewhere. The render's depth pass tells which pixels show a surface."""
         height, width = render_depth.shape
         out: dict[str, np.ndarray] = {}
         for k, direction in self.targets:
@@ -382,6 +384,8 @@ class FrameMotion:
             out[name] = np.zeros((height, width), np.int32)
         for name in self.coordinates:
             out[name] = np.full((height, width, 3), np.nan, np.float32)
+        if self.depth:
+            out["depth"] = np.full((height, width), np.nan, np.float32)
         picture = self.source.picture()  # the render's size (FrameWriter checked it)
         rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
         for start in range(0, len(rows), BLOCK_PIXELS):
@@ -392,6 +396,8 @@ class FrameMotion:
             agree = np.abs(seen.depth - rendered) <= RENDER_MISMATCH * rendered
             for name in self.labels:
                 out[name][r, c] = np.where(agree, seen.label(name), -1)
+            if self.depth:
+                out["depth"][r, c] = np.where(agree, seen.depth, np.nan)
             if self.scene_flow or self.coordinates:  # the points here, on this frame's own vertices
                 here = locate(seen, self.source)[0]
             if self.coordinates:

@@ -24,6 +24,7 @@ import bpy
 
 from .. import compat
 from ..core.camera import FrameCamera, intrinsics, world_to_camera
+from ..core.modalities import EEVEE, engine_family
 from ..core.plan import scratch_bytes
 from ..core.progress import Progress
 from ..core.stereo import LEFT, RIGHT
@@ -271,8 +272,10 @@ class Exporter:
             occlusion = "occlusion" in self.folder.modalities
             scene_flow = "scene_flow" in self.folder.modalities
             coordinates = tuple(k for k in ("object_coords", "nocs") if k in self.folder.modalities)
+            # EEVEE's Depth pass is up to 1 % off (docs/contract.md): where the rays are cast, theirs
+            depth = engine_family(compat.render_engine(self.scene)) == EEVEE and "depth" in self.folder.modalities
             return motion.frame_motion(
-                self.motion, frame, view.name, occlusion, plan.offsets, plan.labels, scene_flow, coordinates
+                self.motion, frame, view.name, occlusion, plan.offsets, plan.labels, scene_flow, coordinates, depth
             )
         finally:
             if self.scene.frame_current != frame:  # every frame it needed was captured already

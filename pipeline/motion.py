@@ -150,6 +150,7 @@ def frame_motion(
     labels: tuple[str, ...] = (),
     scene_flow: bool = False,
     coordinates: tuple[str, ...] = (),
+    depth: bool = False,
 ) -> FrameMotion:
     """Capture what ``frame``'s occlusion and scene flow (k = 1, with ``occlusion`` or
     ``scene_flow``), flow offsets, labels and object coordinates need, seen from the view
@@ -163,7 +164,7 @@ def frame_motion(
         for k in steps
         for direction, sign in (("forward", 1), ("backward", -1))
     }
-    return FrameMotion(cache.at(frame, view), targets, occlusion, labels, scene_flow, coordinates)
+    return FrameMotion(cache.at(frame, view), targets, occlusion, labels, scene_flow, coordinates, depth)
 
 
 def match_render_geometry(scene, view_layer, changes: SceneChanges) -> None:
