@@ -147,7 +147,9 @@ def test_exr_and_loader_give_the_same_arrays(passing):
 
     _, out, arrays, *_ = passing
     from_exr = load_frame(f"{out}/exr/{FRAME:06d}.exr")
-    for name in ("occlusion_forward", "occlusion_backward_k5", "flow_forward_k2", "flow_backward_k5"):
+    names = ("occlusion_forward", "occlusion_backward_k5", "flow_forward_k2", "flow_backward_k5", "depth_ray")
+    names += ("scene_flow_forward", "depth_change_backward_k2", "scene_flow_backward_k5", "object_coords")
+    for name in names:
         assert from_exr[name].dtype == arrays[name].dtype, name
         np.testing.assert_array_equal(from_exr[name], arrays[name])
 
