@@ -99,6 +99,9 @@ def gui_run(tmp_path_factory):
             stdout, stderr = blender.communicate(timeout=180)
             attempts.append(blender.returncode)
             output = stdout[-3000:] + stderr[-3000:]
+            # What the add-on said in Blender's console, for the assertions' messages
+            said = [line for line in stdout.splitlines() if line.startswith("Ground Truth:")]
+            (work / "console.txt").write_text("\n".join(said) + "\n")
         except subprocess.TimeoutExpired:
             os.killpg(blender.pid, signal.SIGKILL)
             blender.communicate()
@@ -242,10 +245,12 @@ def test_f12_in_the_window_writes_everything_once_the_render_job_has_ended(gui_r
 def test_ctrl_f12_in_the_window_writes_every_frame_and_the_tracks(gui_run):
     result, work = gui_run
     ctrl_f12 = result["ctrl_f12"]
-    assert ctrl_f12["main_thread"] == [False, False, False] and ctrl_f12["frame_after"] == 6
+    said = (work / "console.txt").read_text()  # the add-on's console lines, should this fail
+    assert ctrl_f12["main_thread"] == [False, False, False] and ctrl_f12["frame_after"] == 6, (ctrl_f12, said)
     assert len(list((work / "anim").iterdir())) == 3  # the user's own frames
-    meta = _check_window_frame(work, "ctrl_f12", [(1, "forward"), (2, "backward")])
-    assert meta["frames_written"] == [5, 6, 7]
+    written = json.loads((work / "ctrl_f12" / "meta.json").read_text())["frames_written"]
+    assert written == [5, 6, 7], (written, ctrl_f12["held_then_written"], said)
+    _check_window_frame(work, "ctrl_f12", [(1, "forward"), (2, "backward")])
     with np.load(work / "ctrl_f12" / "tracks.npz") as tracks:
         assert list(tracks["frames"]) == [5, 6, 7] and len(tracks["query_points"]) == 6 * 10
 
