@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bpy
 
-from .core.modalities import PASSES
+from .core.passes import PASSES
 
 BLENDER_5 = bpy.app.version >= (5, 0, 0)
 

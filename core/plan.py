@@ -12,16 +12,8 @@ import numpy as np
 
 from .camera import FrameCamera
 from .convert import FrameData
-from .modalities import (
-    BACKGROUND_PASS,
-    CAMERA_ARRAYS,
-    MODALITIES,
-    MODALITY_BY_KEY,
-    PASSES,
-    engine_family,
-    engine_gives,
-    offset_keys,
-)
+from .modalities import CAMERA_ARRAYS, MODALITIES, MODALITY_BY_KEY, engine_gives, offset_keys
+from .passes import BACKGROUND_PASS, PASSES, engine_family
 
 
 @dataclass(frozen=True)

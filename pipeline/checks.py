@@ -8,8 +8,8 @@ from pathlib import Path
 import bpy
 
 from .. import compat
-from ..core.modalities import SUPPORTED_FAMILIES, engine_family
 from ..core.motion import offsets_from_text
+from ..core.passes import SUPPORTED_FAMILIES, engine_family
 from ..core.plan import plan
 from .options import ExportOptions
 from .views import ACTIVE, ViewsError, rig

@@ -24,7 +24,7 @@ import bpy
 
 from .. import compat
 from ..core.camera import FrameCamera, intrinsics, world_to_camera
-from ..core.modalities import EEVEE, engine_family
+from ..core.passes import EEVEE, engine_family
 from ..core.plan import scratch_bytes
 from ..core.progress import Progress
 from ..core.stereo import LEFT, RIGHT

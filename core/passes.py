@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The render passes the export can ask for, and the engines that render them: the
+registry's first half (``modalities.py`` declares what is made of them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CYCLES, EEVEE, WORKBENCH = "CYCLES", "EEVEE", "WORKBENCH"
+SUPPORTED_FAMILIES = (CYCLES, EEVEE)
+# EEVEE before Blender 4.2 (compat.render_engine names it so) renders no Vector pass.
+EEVEE_LEGACY = "BLENDER_EEVEE_LEGACY"
+_ENGINE_FAMILIES = {
+    "CYCLES": CYCLES,
+    "BLENDER_EEVEE": EEVEE,
+    EEVEE_LEGACY: EEVEE,
+    "BLENDER_EEVEE_NEXT": EEVEE,
+    "BLENDER_WORKBENCH": WORKBENCH,
+}
+
+
+@dataclass(frozen=True)
+class RenderPass:
+    """A view-layer pass that the compositor writes into the scratch EXR."""
+
+    key: str  # our name, also the File Output input's name
+    view_layer_flag: str  # the ViewLayer switch
+    socket: str  # the Render Layers output on Blender 5.x
+    legacy_socket: str  # ... and on Blender 4.x (compat.py picks)
+    socket_type: str  # the 5.x File Output item's type
+    channels: int  # components in the scratch EXR
+    engines: frozenset[str]  # engine families that render it
+
+
+PASSES = {
+    p.key: p
+    for p in (
+        RenderPass("depth", "use_pass_z", "Depth", "Depth", "FLOAT", 1, frozenset({CYCLES, EEVEE, WORKBENCH})),
+        RenderPass("normal", "use_pass_normal", "Normal", "Normal", "VECTOR", 3, frozenset({CYCLES, EEVEE})),
+        RenderPass("vector", "use_pass_vector", "Vector", "Vector", "VECTOR", 4, frozenset({CYCLES, EEVEE})),
+        RenderPass("object_index", "use_pass_object_index", "Object Index", "IndexOB", "FLOAT", 1, frozenset({CYCLES})),
+        RenderPass(
+            "material_index", "use_pass_material_index", "Material Index", "IndexMA", "FLOAT", 1, frozenset({CYCLES})
+        ),
+        RenderPass("emission", "use_pass_emit", "Emission", "Emit", "RGBA", 4, frozenset({CYCLES, EEVEE})),
+        RenderPass(
+            "albedo", "use_pass_diffuse_color", "Diffuse Color", "DiffCol", "RGBA", 4, frozenset({CYCLES, EEVEE})
+        ),
+    )
+}
+# Always rendered: it tells surface from background, which normals and flow need.
+BACKGROUND_PASS = "depth"
+
+
+def engine_family(engine: str) -> str | None:
+    """``CYCLES``, ``EEVEE`` or ``WORKBENCH`` for a ``scene.render.engine`` id, else None."""
+    return _ENGINE_FAMILIES.get(engine)
