@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bpy
 
-from .core.passes import PASSES
+from .core.registry import PASSES
 
 BLENDER_5 = bpy.app.version >= (5, 0, 0)
 

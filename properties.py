@@ -58,7 +58,7 @@ def _property(setting: Setting):
     if isinstance(setting.default, bool):
         return BoolProperty(**about)
     if isinstance(setting.default, str):
-        return StringProperty(**about)
+        return StringProperty(subtype=setting.subtype or "NONE", **about)
     low, high = setting.bounds
     if isinstance(setting.default, int):
         return IntProperty(min=int(low), max=int(high), **about)

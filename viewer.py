@@ -39,7 +39,10 @@ RERUN_PIXEL = 0.5
 # 65 533rd share the one before it.
 MAX_CLASSES = 65535
 UNKNOWN_SURFACE = -1  # instance_id of a surface the scene's meshes do not hold
-MASKS = ("instance_id", "object_index", "material_index")  # logged as segmentation, not as pictures
+# Logged as segmentation, not as pictures (semantic after the others: its classes are meta.json's).
+MASKS = ("instance_id", "object_index", "material_index", "semantic")
+# A 3D box's edges, as pairs of its corners (corner i: max x if i & 1, y if i & 2, z if i & 4).
+BOX_EDGES = ((0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7))
 
 
 class ViewerError(Exception):
@@ -180,9 +183,12 @@ def _log_view(rr, recording, name: str, folder: Path, max_points: int) -> None:
     orthographic = meta.get("projection") == "orthographic"
     ids, labels = instance_classes(meta.get("instances", {}))
     recording.log(f"{camera}/instance_id", _annotations(rr, labels), static=True)
-    for kind in MASKS[1:]:
+    for kind in MASKS[1:3]:
         names = {int(k): ", ".join(v) for k, v in meta.get(f"{kind}_names", {}).items()}
         recording.log(f"{camera}/{kind}", _annotations(rr, sorted(names.items())), static=True)
+    classes = sorted((int(i), name) for name, i in meta.get("classes", {}).items())
+    for entity in (f"{camera}/semantic", f"world/boxes/{name}"):
+        recording.log(entity, _annotations(rr, classes), static=True)
     tracks = _tracks(folder)
     centres = []
     for frame in meta["frames_written"]:
@@ -223,9 +229,20 @@ def _log_view(rr, recording, name: str, folder: Path, max_points: int) -> None:
             _log_boxes(rr, recording, f"{camera}/instance_id/boxes", arrays["instance_boxes"], classes)
         for kind in MASKS[1:]:
             if kind in arrays:
-                recording.log(f"{camera}/{kind}", rr.SegmentationImage(arrays[kind].astype(np.uint16)))
+                labels = np.maximum(arrays[kind], 0)  # semantic's -1 (an unknown surface): none
+                recording.log(f"{camera}/{kind}", rr.SegmentationImage(labels.astype(np.uint16)))
         if "boxes" in arrays:
             _log_boxes(rr, recording, f"{camera}/object_index/boxes", arrays["boxes"], arrays["box_index"])
+        if "instance_box3d" in arrays:  # in the world, coloured by class
+            corners = arrays["instance_box3d"] @ camera_to_world[:3, :3].T + camera_to_world[:3, 3]
+            strips = [corners[:, edge] for edge in BOX_EDGES]
+            recording.log(
+                f"world/boxes/{name}",
+                rr.LineStrips3D(
+                    np.stack(strips, axis=1).reshape(-1, 2, 3),
+                    class_ids=np.repeat(arrays["instance_class"], len(BOX_EDGES)),
+                ),
+            )
         if tracks is not None and frame in tracks["index"]:
             _log_tracks(rr, recording, name, tracks, tracks["index"][frame], K, world_to_camera, orthographic)
     if centres:

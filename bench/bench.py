@@ -5,7 +5,7 @@ stage, for the demo scene (Cycles on this machine's CPU).
     bench/bench.sh [--runs 3] [--frames 8] [--final-frames 6] [--device CPU|CUDA|OPTIX|HIP|ONEAPI|METAL]
 
 Fast renders first, as GPU users see our cost (1 sample, no denoising): at 640×480,
-B, S, C, C0, R0, E, K2, T, X, Z, P, F, O and AL; at 1920×1080, B, C, R0 and E. Then the final-quality
+B, S, C, C0, R0, E, K2, T, X, Z, P, F, O, AL, L0, AM, Q and Q0; at 1920×1080, B, C, R0 and E. Then the final-quality
 render (16 samples, denoised, 640×480): A, B, C and D. Each configuration runs in a
 fresh process (bench/worker.py), one after the other within a run, so that ratios are
 measured side by side; medians over the runs. Last, a render manager's run: one frame
@@ -39,10 +39,14 @@ NAMES = {
     "F": "C + scene flow and depth change (t ± 1)",
     "O": "C + object coordinates and NOCS",
     "AL": "C + albedo (the Diffuse Color pass)",
+    "L0": "C without semantic classes and object labels",
+    "AM": "C + amodal masks",
+    "Q": "C + amodal masks, 300 more objects with classes",
+    "Q0": "Q without semantic classes, object labels and amodal masks",
     "D": "pasted recipe (tolist + savez_compressed)",
 }
 FAST = {
-    (640, 480): ("B", "S", "C", "C0", "R0", "E", "K2", "T", "X", "Z", "P", "F", "O", "AL"),
+    (640, 480): ("B", "S", "C", "C0", "R0", "E", "K2", "T", "X", "Z", "P", "F", "O", "AL", "L0", "AM", "Q", "Q0"),
     (1920, 1080): ("B", "C", "R0", "E"),
 }
 FINAL = ("A", "B", "C", "D")
@@ -174,6 +178,11 @@ def main() -> None:
         )
     c_final = median(final.ratio("C"))
     print(f"| 16 samples C / B wall | {c_final:.3f} | ≤ 1.05 | {verdict(c_final, 1.05)} |")
+    labels = median((r["Q"]["wall"] - r["Q0"]["wall"]) / r["Q"]["frames"] for r in small.runs)
+    print(
+        f"| 640×480 the object labels of 300 instances (Q − Q0), wall per frame | {labels:+.3f} s | ≤ 0.3 s (aim) "
+        f"| {verdict(labels, 0.3)} |"
+    )
     print(
         "| 1,000,000-frame farm run: plan + resume check + merge ≤ 60 s, driver ≤ 2 GB | – | | "
         "bench/farm_scale.py says (run on its own: it links 13 million files, about 8 minutes) |"
@@ -196,6 +205,9 @@ def main() -> None:
         ("F", "C", "scene flow and depth change"),
         ("O", "C", "object coordinates and NOCS"),
         ("AL", "C", "albedo"),
+        ("C", "L0", "semantic classes and object labels, on by default"),
+        ("AM", "C", "amodal masks"),
+        ("Q", "Q0", "classes, object labels and amodal masks of 300 more objects"),
     )
     for config, base, what in parts:
         extra = median((r[config]["wall"] - r[base]["wall"]) / r[config]["frames"] for r in small.runs)

@@ -22,6 +22,11 @@ P  C with the point maps (P - C)
 F  C with scene flow and depth change (F - C)
 O  C with object coordinates and NOCS (O - C)
 AL C with albedo (AL - C)
+L0 C without semantic classes and object labels (on by default: what they cost, C - L0)
+AM C with amodal masks (AM - C)
+Q  C with amodal masks on the demo scene with 300 more objects, each with a class, in
+   front of the camera (the object labels of 300 instances: Q - Q0)
+Q0 Q without semantic classes, object labels and amodal masks
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ import devenv  # noqa: E402
 
 def pass_flags() -> dict[str, str]:
     """The add-on's own map of pass names to view-layer switches (once it is installed)."""
-    passes = importlib.import_module(f"{devenv.ADDON_MODULE}.core.modalities").PASSES
+    passes = importlib.import_module(f"{devenv.ADDON_MODULE}.core.registry").PASSES
     return {name: p.view_layer_flag for name, p in passes.items()}
 
 
@@ -111,7 +116,35 @@ MOTION = {
     "F": {"with": ("scene_flow",)},
     "O": {"with": ("object_coords", "nocs")},
     "AL": {"with": ("albedo",)},
+    "L0": {"without": ("semantic", "object_labels")},
+    "AM": {"with": ("amodal_masks",)},
+    "Q": {"with": ("amodal_masks",)},
+    "Q0": {"without": ("semantic", "object_labels")},
 }
+CROWD = 300  # Q's objects
+
+
+def add_crowd(bpy, scene, count: int) -> None:
+    """``count`` small boxes with classes, spread over the camera's first view 4 to 9 m away."""
+    import bmesh
+    from mathutils import Vector
+
+    mesh = bpy.data.meshes.new("crowd-box")
+    bm = bmesh.new()
+    bmesh.ops.create_cube(bm, size=0.3)
+    bm.to_mesh(mesh)
+    bm.free()
+    rng = np.random.default_rng(0)
+    scene.frame_set(scene.frame_start)  # the camera is animated
+    camera = scene.camera.matrix_world.copy()
+    for i in range(count):
+        depth = rng.uniform(4.0, 9.0)
+        x, y = rng.uniform(-0.35, 0.35, 2) * depth
+        obj = bpy.data.objects.new(f"crowd-{i:03d}", mesh)
+        scene.collection.objects.link(obj)
+        obj.location = camera @ Vector((x, y, -depth))  # Blender's camera looks down its -z
+        obj.rotation_euler = rng.uniform(0, 3.1, 3)
+        obj["class"] = f"kind-{i % 5}"
 
 
 def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previews: bool, config: str = "C"):
@@ -189,6 +222,8 @@ def main() -> None:
 
     scene = demo_scene.build_demo_scene(resolution=(args.width, args.height), samples=args.samples)
     scene.frame_end = scene.frame_start + args.frames - 1
+    if args.config in ("Q", "Q0"):
+        add_crowd(bpy, scene, CROWD)
     scene.cycles.use_denoising = not args.no_denoise
     refused = importlib.import_module(f"{devenv.ADDON_MODULE}.exporters.errors").ExportRefusedError
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import bpy
 
 from .. import compat
-from ..core.passes import BACKGROUND_PASS, PASSES
+from ..core.registry import BACKGROUND_PASS, PASSES
 
 ROLE = "ground_truth"
 FRAME_LABEL = "Ground Truth"

@@ -16,7 +16,21 @@ import numpy as np
 
 from .boxes import boxes_from_mask
 from .camera import FrameCamera
+from .classes import semantic
 from .stereo import disparity
+
+# The per-instance rows of use_object_labels (docs/contract.md, Objects).
+OBJECT_ROWS = (
+    "instance_ids",
+    "instance_class",
+    "instance_pose",
+    "instance_box3d",
+    "instance_visible_pixels",
+    "instance_amodal_pixels",
+    "instance_visibility",
+    "instance_amodal_boxes",
+    "instance_in_frame",
+)
 
 # Cycles and EEVEE write this depth where a ray hits nothing.
 BLENDER_BACKGROUND_Z = 1.0e10
@@ -222,11 +236,11 @@ def material_index_arrays(data: FrameData) -> dict[str, np.ndarray]:
 
 def instance_arrays(data: FrameData) -> dict[str, np.ndarray]:
     """``instance_id`` from the rays, its boxes, and each box's class: the rays give
-    ``instance_classes``, a (2, N) table of the frame's instance ids over their objects'
-    pass indices."""
+    ``instance_classes``, a (3, N) table of the frame's instance ids over their objects'
+    pass indices and their semantic classes."""
     ids = data.geometry["instance_id"]
     boxes = boxes_from_mask(ids)
-    table_ids, table_classes = data.geometry["instance_classes"]
+    table_ids, table_classes, _ = data.geometry["instance_classes"]
     found = np.searchsorted(table_ids, boxes["box_index"])
     return {
         "instance_id": ids,
@@ -235,6 +249,20 @@ def instance_arrays(data: FrameData) -> dict[str, np.ndarray]:
         "instance_box_pixels": boxes["box_pixels"],
         "instance_box_class": table_classes[found].astype(np.int32),
     }
+
+
+def semantic_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    """``semantic``: the class of the instance each pixel shows (``core/classes.py``)."""
+    ids, _, table = data.geometry["instance_classes"]
+    return {"semantic": semantic(data.geometry["instance_id"], ids, table)}
+
+
+def object_label_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    return {key: value for key, value in data.geometry.items() if key in OBJECT_ROWS}
+
+
+def amodal_mask_arrays(data: FrameData) -> dict[str, np.ndarray]:
+    return {"instance_amodal_masks": data.geometry["instance_amodal_masks"]}
 
 
 def scene_flow_arrays(data: FrameData) -> dict[str, np.ndarray]:

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The registry: every render pass and every modality, declared once.
+"""The registry: every modality, declared once (its records and the render passes are
+``registry.py``'s).
 
 A modality names the passes it needs, the arrays it makes (dtype, shape, units,
 convention, EXR channels, preview) and the function that makes them. Everything else
@@ -9,55 +10,17 @@ the NPZ and EXR writers and reader, the previews and ``meta.json``'s conventions
 implements is written out in ``docs/contract.md``; a test keeps the two in step.
 
 Adding a modality: write its conversion (a function of :class:`FrameData`, in
-``core/convert.py``), declare its passes here if they are new, and append one
+``core/convert.py``), declare its passes in ``registry.py`` if they are new, and append one
 :class:`Modality` to ``MODALITIES``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-
-import numpy as np
+from collections.abc import Iterable
 
 from . import convert
-from .convert import FrameData
-from .passes import EEVEE, EEVEE_LEGACY, PASSES, SUPPORTED_FAMILIES, engine_family
-
-
-@dataclass(frozen=True)
-class Array:
-    """One key of a frame's NPZ (and EXR, and loader dict)."""
-
-    key: str
-    dtype: str  # numpy dtype name
-    shape: str  # as documented: "(H, W)", "(H, W, 3)", "(N, 4)", "(3, 3)", "()"
-    meaning: str  # units and convention, one line
-    exr: str  # EXR channel suffixes ("V", "XYZ", "XY", "RGB"), or "header" / "boxes" for attributes
-    preview: str | None = None  # the kind of picture in preview/<key>/ (see core/previews.py)
-
-
-@dataclass(frozen=True)
-class Modality:
-    """One switchable output (``scene.ground_truth.use_<key>``)."""
-
-    key: str
-    label: str
-    description: str  # the switch's tooltip and meta.json's convention line
-    passes: tuple[str, ...]
-    arrays: tuple[Array, ...]
-    convert: Callable[[FrameData], dict[str, np.ndarray]]
-    requires: str | None = None  # another modality it goes with (exported only when that one is)
-    geometric: bool = False  # computed from the scene's geometry (rays through pixel centres), not a pass
-    geometric_on: frozenset[str] = frozenset()  # ... only on these engine families (from passes elsewhere)
-    ray_label: str | None = None  # from the rays: the label of the surface it reads (instance_id, object_index, …)
-    stereo: bool = False  # only for the views of a rectified stereo pair
-    default: bool = True  # its switch's default
-
-    def from_geometry(self, family: str | None) -> bool:
-        return self.geometric or family in self.geometric_on
-
+from .registry import EEVEE, EEVEE_LEGACY, PASSES, SUPPORTED_FAMILIES, Array, Modality, engine_family
 
 MODALITIES = (
     Modality(
@@ -292,6 +255,70 @@ MODALITIES = (
         convert.instance_arrays,
         geometric=True,
         ray_label="instance_id",
+    ),
+    Modality(
+        "semantic",
+        "Semantic Classes",
+        "int32 class id of the surface seen: the class of its instance (a custom property's text, from the "
+        "object, its instancer or its collections; meta.json's classes names the ids); 0 background or no class, "
+        "-1 where instance_id is -1",
+        (),
+        (
+            Array(
+                "semantic", "int32", "(H, W)", "class id (meta.json's classes); 0 none, -1 unknown surface", "V", "mask"
+            ),
+        ),
+        convert.semantic_arrays,
+        geometric=True,
+        ray_label="instance_id",
+    ),
+    Modality(
+        "object_labels",
+        "Object Labels",
+        "per instance whose whole silhouette covers a pixel centre, by id: class, 6D pose (model to OpenCV "
+        "camera), oriented 3D box, visible and whole pixel counts, visible fraction, whole box and in-frame fraction",
+        (),
+        (
+            Array("instance_ids", "int32", "(N,)", "the instances the rows describe, ascending", "boxes"),
+            Array("instance_class", "int32", "(N,)", "their class ids (meta.json's classes; 0 none)", "boxes"),
+            Array("instance_pose", "float64", "(N, 4, 4)", "model → OpenCV camera, metres, R a rotation", "boxes"),
+            Array("instance_box3d", "float64", "(N, 8, 3)", "box corners in camera axes, metres", "boxes"),
+            Array("instance_visible_pixels", "int64", "(N,)", "pixels where instance_id is the id", "boxes"),
+            Array("instance_amodal_pixels", "int64", "(N,)", "pixels of the whole silhouette", "boxes"),
+            Array("instance_visibility", "float32", "(N,)", "visible / whole pixels (0: hidden)", "boxes"),
+            Array(
+                "instance_amodal_boxes",
+                "int32",
+                "(N, 4)",
+                "[x_min, y_min, x_max, y_max] of the whole silhouette, inclusive, may pass the picture's edge",
+                "boxes",
+            ),
+            Array("instance_in_frame", "float32", "(N,)", "share of the whole box inside the picture", "boxes"),
+        ),
+        convert.object_label_arrays,
+        geometric=True,
+        ray_label="instance_id",
+    ),
+    Modality(
+        "amodal_masks",
+        "Amodal Masks",
+        "each listed instance's whole silhouette, as if nothing else were in the scene: bits packed along x "
+        "(np.packbits), unpacked to bool (N, H, W) by the loader",
+        (),
+        (
+            Array(
+                "instance_amodal_masks",
+                "uint8",
+                "(N, H, ⌈W/8⌉)",
+                "whole silhouettes, np.packbits(mask, axis=-1); the loader gives bool (N, H, W)",
+                "packed",
+            ),
+        ),
+        convert.amodal_mask_arrays,
+        requires="object_labels",
+        geometric=True,
+        ray_label="instance_id",
+        default=False,
     ),
     Modality(
         "emission",

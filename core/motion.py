@@ -77,12 +77,14 @@ def pixel_rays(view: View, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return origins, directions, per_depth
 
 
-def grid_rays(view: View, rows: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rays of :func:`pixel_rays` through every pixel centre of ``rows``, row by row,
-    made a row and a column at a time in single precision (the ray engine's): origins and
-    unit directions (N, 3), and the reach of the clipping range along each (N,)."""
+def grid_rays(view: View, rows: range, cols: range | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rays of :func:`pixel_rays` through every pixel centre of ``rows`` (and of
+    ``cols``: every column by default), row by row, made a row and a column at a time in
+    single precision (the ray engine's): origins and unit directions (N, 3), and the
+    reach of the clipping range along each (N,)."""
     K = np.asarray(view.K, np.float64)
-    x = ((np.arange(view.size[0]) - K[0, 2]) / K[0, 0]).astype(np.float32)[None, :, None]
+    cols = range(view.size[0]) if cols is None else cols
+    x = ((np.arange(cols.start, cols.stop) - K[0, 2]) / K[0, 0]).astype(np.float32)[None, :, None]
     y = ((np.arange(rows.start, rows.stop) - K[1, 2]) / K[1, 1]).astype(np.float32)[:, None, None]
     right, down, forward = view.rotation.astype(np.float32)  # the camera's axes in world coordinates
     near, far = view.clip

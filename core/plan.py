@@ -13,7 +13,7 @@ import numpy as np
 from .camera import FrameCamera
 from .convert import FrameData
 from .modalities import CAMERA_ARRAYS, MODALITIES, MODALITY_BY_KEY, engine_gives, offset_keys
-from .passes import BACKGROUND_PASS, PASSES, engine_family
+from .registry import BACKGROUND_PASS, PASSES, engine_family
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class Setting:
     what: str = ""
     choices: tuple[tuple[str, str, str], ...] = ()
     check: Callable[[str], object] | None = None
+    subtype: str = ""  # a str's kind in the panel ("FILE_PATH" gives a file browser)
 
     def parse(self, text: str) -> bool | int | float | str:
         """A flag's text as this setting's value; ``ValueError`` with the reason."""
@@ -169,6 +170,21 @@ SETTINGS = (
         (0, 1000000),
         "--colmap-points",
         "count",
+    ),
+    Setting(
+        "class_property",
+        "Class Property",
+        "The custom property whose text is an object's semantic class (else its instancer's or its collection's)",
+        "class",
+        flag="--class-property",
+    ),
+    Setting(
+        "class_table",
+        "Class Table",
+        'A JSON file {"name": id, ...} that fixes the class ids (empty: the names found, numbered in sorted order)',
+        "",
+        flag="--classes",
+        subtype="FILE_PATH",
     ),
     Setting("auto_export", "Export on Render", "Also export ground truth when rendering with F12 / Ctrl+F12", False),
     Setting("frame_start", "Start", "First frame of the animation export (0: the scene's)", 0, (0, INT_MAX)),

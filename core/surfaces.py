@@ -22,11 +22,6 @@ import numpy as np
 
 from . import instances, motion, poses, rays
 
-# Where the rendered depth and the ray's differ by more than this fraction, the pixel
-# shows something the geometry does not hold (a render-only effect such as displacement):
-# its answers are left undefined rather than guessed.
-RENDER_MISMATCH = 0.05
-
 
 @dataclass
 class Instance:
@@ -41,6 +36,7 @@ class Instance:
     polygons: np.ndarray  # (T,) the mesh face each triangle is part of
     materials: np.ndarray  # (T,) the pass index of each triangle's material (0: none)
     id: int = 0  # its instance id (core/instances.py), set once the frame's keys are known
+    class_id: int = 0  # its semantic class (core/classes.py; 0: none)
 
 
 @dataclass
@@ -330,115 +326,3 @@ def _among_own_face(target: FrameGeometry, pixels: np.ndarray, own: np.ndarray) 
     for step in (0, 1, width, width + 1):
         ok &= np.take(target._faces, np.take(flat, start + step)) == own
     return ok
-
-
-# Pixels are followed this many at a time, so that an 8K frame's rays take little memory,
-# and so that numpy's temporaries stay small (a 640×480 frame's rays took 0.41–0.52 s in
-# blocks of 65,536 pixels and 0.29 s in blocks of 16,384, measured side by side here).
-BLOCK_PIXELS = 1 << 14
-
-
-def _key(kind: str, direction: str, k: int) -> str:
-    """``occlusion_forward`` for k = 1, ``flow_backward_k4`` beyond."""
-    return f"{kind}_{direction}" + ("" if k == 1 else f"_k{k}")
-
-
-@dataclass
-class FrameMotion:
-    """What one frame's geometric arrays need, captured on Blender's thread: the frame's
-    geometry and that of each frame t ± k. :meth:`arrays` casts the rays, which needs no
-    Blender data and runs on the export's writer thread, beside the next render."""
-
-    source: FrameGeometry
-    targets: dict[tuple[int, str], FrameGeometry]
-    occlusion: bool
-    labels: tuple[str, ...] = ()
-    scene_flow: bool = False
-    coordinates: tuple[str, ...] = ()  # of object_coords, nocs
-    depth: bool = False  # the rays' planar depth, where they meet the rendered surface (EEVEE's)
-
-    def arrays(self, render_depth: np.ndarray) -> dict[str, np.ndarray]:
-        """``occlusion_forward``/``_backward`` (with ``occlusion``), for each k > 1
-        ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion), and each of
-        ``labels`` (``instance_id``, ``object_index``, ``material_index``) of the surface
-        each pixel shows (-1 where the render shows a surface the rays do not find), with
-        the ``instance_classes`` of the frame's instances; with ``scene_flow``, for each
-        target ``scene_flow_<direction>`` (the point's displacement in metres, in this
-        frame's camera axes) and ``depth_change_<direction>`` (its planar depth there
-        minus here), NaN where it is not followed; each of ``coordinates``
-        (``object_coords``, ``nocs``: the point in its instance's model frame,
-        ``poses.py``), NaN where no known surface is; with ``depth``, ``depth``: the
-        rays' planar depth at pixel centres where they meet the rendered surface, NaN
-        elsewhere. The render's depth pass tells which pixels show a surface."""
-        height, width = render_depth.shape
-        out: dict[str, np.ndarray] = {}
-        for k, direction in self.targets:
-            if self.occlusion:
-                out[_key("occlusion", direction, k)] = np.full((height, width), motion.NO_SURFACE, np.uint8)
-            if k > 1:
-                out[_key("flow", direction, k)] = np.full((height, width, 2), np.nan, np.float32)
-            if self.scene_flow:
-                out[_key("scene_flow", direction, k)] = np.full((height, width, 3), np.nan, np.float32)
-                out[_key("depth_change", direction, k)] = np.full((height, width), np.nan, np.float32)
-        for name in self.labels:
-            out[name] = np.zeros((height, width), np.int32)
-        for name in self.coordinates:
-            out[name] = np.full((height, width, 3), np.nan, np.float32)
-        if self.depth:
-            out["depth"] = np.full((height, width), np.nan, np.float32)
-        picture = self.source.picture()  # the render's size (FrameWriter checked it)
-        rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
-        for start in range(0, len(rows), BLOCK_PIXELS):
-            r, c = rows[start : start + BLOCK_PIXELS], cols[start : start + BLOCK_PIXELS]
-            pixels = np.stack([c, r], axis=1)
-            seen = surfaces_at(self.source, pixels, picture[r, c])
-            rendered = render_depth[r, c]
-            agree = np.abs(seen.depth - rendered) <= RENDER_MISMATCH * rendered
-            for name in self.labels:
-                out[name][r, c] = np.where(agree, seen.label(name), -1)
-            if self.depth:
-                out["depth"][r, c] = np.where(agree, seen.depth, np.nan)
-            if self.scene_flow or self.coordinates:  # the points here, on this frame's own vertices
-                here = locate(seen, self.source)[0]
-            if self.coordinates:
-                self._coordinates(out, r, c, seen, here, agree)
-            for (k, direction), target in self.targets.items():
-                points, followed, own = locate(seen, target)
-                followed &= agree
-                if self.occlusion:
-                    moved, depth, codes = observe(target, points, followed, own, picture=True)
-                    out[_key("occlusion", direction, k)][r, c] = codes
-                else:  # flow alone: where the points go, seen or not
-                    moved, depth = motion.project(target.view, points)
-                if k > 1:
-                    flow = motion.flow_to(pixels, moved)
-                    flow[~followed] = np.nan
-                    out[_key("flow", direction, k)][r, c] = flow
-                if self.scene_flow:
-                    displacement = (points - here) @ self.source.view.rotation.T  # into this frame's camera axes
-                    displacement[~followed] = np.nan
-                    out[_key("scene_flow", direction, k)][r, c] = displacement
-                    out[_key("depth_change", direction, k)][r, c] = np.where(followed, depth - seen.depth, np.nan)
-        if "instance_id" in self.labels:
-            pairs = sorted((inst.id, inst.pass_index) for inst in self.source.instances)
-            out["instance_classes"] = np.array(pairs, np.int64).reshape(-1, 2).T
-        return out
-
-    def _coordinates(self, out, rows, cols, seen: Surfaces, here: np.ndarray, agree: np.ndarray) -> None:
-        frames = self.source.model_frames()
-        index = [self.source.by_key[inst.key] for inst in seen.instances]
-        which = np.where(agree, np.array([*index, -1], np.int64)[seen.instance], -1)
-        model = poses.to_model(here, which, frames)
-        if "object_coords" in self.coordinates:
-            out["object_coords"][rows, cols] = model
-        if "nocs" in self.coordinates:
-            out["nocs"][rows, cols] = poses.nocs(model, which, frames)
-
-    def instance_table(self, ids: np.ndarray) -> dict[str, dict]:
-        """``meta.json``'s rows for the instance ids given (those the frame shows)."""
-        wanted = {int(i) for i in ids}
-        return {
-            str(inst.id): instances.table_entry(inst.key, inst.pass_index)
-            for inst in self.source.instances
-            if inst.id in wanted
-        }

@@ -102,11 +102,13 @@ def _write_depth_png16(root: Path, frame: int, arrays: dict[str, np.ndarray], op
     _write(layout.depth_png16_path(root, frame), lambda s: write_png(s, encoded, text, level=DATA))
 
 
-def _write_coco_record(root: Path, frame: int, arrays: dict[str, np.ndarray], _options) -> None:
+def _write_coco_record(root: Path, frame: int, arrays: dict[str, np.ndarray], options: layout.OutputOptions) -> None:
     if "instance_id" in arrays:
-        annotations = instance_annotations(
-            arrays["instance_id"], arrays["instance_box_id"], arrays["instance_box_class"]
-        )
+        ids, classes = arrays["instance_box_id"], arrays["instance_box_class"]
+        if options.coco_by_class:  # the categories are the classes
+            shown, first = np.unique(arrays["instance_id"].ravel(), return_index=True)
+            classes = arrays["semantic"].ravel()[first[np.searchsorted(shown, ids)]]
+        annotations = instance_annotations(arrays["instance_id"], ids, classes)
     else:
         annotations = frame_annotations(arrays["object_index"])
     height, width = next(arrays[k] for k in ("instance_id", "object_index") if k in arrays).shape
@@ -169,7 +171,7 @@ FORMATS = (
         "coco",
         "COCO",
         "coco.json: one annotation per visible instance (per object pass index without Instance IDs), "
-        "RLE masks and boxes",
+        "RLE masks and boxes; its categories are the semantic classes where Semantic Classes is on",
         False,
         ("instance_id", "object_index"),
         lambda root, frame, keys: [layout.coco_record_path(root, frame)],
@@ -220,7 +222,7 @@ def expected_files(root: Path, frame: int, array_keys: Iterable[str], options: l
     """Every file a complete frame has, for a frame with these arrays and options, in
     the order the writer writes them (the NPZ, the frame's record, last)."""
     keys = frozenset(array_keys)
-    table = [layout.instances_path(root, frame)] if "instance_id" in keys else []
+    table = [layout.instances_path(root, frame)] if layout.names_instances(keys) else []
     files = (p for f in _chosen(keys, options) for p in f.paths(root, frame, keys))
     return [layout.rgb_path(root, frame), *table, *files]
 
@@ -241,16 +243,16 @@ def write_frame(
     stages: Stages | None = None,
 ) -> None:
     """Write the frame's files, each atomically. ``instances`` are the frame's rows of
-    meta.json's table (with ``instance_id``); ``stages`` gets each format's seconds.
+    meta.json's table (with ``instance_id`` or ``instance_ids``); ``stages`` gets each format's seconds.
 
     Every format's files but the NPZ are made side by side on the encoding threads
     (``background.encoding_pool``: zlib and numpy let go of Python's lock), one at a
     time for a frame whose arrays take more than ``SIDE_BY_SIDE_BYTES``; the NPZ, which
     marks the frame as complete, is written once they all are."""
     stages = stages or Stages()
-    if "instance_id" in arrays:
+    if layout.names_instances(arrays):
         if instances is None:
-            raise ValueError("a frame with instance_id needs its instances' table")
+            raise ValueError("a frame with instance ids needs its instances' table")
         with stages.time("instances"):
             text = json.dumps(instances, ensure_ascii=False).encode()
             _write(layout.instances_path(root, frame), lambda s: s.write(text))

@@ -10,7 +10,9 @@ arrays travel as one JSON header attribute.
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,14 +23,17 @@ from .atomic import atomic_path
 from .exr_scanline import write_zip
 
 _BOX_KEYS = tuple(key for key, array in ARRAYS.items() if array.exr == "boxes")
+_PACKED_KEYS = tuple(key for key, array in ARRAYS.items() if array.exr == "packed")
 _HEADER_BOXES = "ground_truth_boxes"
+_HEADER_PACKED = "ground_truth_packed"
+_ATTRIBUTES = ("header", "boxes", "packed")
 _ID_BITS = "instance_id"  # in its own EXR as UINT bits: float32 holds integers exactly only up to 2^24
 
 
 def _suffixes(key: str) -> str:
     """The channel suffixes of an array (a foreign key reads as a vector)."""
     array = array_for(key)
-    return array.exr if array is not None and array.exr not in ("header", "boxes") else "XYZW"
+    return array.exr if array is not None and array.exr not in _ATTRIBUTES else "XYZW"
 
 
 class FrameFileError(ValueError):
@@ -56,7 +61,7 @@ def _camera_header(arrays: dict[str, np.ndarray]) -> dict[str, object]:
 def is_image(key: str) -> bool:
     """Whether an array is an (H, W[, C]) image (offset arrays and foreign keys are)."""
     array = array_for(key)
-    return array is None or array.exr not in ("header", "boxes")
+    return array is None or array.exr not in _ATTRIBUTES
 
 
 def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -72,8 +77,27 @@ def write_exr(path: Path, arrays: dict[str, np.ndarray]) -> None:
     boxes = {k: arrays[k].tolist() for k in _BOX_KEYS if k in arrays}
     if boxes:
         extra[_HEADER_BOXES] = json.dumps(boxes)
+    packed = {k: _pack(arrays[k]) for k in _PACKED_KEYS if k in arrays}
+    if packed:
+        extra[_HEADER_PACKED] = json.dumps(packed)
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         write_zip(stream, channels, extra)
+
+
+def _pack(array: np.ndarray) -> dict[str, object]:
+    """A bit-packed array as JSON: its shape and its bytes, deflated, in base64."""
+    return {"shape": list(array.shape), "zlib_base64": base64.b64encode(zlib.compress(array.tobytes(), 6)).decode()}
+
+
+def _unpack(key: str, packed: dict) -> np.ndarray:
+    data = zlib.decompress(base64.b64decode(packed["zlib_base64"]))
+    return np.frombuffer(data, ARRAYS[key].dtype).reshape(packed["shape"]).copy()
+
+
+def unpack_masks(packed: np.ndarray, width: int) -> np.ndarray:
+    """``instance_amodal_masks`` as the loader gives it: bool (N, H, W) from the packed
+    bits (N, H, ⌈W/8⌉)."""
+    return np.unpackbits(packed, axis=-1, count=width).astype(bool)
 
 
 def single_channels(key: str, array: np.ndarray) -> dict[str, np.ndarray]:
@@ -133,8 +157,11 @@ def _read_exr(path: Path) -> dict[str, np.ndarray]:
     if _HEADER_BOXES in header:
         boxes = json.loads(header[_HEADER_BOXES])
         for key, values in boxes.items():
-            shape = (-1, 4) if ARRAYS[key].shape == "(N, 4)" else (-1,)
-            out[key] = np.asarray(values, dtype=ARRAYS[key].dtype).reshape(shape)
+            rest = tuple(int(n) for n in ARRAYS[key].shape.strip("()").split(", ")[1:])
+            out[key] = np.asarray(values, dtype=ARRAYS[key].dtype).reshape((-1, *rest))
+    if _HEADER_PACKED in header:
+        for key, packed in json.loads(header[_HEADER_PACKED]).items():
+            out[key] = _unpack(key, packed)
     return out
 
 
@@ -147,12 +174,40 @@ def load_frame(path: str | Path, keys: Iterable[str] | None = None) -> dict[str,
     try:
         if path.suffix == ".npz":
             with np.load(path) as data:
-                return {key: data[key] for key in (data.files if keys is None else keys)}
-        if path.suffix == ".exr":
+                out = {key: data[key] for key in (data.files if keys is None else keys)}
+                width = _npz_width(data) if _MASKS in out else None
+        elif path.suffix == ".exr":
             arrays = _read_exr(path)
-            return arrays if keys is None else {key: arrays[key] for key in keys}
+            out = arrays if keys is None else {key: arrays[key] for key in keys}
+            width = next((a.shape[1] for k, a in arrays.items() if is_image(k) and a.ndim >= 2), None)
+        else:
+            raise FrameFileError(f"{path}: unknown frame format (want .npz or .exr)")
+        if _MASKS in out:
+            out[_MASKS] = unpack_masks(out[_MASKS], width or _meta_width(path))
+        return out
     except FrameFileError:
         raise
     except Exception as error:  # zip, EXR and numpy errors alike: name the file
         raise FrameFileError(f"{path}: cannot be read as a frame ({error})") from error
-    raise FrameFileError(f"{path}: unknown frame format (want .npz or .exr)")
+
+
+_MASKS = "instance_amodal_masks"
+
+
+def _npz_width(data) -> int | None:
+    """W of the frame, from the header of one of the NPZ's image arrays (none is read)."""
+    for name in data.files:
+        if is_image(name):
+            with data.zip.open(f"{name}.npy") as stream:
+                major, _ = np.lib.format.read_magic(stream)
+                read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape = read(stream)[0]
+            if len(shape) >= 2:
+                return int(shape[1])
+    return None
+
+
+def _meta_width(path: Path) -> int:
+    """W of the frame from its folder's ``meta.json`` (a frame that holds no image array)."""
+    with open(path.parent.parent / "meta.json", encoding="utf-8") as stream:
+        return int(json.load(stream)["resolution"][0])

@@ -19,7 +19,7 @@ from ..core.convert import mark_background
 from ..core.plan import frame_arrays
 from .errors import ExportError
 from .formats import write_frame
-from .layout import OutputOptions
+from .layout import OutputOptions, names_instances
 from .meta import MetaKeeper
 from .stages import Stages
 
@@ -100,8 +100,9 @@ class FrameWriter:
             with stages.time("convert"):
                 arrays = frame_arrays(raw, self.modalities, view.camera, frame, geometry)
                 instances = None
-                if "instance_id" in arrays:
-                    instances = view.geometry.instance_table(arrays["instance_box_id"])
+                if names_instances(arrays):
+                    ids = [arrays[k] for k in ("instance_box_id", "instance_ids") if k in arrays]
+                    instances = view.geometry.instance_table(np.concatenate(ids))
             write_frame(root, frame, arrays, self.files, instances, stages)
             if self.keep_meta:
                 with stages.time("meta.json"):

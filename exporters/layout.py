@@ -25,6 +25,7 @@ class OutputOptions:
     depth_png16: bool = False  # 16-bit depth PNG, depth_png16_scale values per metre
     depth_png16_scale: float = 1000.0
     coco: bool = False  # the frame's COCO record, merged into coco.json after a run
+    coco_by_class: bool = False  # its categories are the semantic classes (else the pass indices)
 
 
 def frame_stem(frame: int) -> str:
@@ -75,6 +76,12 @@ def depth_png16_path(root: Path, frame: int) -> Path:
 def coco_record_path(root: Path, frame: int) -> Path:
     """The frame's part of ``coco.json`` (hidden: coco.json is what users read)."""
     return root / ".coco" / f"{frame_stem(frame)}.json"
+
+
+def names_instances(array_keys) -> bool:
+    """Whether a frame with these arrays has instance ids that its table (``instances/``,
+    meta.json's ``instances``) names: ``instance_id`` or the object labels' ``instance_ids``."""
+    return "instance_id" in array_keys or "instance_ids" in array_keys
 
 
 def instances_path(root: Path, frame: int) -> Path:

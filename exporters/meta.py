@@ -32,7 +32,7 @@ from ..core.modalities import CAMERA_ARRAYS, MODALITIES, OFFSET_ARRAYS
 from .atomic import atomic_path, owner
 from .formats import complete_frames, read_instances
 from .frame_io import FrameFileError
-from .layout import META_NAME, OutputOptions
+from .layout import META_NAME, OutputOptions, names_instances
 
 SCHEMA_VERSION = 1
 
@@ -331,7 +331,7 @@ class MetaKeeper:
         self.root, self.scene, self.options = root, scene, options
         self.array_keys = frozenset(array_keys)
         self.frames: set[int] = set()  # this run's complete frames
-        self.instances: dict[str, dict] | None = {} if "instance_id" in self.array_keys else None
+        self.instances: dict[str, dict] | None = {} if names_instances(self.array_keys) else None
         self.listed: int | None = None  # frames the file lists, as of this run's last write
         self.covered = 0  # frames the folder-wide files were last made from
 

@@ -144,11 +144,46 @@ class OBJECT_OT_gt_assign_pass_indices(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class OBJECT_OT_gt_set_class(bpy.types.Operator):
+    """Set the semantic class of the selected objects: the text of their class property (Class Property)"""
+
+    bl_idname = "object.gt_set_class"
+    bl_label = "Set Class of Selected"
+    bl_options = {"REGISTER", "UNDO"}
+
+    name: bpy.props.StringProperty(name="Class", description="The class name, e.g. car")
+
+    @classmethod
+    def poll(cls, context):
+        if not context.selected_objects:
+            cls.poll_message_set("Select the objects to give a class")
+            return False
+        if not context.scene.ground_truth.class_property.strip():
+            cls.poll_message_set("Class Property is empty: name the custom property that holds the class")
+            return False
+        return True
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context):
+        name = self.name.strip()
+        if not name:
+            self.report({"ERROR"}, "Give the class a name")
+            return {"CANCELLED"}
+        prop = context.scene.ground_truth.class_property.strip()
+        for obj in context.selected_objects:
+            obj[prop] = name
+        self.report({"INFO"}, f"Set class '{name}' on {len(context.selected_objects)} objects")
+        return {"FINISHED"}
+
+
 classes = (
     IMAGE_OT_gt_open_contact_sheet,
     WM_OT_gt_open_3d_view,
     SCENE_OT_gt_fill_categories,
     SCENE_OT_gt_remove_category,
     OBJECT_OT_gt_assign_pass_indices,
+    OBJECT_OT_gt_set_class,
 )
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -9,8 +9,8 @@ import bpy
 
 from .. import compat
 from ..core.motion import offsets_from_text
-from ..core.passes import SUPPORTED_FAMILIES, engine_family
 from ..core.plan import plan
+from ..core.registry import SUPPORTED_FAMILIES, engine_family
 from .options import ExportOptions
 from .views import ACTIVE, ViewsError, rig
 

@@ -17,6 +17,7 @@ from ..core.progress import Progress
 from ..exporters.atomic import atomic_path
 from ..exporters.errors import ExportError, ExportRefusedError
 from ..exporters.formats import read_instances
+from ..exporters.layout import names_instances
 from ..flags import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -127,7 +128,7 @@ def _write_manifest(path: str, out: str, progress: Progress, frames: list[int]) 
         "arrays": progress.arrays,
         "folders": progress.folders,
         "instances": {f: read_instances(root / f, progress.complete) for f in progress.folders}
-        if "instance_id" in progress.arrays
+        if names_instances(progress.arrays)
         else None,
         "host": _host(),
         "blender_version": bpy.app.version_string,

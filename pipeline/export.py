@@ -24,9 +24,9 @@ import bpy
 
 from .. import compat
 from ..core.camera import FrameCamera, intrinsics, world_to_camera
-from ..core.passes import EEVEE, engine_family
 from ..core.plan import scratch_bytes
 from ..core.progress import Progress
+from ..core.registry import EEVEE, engine_family
 from ..core.stereo import LEFT, RIGHT
 from ..exporters.atomic import atomic_path
 from ..exporters.background import BackgroundWriter
@@ -36,6 +36,7 @@ from ..exporters.frame_writer import FrameTiming, FrameWriter, ViewFrame
 from ..exporters.layout import rgb_path
 from ..exporters.stages import Stages
 from . import motion, scratch, views
+from .classes import ClassError
 from .options import ExportOptions
 from .quiet import hide_lines
 from .run_folder import RunFolder, ViewOutput
@@ -129,7 +130,9 @@ class Exporter:
         self.session = ExportSession(
             scene, view_layer, plan.passes, plan.flow, parent, plan.geometric and not window, suffixes
         )
-        self.motion = motion.GeometryCache(scene, view_layer, self.rig.views) if plan.geometric else None
+        self.motion = None
+        if plan.geometric:
+            self.motion = motion.GeometryCache(scene, view_layer, self.rig.views, folder.classes)
         self.run_files = run_files
         self.frame_writer = FrameWriter(folder.size, folder.modalities, folder.files, keep_meta=run_files)
         self._pending: dict[str, tuple[int, FrameCamera]] = {}  # each view's frame in flight, noted before the render
@@ -274,9 +277,21 @@ class Exporter:
             coordinates = tuple(k for k in ("object_coords", "nocs") if k in self.folder.modalities)
             # EEVEE's Depth pass is up to 1 % off (docs/contract.md): where the rays are cast, theirs
             depth = engine_family(compat.render_engine(self.scene)) == EEVEE and "depth" in self.folder.modalities
+            objects = tuple(k for k in ("object_labels", "amodal_masks") if k in self.folder.modalities)
             return motion.frame_motion(
-                self.motion, frame, view.name, occlusion, plan.offsets, plan.labels, scene_flow, coordinates, depth
+                self.motion,
+                frame,
+                view.name,
+                occlusion,
+                plan.offsets,
+                plan.labels,
+                scene_flow,
+                coordinates,
+                depth,
+                objects,
             )
+        except ClassError as error:
+            raise ExportError(f"Frame {frame}: {error}") from None
         finally:
             if self.scene.frame_current != frame:  # every frame it needed was captured already
                 self.scene.frame_set(frame)

@@ -29,9 +29,11 @@ import numpy as np
 
 from ..core import motion
 from ..core.camera import intrinsics, output_size, world_to_camera
-from ..core.surfaces import FrameGeometry, FrameMotion, Instance
+from ..core.ray_arrays import FrameMotion
+from ..core.surfaces import FrameGeometry, Instance
 from . import views
 from .changes import SceneChanges
+from .classes import Classes
 
 _MESH_LIKE = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
 
@@ -83,8 +85,9 @@ def _view(scene, view: views.View) -> motion.View:
     )
 
 
-def capture(scene, view_layer, view: views.View) -> FrameGeometry:
-    """The geometry of the scene's current frame, as the rays of ``view``'s camera meet it."""
+def capture(scene, view_layer, view: views.View, classes: Classes | None = None) -> FrameGeometry:
+    """The geometry of the scene's current frame, as the rays of ``view``'s camera meet it
+    (with each instance's class where ``classes`` are given)."""
     depsgraph = view_layer.depsgraph
     depsgraph.update()
     # Instances of one piece of geometry share its arrays. Geometry is told apart by its
@@ -107,6 +110,8 @@ def capture(scene, view_layer, view: views.View) -> FrameGeometry:
         if len(triangles):
             matrix = np.array(inst.matrix_world, np.float64)
             found.append(Instance(key, obj.pass_index, matrix, local, triangles, polygons, materials))
+            if classes is not None:
+                found[-1].class_id = classes.of(obj, inst.parent if inst.is_instance else None)
     first = np.cumsum([0, *(len(inst.triangles) for inst in found)])
     offsets = np.cumsum([0, *(len(inst.local) for inst in found)])
     world, corners = np.zeros((0, 3)), np.zeros((0, 3), np.int64)
@@ -121,8 +126,8 @@ class GeometryCache:
     each of ``views``' cameras at that frame. The caller puts the scene back on its
     frame (:meth:`at` moves it)."""
 
-    def __init__(self, scene, view_layer, rig_views: tuple[views.View, ...]):
-        self.scene, self.view_layer, self.views = scene, view_layer, rig_views
+    def __init__(self, scene, view_layer, rig_views: tuple[views.View, ...], classes: Classes | None = None):
+        self.scene, self.view_layer, self.views, self.classes = scene, view_layer, rig_views, classes
         self.frames: dict[int, dict[str, FrameGeometry]] = {}
 
     def at(self, frame: int, view: str) -> FrameGeometry:
@@ -130,7 +135,7 @@ class GeometryCache:
         if frame not in self.frames:
             if self.scene.frame_current != frame or self.scene.frame_subframe:
                 self.scene.frame_set(frame)
-            first = capture(self.scene, self.view_layer, self.views[0])
+            first = capture(self.scene, self.view_layer, self.views[0], self.classes)
             self.frames[frame] = {self.views[0].name: first}
             for other in self.views[1:]:
                 self.frames[frame][other.name] = first.seen_from(_view(self.scene, other))
@@ -151,10 +156,11 @@ def frame_motion(
     scene_flow: bool = False,
     coordinates: tuple[str, ...] = (),
     depth: bool = False,
+    objects: tuple[str, ...] = (),
 ) -> FrameMotion:
     """Capture what ``frame``'s occlusion and scene flow (k = 1, with ``occlusion`` or
-    ``scene_flow``), flow offsets, labels and object coordinates need, seen from the view
-    named ``view``. The
+    ``scene_flow``), flow offsets, labels, object coordinates and object labels need, seen
+    from the view named ``view``. The
     scene is left on another frame; the caller sets it back."""
     steps = ([1] if occlusion or scene_flow else []) + list(offsets)
     reach = max(steps, default=0)
@@ -164,7 +170,7 @@ def frame_motion(
         for k in steps
         for direction, sign in (("forward", 1), ("backward", -1))
     }
-    return FrameMotion(cache.at(frame, view), targets, occlusion, labels, scene_flow, coordinates, depth)
+    return FrameMotion(cache.at(frame, view), targets, occlusion, labels, scene_flow, coordinates, depth, objects)
 
 
 def match_render_geometry(scene, view_layer, changes: SceneChanges) -> None:

@@ -41,6 +41,8 @@ class ExportOptions:
     transforms_json: bool = False  # nerfstudio's transforms.json at the end of the run
     colmap: bool = False  # COLMAP's text model in colmap/ at the end of the run
     colmap_points: int = 1000  # points3D.txt: up to this many points per image from its depth (0: none)
+    class_property: str = "class"  # the custom property that names an object's class
+    class_table: str = ""  # a JSON file {"name": id} fixing the class ids ("": sorted names)
 
 
 def wanted_modalities(settings) -> tuple[str, ...]:
@@ -80,6 +82,8 @@ def export_options(
         transforms_json=value("use_transforms_json"),
         colmap=value("use_colmap"),
         colmap_points=value("colmap_points"),
+        class_property=value("class_property"),
+        class_table=value("class_table"),
     )
 
 

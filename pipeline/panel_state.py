@@ -22,7 +22,8 @@ from bpy.app.handlers import persistent
 from .. import compat, viewer
 from ..compositor import wiring
 from ..exporters.layout import META_NAME
-from .checks import blocking_problems, notices, output_root, settings_problem, unindexed_objects
+from .checks import RENDERABLE, blocking_problems, notices, output_root, settings_problem, unindexed_objects
+from .classes import ClassError, Classes, layer_objects
 from .contact import CONTACT_SHEET_NAME
 from .options import options_from_settings
 from .views import ViewsError, camera_object, rig
@@ -44,6 +45,8 @@ class PanelState:
     contact_sheet: bool  # the output folder has one
     exported: bool  # the output folder has a meta.json
     rerun: bool  # Rerun is installed in Blender's Python
+    classes: str = ""  # "3 classes: car, rock, tree", or why they cannot be read
+    unclassed: int = 0  # renderable objects of the view layer without a class
 
 
 _states: dict[int, PanelState] = {}
@@ -129,7 +132,10 @@ def work_out(scene, view_layer) -> PanelState:
         if found.stereo is not None:
             kind = "rectified: disparity" if found.stereo.rectified else "toe-in, not rectified: no disparity"
             stereo = f"Stereo pair, {found.stereo.convergence_mode.lower()} ({kind})"
+    classes, unclassed = _classes(scene, view_layer)
     return PanelState(
+        classes=classes,
+        unclassed=unclassed,
         notices=tuple(notices(scene, options_from_settings(settings), view_layer)),
         unindexed=len(unindexed_objects(scene)),
         views=views,
@@ -137,6 +143,23 @@ def work_out(scene, view_layer) -> PanelState:
         wired=bool(wiring.our_nodes(compat.compositor_tree(scene))),
         **_each_tick(scene),
     )
+
+
+def _classes(scene, view_layer) -> tuple[str, int]:
+    """The classes the run would number (or why it cannot) and how many renderable
+    objects have none, where Semantic Classes or Object Labels are on."""
+    settings = scene.ground_truth
+    if not (settings.use_semantic or settings.use_object_labels):
+        return "", 0
+    try:
+        found = Classes(scene, view_layer, settings.class_property, bpy.path.abspath(settings.class_table))
+        objects = [o for o in layer_objects(view_layer) if o.type in RENDERABLE]
+        unclassed = sum(found.name_of(o) is None for o in objects)
+    except ClassError as error:
+        return str(error), 0
+    names = sorted(found.table, key=found.table.get)
+    shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+    return (f"{len(names)} class{'es' * (len(names) != 1)}: {shown}" if names else "No classes yet"), unclassed
 
 
 def refresh(scene, view_layer, full: bool = False) -> bool:

@@ -32,12 +32,14 @@ from ..exporters.layout import inside, view_folder
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export, check_same_rig, write_rig_meta
 from . import motion, reconstruction, scene_info, views
 from .checks import blocking_problems, output_root
+from .classes import ClassError, Classes
 from .contact import write_contact_sheet
 from .options import ExportOptions
 from .tracks import write_tracks
 from .views import COLLECTION
 
 log = logging.getLogger(__name__)
+CLASSED = {"semantic", "object_labels"}  # the modalities that read objects' classes
 
 
 def export_plan(scene: bpy.types.Scene, options: ExportOptions, geometry: bool = True, stereo=None) -> Plan:
@@ -108,8 +110,18 @@ class RunFolder:
         if options.transforms_json and "depth" in self.array_keys:
             self.files = replace(self.files, depth_png16=True)  # transforms.json points at them
         self.size = output_size(views.camera_params(scene, self.rig.views[0]))
+        self.classes = None
+        if CLASSED & set(self.modalities):
+            try:
+                table = bpy.path.abspath(options.class_table) if options.class_table else ""
+                self.classes = Classes(scene, view_layer, options.class_property, table)
+            except ClassError as error:
+                raise ExportRefusedError(str(error)) from None
         shared = self._shared_meta()
         self.categories = {**scene_info.names_by_index(shared["objects"]), **options.categories}
+        if "semantic" in self.modalities and self.classes.table:  # COCO's categories are the classes
+            self.categories = {i: name for name, i in self.classes.table.items()}
+            self.files = replace(self.files, coco_by_class=True)
         self.outputs = [self._output(view, shared) for view in self.rig.views]
         self.rig_meta = self._rig_meta() if self.rig.folders else None
         try:
@@ -152,6 +164,9 @@ class RunFolder:
             meta["surface_motion"] = motion.motion_routes(scene)
         if self.plan.geometric:
             meta["rays"] = rays.describe()
+        if self.classes is not None:
+            meta["class_property"] = self.options.class_property
+            meta["classes"] = dict(sorted(self.classes.table.items(), key=lambda item: item[1]))
         return meta
 
     def _output(self, view: views.View, shared: dict) -> ViewOutput:

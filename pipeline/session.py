@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import compat
 from ..compositor import wiring
-from ..core.passes import PASSES
+from ..core.registry import PASSES
 from ..exporters.exr_scanline import TruncatedExrError
 from ..exporters.raw_exr import read_raw_passes
 from ..exporters.stages import Stages

@@ -36,11 +36,18 @@ def ground_hits(centre: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return centre + rays * t[..., None]
 
 
-def write_view(root: Path, yaw: float = 0.0, points_lifted_by: float | None = None) -> dict:
+# With ``objects``: each instance's class, and a box on the ground (world corners; corner i
+# takes the max of x if i & 1, of y if i & 2, of z if i & 4).
+CLASSES = {"crate": 1, "leaf": 2}
+BOX_WORLD = np.array([[(i & 1) * 2.0 + 1.0, (i >> 1 & 1) * 1.0 - 0.5, (i >> 2 & 1) * 0.5] for i in range(8)])
+
+
+def write_view(root: Path, yaw: float = 0.0, points_lifted_by: float | None = None, objects: bool = False) -> dict:
     """A folder as the exporter leaves it: the ground seen from above (the top 5 rows
     are sky), instance and object masks, boxes, RGB and tracks; with ``points_lifted_by``
     also ``points_world``, the ground's hits raised by that many metres (not what the
-    depth says, so that a reader shows which it used). Returns the truths."""
+    depth says, so that a reader shows which it used); with ``objects``, ``semantic`` and
+    the crate's row of the object labels (its 3D box, ``BOX_WORLD``). Returns the truths."""
     truth = {}
     ids = np.array([int(k) for k in IDS], np.int32)
     for frame in FRAMES:
@@ -65,6 +72,12 @@ def write_view(root: Path, yaw: float = 0.0, points_lifted_by: float | None = No
             "world_to_camera": world_to_camera,
             "frame": np.int64(frame),
         }
+        if objects:
+            arrays["semantic"] = np.where(instance == ids[0], 1, np.where(instance == ids[1], 2, 0)).astype(np.int32)
+            arrays["semantic"][instance == -1] = -1
+            arrays["instance_ids"] = ids[:1]  # the crate
+            arrays["instance_class"] = np.array([1], np.int32)
+            arrays["instance_box3d"] = (BOX_WORLD @ world_to_camera[:3, :3].T + world_to_camera[:3, 3])[None]
         if points_lifted_by is not None:
             arrays["points_world"] = (ground_hits(centre, rotation) + np.array([0.0, 0.0, points_lifted_by])).astype(
                 np.float32
@@ -96,5 +109,7 @@ def write_view(root: Path, yaw: float = 0.0, points_lifted_by: float | None = No
         "material_index_names": {},
         "arrays": sorted(arrays),  # as the exporter lists them (the dataset class reads it)
     }
+    if objects:
+        scene["classes"] = CLASSES
     write_meta(root, scene, FRAMES)
     return truth

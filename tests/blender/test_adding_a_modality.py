@@ -34,20 +34,20 @@ def source_with_the_example(folder: Path) -> Path:
     skip = shutil.ignore_patterns(".git", ".venv", "tests", "bench", "tools", "wheels", "test_artifacts", "docs")
     shutil.copytree(ROOT, package, ignore=skip)
     render_pass, modality, conversion = readme_example()
+    passes = package / "core" / "registry.py"
+    text = passes.read_text(encoding="utf-8")
+    marker = "\nPASSES = {\n    p.key: p\n    for p in (\n"
+    assert marker in text
+    passes.write_text(text.replace(marker, f"{marker}{render_pass},\n", 1), encoding="utf-8")
     registry = package / "core" / "modalities.py"
     text = registry.read_text(encoding="utf-8")
-    text = text.replace(
-        "\nPASSES = {\n    p.key: p\n    for p in (\n",
-        f"\nPASSES = {{\n    p.key: p\n    for p in (\n{render_pass},\n",
-        1,
-    )
     start = text.index("\nMODALITIES = (\n")
     end = text.index("\n)\n", start)
     registry.write_text(text[:end] + f"\n    {modality}," + text[end:], encoding="utf-8")
     convert = package / "core" / "convert.py"
     convert.write_text(convert.read_text(encoding="utf-8") + f"\n\n{conversion}\n", encoding="utf-8")
-    changed = {p.relative_to(package).as_posix() for p in (registry, convert)}
-    assert changed == {"core/modalities.py", "core/convert.py"}
+    changed = {p.relative_to(package).as_posix() for p in (passes, registry, convert)}
+    assert changed == {"core/registry.py", "core/modalities.py", "core/convert.py"}
     return folder
 
 

@@ -104,7 +104,7 @@ def test_contact_sheet_tiles_are_the_previews(run):
     _, root, _ = run
     sheet, _ = read_png(root / "contact_sheet.png")
     keys = ["depth", "normal", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward"]
-    keys += ["object_index", "material_index", "instance_id", "emission"]
+    keys += ["object_index", "material_index", "instance_id", "semantic", "emission"]
     assert sheet.shape == (4 + 3 * (120 + 4), 4 + (1 + len(keys)) * (160 + 4), 3)
     for row, frame in enumerate(FRAMES):
         for column, key in enumerate(keys, start=1):
@@ -208,6 +208,6 @@ def test_previews_of_a_frame_wider_than_preview_width_show_every_nth_pixel(addon
     np.testing.assert_array_equal(picture[seen], expected)
     assert not picture[~seen].any()
     sheet, _ = read_png(root / "contact_sheet.png")
-    assert sheet.shape == (4 + 120 + 4, 4 + 11 * (160 + 4), 3)  # RGB and ten previews, each 160×120
+    assert sheet.shape == (4 + 120 + 4, 4 + 12 * (160 + 4), 3)  # RGB and eleven previews, each 160×120
     tile = sheet[4 : 4 + 120, 4 + 164 : 4 + 164 + 160]
     assert set(map(tuple, tile.reshape(-1, 3))) <= set(map(tuple, picture.reshape(-1, 3)))

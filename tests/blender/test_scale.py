@@ -64,7 +64,7 @@ def test_an_8k_frame_exports_within_twice_its_arrays(tmp_path):
     assert (root / "exr" / "000001.exr").stat().st_size > 0
     sheet = (root / "contact_sheet.png").read_bytes()
     sheet_width, sheet_height = np.frombuffer(sheet[16:24], ">u4")
-    assert sheet_height < 640 + 16 and sheet_width < 11 * (640 + 8)  # RGB + 10 previews, shrunk, not 8K each
+    assert sheet_height < 640 + 16 and sheet_width < 12 * (640 + 8)  # RGB + 11 previews, shrunk, not 8K each
 
 
 def test_memory_stays_flat_over_500_frames(tmp_path):

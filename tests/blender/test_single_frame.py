@@ -78,6 +78,16 @@ def test_shapes_dtypes_and_keys(exported):
         "instance_boxes": (np.int32, (3, 4)),
         "instance_box_pixels": (np.int64, (3,)),
         "instance_box_class": (np.int32, (3,)),
+        "semantic": (np.int32, (h, w)),
+        "instance_ids": (np.int32, (3,)),
+        "instance_class": (np.int32, (3,)),
+        "instance_pose": (np.float64, (3, 4, 4)),
+        "instance_box3d": (np.float64, (3, 8, 3)),
+        "instance_visible_pixels": (np.int64, (3,)),
+        "instance_amodal_pixels": (np.int64, (3,)),
+        "instance_visibility": (np.float32, (3,)),
+        "instance_amodal_boxes": (np.int32, (3, 4)),
+        "instance_in_frame": (np.float32, (3,)),
     }
     assert {k: (v.dtype, v.shape) for k, v in arrays.items()} == {k: (np.dtype(t), s) for k, (t, s) in expected.items()}
     assert arrays["frame"] == 1

@@ -82,8 +82,8 @@ def test_the_settings_table_is_documented_with_its_defaults_and_flags():
     for setting in SETTINGS:
         if isinstance(setting.default, bool):
             written = "on" if setting.default else "off"
-        elif setting.default == "":
-            written = '`""`'
+        elif isinstance(setting.default, str) and not setting.choices:
+            written = f'`"{setting.default}"`'
         else:
             written = f"`{setting.default}`" if setting.choices else f"{setting.default:g}"
         assert defaults.get(setting.name) == written, setting.name

@@ -159,9 +159,9 @@ def test_the_job_script_renders_its_line_and_retries_failures(tmp_path):
     assert f"export PYTHONPATH={plan.PACKAGE_PARENT}" in script
     assert merge.read_text().splitlines()[-1].endswith("merge --blend " + str(tmp_path / "scene.blend") + " --out "
         + str(tmp_path / "out") + " --modalities depth,depth_ray,disparity,normal,flow,occlusion,"
-        "object_index,material_index,instance_id,emission,boxes --formats npz --npz-compression 1 --preview-width 1280"
-        " --depth-png16-scale 1000.0"
-        " --tracks-per-object 256 --tracks-seed 0 --views ACTIVE --colmap-points 1000"
+        "object_index,material_index,instance_id,semantic,object_labels,emission,boxes --formats npz"
+        " --npz-compression 1 --preview-width 1280 --depth-png16-scale 1000.0"
+        " --tracks-per-object 256 --tracks-seed 0 --views ACTIVE --colmap-points 1000 --class-property class"
         " --frames 1-10 --report " + str(tmp_path / "out" / "_farm" / "merge.json"))  # fmt: skip
 
 

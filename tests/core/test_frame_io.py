@@ -79,6 +79,38 @@ def test_exr_channels_are_named_like_blender_and_masks_are_uint(tmp_path, arrays
 
 
 @pytest.mark.parametrize("suffix", ["npz", "exr"])
+def test_object_labels_travel_and_the_loader_unpacks_the_whole_silhouettes(tmp_path, arrays, suffix):
+    """W = 9: the packed rows carry 7 bits of padding, which the loader drops."""
+    rng = np.random.default_rng(1)
+    masks = rng.integers(0, 2, (3, 6, 9)).astype(bool)
+    rows = {
+        "instance_ids": np.array([5, 9, 70], np.int32),
+        "instance_pose": rng.normal(size=(3, 4, 4)),
+        "instance_box3d": rng.normal(size=(3, 8, 3)),
+        "instance_visibility": np.array([0.0, 0.5, 1.0], np.float32),
+        "instance_amodal_boxes": np.array([[-4, 0, 3, 5], [0, 1, 8, 2], [2, 2, 2, 2]], np.int32),
+        "instance_amodal_masks": np.packbits(masks, axis=-1),
+    }
+    assert rows["instance_amodal_masks"].shape == (3, 6, 2)
+    path = tmp_path / "npz" / f"000001.{suffix}"
+    path.parent.mkdir()
+    (write_npz if suffix == "npz" else write_exr)(path, {**arrays, **rows})
+    loaded = load_frame(path)
+    assert loaded["instance_amodal_masks"].dtype == bool
+    np.testing.assert_array_equal(loaded["instance_amodal_masks"], masks)
+    for key in rows.keys() - {"instance_amodal_masks"}:
+        assert loaded[key].dtype == rows[key].dtype
+        np.testing.assert_array_equal(loaded[key], rows[key])
+    if suffix == "exr":
+        return  # an EXR holds one image array at least
+    # an NPZ without image arrays takes the width from its folder's meta.json
+    frame = {k: arrays[k] for k in ("K", "world_to_camera", "frame")}
+    write_npz(path, {**frame, "instance_amodal_masks": rows["instance_amodal_masks"]})
+    write_meta(tmp_path, {"resolution": [9, 6]}, [1])
+    np.testing.assert_array_equal(load_frame(path, ["instance_amodal_masks"])["instance_amodal_masks"], masks)
+
+
+@pytest.mark.parametrize("suffix", ["npz", "exr"])
 def test_truncated_and_foreign_files_name_the_file(tmp_path, arrays, suffix):
     path = tmp_path / f"f.{suffix}"
     (write_npz if suffix == "npz" else write_exr)(path, arrays)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from ground_truth.exporters.meta import write_rig_meta
 from recording import offline, read_recording
-from synthetic_run import FRAMES, H, K, W, write_view
+from synthetic_run import BOX_WORLD, FRAMES, H, K, W, write_view
 
 needs_rerun = pytest.mark.skipif(find_spec("rerun") is None, reason="rerun-sdk is not installed here")
 
@@ -137,6 +137,27 @@ def test_masks_are_segmentation_named_after_the_instances(single):
     assert object_labels == {3: "Crate", 7: "Leaf"}
     image = np.frombuffer(bytes(objects[2]["SegmentationImage:buffer"][0]), np.uint16).reshape(H, W)
     assert (image[5:15, 2:12] == 3).all() and (image[15:, 20:] == 7).all()
+
+
+@needs_rerun
+def test_classes_are_segmentation_and_3d_boxes_stand_in_the_world(tmp_path, package_dir):
+    write_view(tmp_path, objects=True)
+    assert view(tmp_path, package_dir, "--no-viewer").returncode == 0
+    entities = read_recording(tmp_path / "run.rrd")
+    semantic = entities["/world/camera/semantic"]
+    context = semantic[None]["AnnotationContext:context"][0]
+    assert {e["class_id"]: e["class_description"]["info"]["label"] for e in context} == {1: "crate", 2: "leaf"}
+    for frame in FRAMES:
+        image = np.frombuffer(bytes(semantic[frame]["SegmentationImage:buffer"][0]), np.uint16).reshape(H, W)
+        assert (image[5:15, 2:12] == 1).all() and (image[15:, 20:] == 2).all() and (image[22:, :3] == 0).all()
+        boxes = entities["/world/boxes/camera"][frame]
+        strips = np.array(boxes["LineStrips3D:strips"], np.float64)
+        assert strips.shape == (12, 2, 3) and boxes["LineStrips3D:class_ids"] == [1] * 12
+        # every edge joins two corners of the box where it stands in the world
+        for start, end in strips:
+            nearest = [np.abs(BOX_WORLD - point).sum(axis=1).min() for point in (start, end)]
+            assert max(nearest) < 1e-5
+        assert {tuple(np.round(p, 5)) for p in strips.reshape(-1, 3)} == {tuple(p) for p in BOX_WORLD}
 
 
 @needs_rerun

@@ -1,10 +1,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The render passes the export can ask for, and the engines that render them: the
-registry's first half (``modalities.py`` declares what is made of them)."""
+"""The registry's records: the render passes the export can ask for and the engines
+that render them, and what an array and a modality are (``modalities.py`` declares
+the modalities)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
+
+from .convert import FrameData
 
 CYCLES, EEVEE, WORKBENCH = "CYCLES", "EEVEE", "WORKBENCH"
 SUPPORTED_FAMILIES = (CYCLES, EEVEE)
@@ -55,3 +61,36 @@ BACKGROUND_PASS = "depth"
 def engine_family(engine: str) -> str | None:
     """``CYCLES``, ``EEVEE`` or ``WORKBENCH`` for a ``scene.render.engine`` id, else None."""
     return _ENGINE_FAMILIES.get(engine)
+
+
+@dataclass(frozen=True)
+class Array:
+    """One key of a frame's NPZ (and EXR, and loader dict)."""
+
+    key: str
+    dtype: str  # numpy dtype name
+    shape: str  # as documented: "(H, W)", "(H, W, 3)", "(N, 4)", "(3, 3)", "()"
+    meaning: str  # units and convention, one line
+    exr: str  # EXR channel suffixes ("V", "XYZ", "XY", "RGB"), or "header" / "boxes" / "packed" for attributes
+    preview: str | None = None  # the kind of picture in preview/<key>/ (see core/previews.py)
+
+
+@dataclass(frozen=True)
+class Modality:
+    """One switchable output (``scene.ground_truth.use_<key>``)."""
+
+    key: str
+    label: str
+    description: str  # the switch's tooltip and meta.json's convention line
+    passes: tuple[str, ...]
+    arrays: tuple[Array, ...]
+    convert: Callable[[FrameData], dict[str, np.ndarray]]
+    requires: str | None = None  # another modality it goes with (exported only when that one is)
+    geometric: bool = False  # computed from the scene's geometry (rays through pixel centres), not a pass
+    geometric_on: frozenset[str] = frozenset()  # ... only on these engine families (from passes elsewhere)
+    ray_label: str | None = None  # from the rays: the label of the surface it reads (instance_id, object_index, …)
+    stereo: bool = False  # only for the views of a rectified stereo pair
+    default: bool = True  # its switch's default
+
+    def from_geometry(self, family: str | None) -> bool:
+        return self.geometric or family in self.geometric_on

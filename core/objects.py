@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Per-instance labels of a frame (no ``bpy``): each instance's whole (amodal) silhouette,
+its visibility, its 6D pose and its 3D box (docs/contract.md, Objects).
+
+The whole silhouette of an instance is the set of pixel centres whose ray meets its
+triangles as if nothing else were in the scene: rays through the pixel centres of the
+picture within the extent of its projected triangles (clipped to the camera's clipping
+range) are cast against its triangles alone. Its box is that set's on the unbounded image
+plane: beyond the picture's edge, where rays are not cast, the extent of the projected
+triangles at pixel centres. An instance is listed when its whole silhouette covers a pixel
+centre of the picture, seen or hidden.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import motion, rays
+
+if TYPE_CHECKING:
+    from .surfaces import FrameGeometry
+
+# The rays of a silhouette are cast about this many at a time, in bands of whole rows.
+BLOCK_RAYS = 1 << 18
+
+
+def _extent(view: motion.View, world: np.ndarray, triangles: np.ndarray) -> np.ndarray | None:
+    """(x_min, y_min, x_max, y_max) in pixels of the triangles' projection, clipped to the
+    clipping range (None where nothing of them is in it): the vertices within the range and
+    the points where the triangles' edges cross its planes bound it."""
+    m = np.asarray(view.world_to_camera, np.float64)
+    camera = world @ m[:3, :3].T + m[:3, 3]
+    z = camera[:, 2]
+    near, far = view.clip
+    within = (z >= near) & (z <= far)
+    points = [camera[within]]
+    if not within.all():
+        edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+        a, b = camera[edges[:, 0]], camera[edges[:, 1]]
+        for plane in (near, far):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s = (plane - a[:, 2]) / (b[:, 2] - a[:, 2])
+            crossing = (s > 0) & (s < 1)
+            points.append(a[crossing] + s[crossing, None] * (b[crossing] - a[crossing]))
+    points = np.concatenate(points)
+    if not len(points):
+        return None
+    x, y = points[:, 0], points[:, 1]
+    if not view.orthographic:
+        x, y = x / points[:, 2], y / points[:, 2]
+    K = np.asarray(view.K, np.float64)
+    u, v = K[0, 0] * x + K[0, 1] * y + K[0, 2], K[1, 1] * y + K[1, 2]
+    return np.array([u.min(), v.min(), u.max(), v.max()])
+
+
+def _silhouette(view: motion.View, engine: rays.Triangles, rows: range, cols: range) -> np.ndarray:
+    """(rows, cols) bool: whether the ray through each pixel centre meets ``engine``'s
+    triangles within the clipping range."""
+    out = np.empty((len(rows), len(cols)), bool)
+    band = max(1, BLOCK_RAYS // len(cols))
+    for y in range(rows.start, rows.stop, band):
+        part = range(y, min(y + band, rows.stop))
+        hit = engine.hits(*motion.grid_rays(view, part, cols))
+        out[y - rows.start : part.stop - rows.start] = hit.reshape(len(part), len(cols)) >= 0
+    return out
+
+
+def _box(mask: np.ndarray, rows: range, cols: range) -> np.ndarray:
+    """[x_min, y_min, x_max, y_max] of a window's set pixels, in the picture's pixels."""
+    ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return np.array([cols.start + xs[0], rows.start + ys[0], cols.start + xs[-1], rows.start + ys[-1]])
+
+
+def _packed_window(mask: np.ndarray, rows: range, cols: range) -> tuple[np.ndarray, int, int]:
+    """A window's mask as ``np.packbits`` packs the picture's rows: its bytes, and the row
+    and byte where they go (the window widened to whole bytes on the left)."""
+    shift = cols.start % 8
+    widened = np.pad(mask, ((0, 0), (shift, 0))) if shift else mask
+    return np.packbits(widened, axis=-1), rows.start, cols.start // 8
+
+
+def _visible_pixels(instance_id: np.ndarray) -> dict[int, np.ndarray]:
+    """Per instance id shown in the (H, W) map, the flat indices of its pixels (one sort
+    of the labelled pixels, however many instances)."""
+    flat = instance_id.ravel()
+    labelled = np.flatnonzero(flat > 0)
+    labels = flat[labelled]
+    order = np.argsort(labels, kind="stable")
+    labels, labelled = labels[order], labelled[order]
+    bounds = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1], True]) if len(labels) else np.zeros(1, int)
+    return {int(labels[a]): labelled[a:b] for a, b in pairwise(bounds)}
+
+
+def _area(box: np.ndarray) -> float:
+    return float(max(0, box[2] - box[0] + 1) * max(0, box[3] - box[1] + 1))
+
+
+def object_labels(geometry: FrameGeometry, instance_id: np.ndarray, masks: bool = False) -> dict[str, np.ndarray]:
+    """The per-instance rows of docs/contract.md's Objects section for the frame's
+    instances whose whole silhouette covers a pixel centre of the picture, by id:
+    ``instance_ids``, ``instance_class``, ``instance_pose``, ``instance_box3d``,
+    ``instance_visible_pixels``, ``instance_amodal_pixels``, ``instance_visibility``,
+    ``instance_amodal_boxes``, ``instance_in_frame`` and, with ``masks``,
+    ``instance_amodal_masks`` (packed bits). ``instance_id`` is the frame's (H, W) map
+    of the instance each pixel shows (visible pixels count towards the silhouette too)."""
+    view = geometry.view
+    width, height = view.size
+    picture = np.array([0, 0, width - 1, height - 1])
+    visible = _visible_pixels(instance_id)
+    rows_out: list[tuple] = []
+    for i, inst in enumerate(geometry.instances):
+        world = geometry.vertices[geometry.first_vertex[i] : geometry.first_vertex[i + 1]]
+        extent = _extent(view, world, inst.triangles)
+        if extent is None:
+            continue
+        centres = np.array([np.ceil(extent[0]), np.ceil(extent[1]), np.floor(extent[2]), np.floor(extent[3])])
+        low, high = np.maximum(centres[:2], 0), np.minimum(centres[2:], picture[2:])
+        seen = visible.get(inst.id)
+        if seen is not None:  # a visible pixel's ray met the instance: it is in the window
+            ys, xs = np.divmod(seen, width)
+            low = np.minimum(low, [xs.min(), ys.min()])
+            high = np.maximum(high, [xs.max(), ys.max()])
+        if (low > high).any():
+            continue
+        cols, rows = range(int(low[0]), int(high[0]) + 1), range(int(low[1]), int(high[1]) + 1)
+        mask = _silhouette(view, rays.Triangles(world, inst.triangles), rows, cols)
+        if seen is not None:
+            mask[ys - rows.start, xs - cols.start] = True
+        amodal = int(np.count_nonzero(mask))
+        if not amodal:
+            continue
+        box = _box(mask, rows, cols)
+        if (centres[:2] < 0).any() or (centres[2:] > picture[2:]).any():  # cut by the picture's edge
+            box = np.concatenate([np.minimum(box[:2], centres[:2]), np.maximum(box[2:], centres[2:])])
+        clipped = np.concatenate([np.maximum(box[:2], 0), np.minimum(box[2:], picture[2:])])
+        whole = _packed_window(mask, rows, cols) if masks else None
+        shown = 0 if seen is None else len(seen)
+        rows_out.append((inst.id, i, shown, amodal, box, _area(clipped) / _area(box), whole))
+    rows_out.sort(key=lambda row: row[0])
+    return _rows(geometry, rows_out, masks, (height, width))
+
+
+def _rows(geometry: FrameGeometry, rows: list[tuple], masks: bool, size: tuple[int, int]) -> dict[str, np.ndarray]:
+    count = len(rows)
+    frames = geometry.model_frames()
+    w2c = np.asarray(geometry.view.world_to_camera, np.float64)
+    index = np.array([row[1] for row in rows], np.int64)
+    pose = np.tile(np.eye(4), (count, 1, 1))
+    pose[:, :3, :3] = w2c[:3, :3] @ frames.rotation[index]
+    pose[:, :3, 3] = frames.translation[index] @ w2c[:3, :3].T + w2c[:3, 3]
+    corner = np.arange(8)
+    low, high = frames.low[index], frames.high[index]  # (N, 3)
+    model = np.where(((corner[:, None] >> np.arange(3)) & 1).astype(bool)[None], high[:, None], low[:, None])
+    visible = np.array([row[2] for row in rows], np.int64)
+    amodal = np.array([row[3] for row in rows], np.int64)
+    out = {
+        "instance_ids": np.array([row[0] for row in rows], np.int32),
+        "instance_class": np.array([geometry.instances[i].class_id for i in index], np.int32),
+        "instance_pose": pose,
+        "instance_box3d": np.einsum("nij,nkj->nki", pose[:, :3, :3], model) + pose[:, None, :3, 3],
+        "instance_visible_pixels": visible,
+        "instance_amodal_pixels": amodal,
+        "instance_visibility": (visible / np.maximum(amodal, 1)).astype(np.float32),
+        "instance_amodal_boxes": np.array([row[4] for row in rows], np.int32).reshape(count, 4),
+        "instance_in_frame": np.array([row[5] for row in rows], np.float32),
+    }
+    if masks:
+        height, width = size
+        packed = np.zeros((count, height, (width + 7) // 8), np.uint8)
+        for n, (window, at_row, at_byte) in enumerate(row[6] for row in rows):
+            packed[n, at_row : at_row + window.shape[0], at_byte : at_byte + window.shape[1]] = window
+        out["instance_amodal_masks"] = packed
+    return out
