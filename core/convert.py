@@ -23,6 +23,7 @@ from .stereo import disparity
 OBJECT_ROWS = (
     "instance_ids",
     "instance_class",
+    "instance_model",
     "instance_pose",
     "instance_box3d",
     "instance_visible_pixels",

@@ -281,6 +281,7 @@ MODALITIES = (
         (
             Array("instance_ids", "int32", "(N,)", "the instances the rows describe, ascending", "boxes"),
             Array("instance_class", "int32", "(N,)", "their class ids (meta.json's classes; 0 none)", "boxes"),
+            Array("instance_model", "int32", "(N,)", "their models (meta.json's models; 0 none)", "boxes"),
             Array("instance_pose", "float64", "(N, 4, 4)", "model → OpenCV camera, metres, R a rotation", "boxes"),
             Array("instance_box3d", "float64", "(N, 8, 3)", "box corners in camera axes, metres", "boxes"),
             Array("instance_visible_pixels", "int64", "(N,)", "pixels where instance_id is the id", "boxes"),

@@ -101,7 +101,7 @@ def _area(box: np.ndarray) -> float:
 def object_labels(geometry: FrameGeometry, instance_id: np.ndarray, masks: bool = False) -> dict[str, np.ndarray]:
     """The per-instance rows of docs/contract.md's Objects section for the frame's
     instances whose whole silhouette covers a pixel centre of the picture, by id:
-    ``instance_ids``, ``instance_class``, ``instance_pose``, ``instance_box3d``,
+    ``instance_ids``, ``instance_class``, ``instance_model``, ``instance_pose``, ``instance_box3d``,
     ``instance_visible_pixels``, ``instance_amodal_pixels``, ``instance_visibility``,
     ``instance_amodal_boxes``, ``instance_in_frame`` and, with ``masks``,
     ``instance_amodal_masks`` (packed bits). ``instance_id`` is the frame's (H, W) map
@@ -159,6 +159,7 @@ def _rows(geometry: FrameGeometry, rows: list[tuple], masks: bool, size: tuple[i
     out = {
         "instance_ids": np.array([row[0] for row in rows], np.int32),
         "instance_class": np.array([geometry.instances[i].class_id for i in index], np.int32),
+        "instance_model": np.array([geometry.instances[i].model for i in index], np.int32),
         "instance_pose": pose,
         "instance_box3d": np.einsum("nij,nkj->nki", pose[:, :3, :3], model) + pose[:, None, :3, 3],
         "instance_visible_pixels": visible,

@@ -37,6 +37,7 @@ class Instance:
     materials: np.ndarray  # (T,) the pass index of each triangle's material (0: none)
     id: int = 0  # its instance id (core/instances.py), set once the frame's keys are known
     class_id: int = 0  # its semantic class (core/classes.py; 0: none)
+    model: int = 0  # its object model (pipeline/models.py; 0: none)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from ..core.coco import frame_annotations, instance_annotations
 from ..core.encoders import depth_png16, kitti_flow, write_flo
 from ..core.png import DATA, write_png
 from ..core.previews import preview, preview_keys
-from . import layout
+from . import bop, layout
 from .atomic import atomic_path
 from .background import encoding_pool
 from .frame_io import is_image, write_exr, write_exr_single
@@ -176,6 +176,16 @@ FORMATS = (
         ("instance_id", "object_index"),
         lambda root, frame, keys: [layout.coco_record_path(root, frame)],
         _write_coco_record,
+    ),
+    FileFormat(
+        "bop",
+        "BOP",
+        "bop/: the BOP toolkit's layout (models in mm, scene_camera, scene_gt, scene_gt_info, rgb, depth, mask, "
+        "mask_visib) with each rigid model's instances; turns Object Labels, Amodal Masks and Depth on",
+        False,
+        ("instance_ids",),
+        lambda root, frame, keys: bop.frame_files(root, frame),
+        lambda root, frame, arrays, options: bop.write_frame(root, frame, arrays),
     ),
     FileFormat(
         "exr",

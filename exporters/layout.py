@@ -26,6 +26,7 @@ class OutputOptions:
     depth_png16_scale: float = 1000.0
     coco: bool = False  # the frame's COCO record, merged into coco.json after a run
     coco_by_class: bool = False  # its categories are the semantic classes (else the pass indices)
+    bop: bool = False  # the BOP toolkit's layout under bop/ (exporters/bop.py)
 
 
 def frame_stem(frame: int) -> str:

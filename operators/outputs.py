@@ -155,7 +155,7 @@ class OBJECT_OT_gt_set_class(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not context.selected_objects:
+        if not getattr(context, "selected_objects", None):  # absent where no objects can be selected
             cls.poll_message_set("Select the objects to give a class")
             return False
         if not context.scene.ground_truth.class_property.strip():

@@ -106,7 +106,7 @@ class VIEW3D_PT_gt_modalities(GroundTruthPanel, bpy.types.Panel):
                 row.active &= settings.views == MULTIVIEW
             row.prop(settings, f"use_{modality.key}")
             if modality.key == "semantic":
-                self._classes(context, column, settings)
+                _draw_classes(context, column, settings)
             if modality.key == "flow":
                 row = column.row()
                 row.active = settings.use_flow and engine_gives(engine, "flow")
@@ -116,20 +116,20 @@ class VIEW3D_PT_gt_modalities(GroundTruthPanel, bpy.types.Panel):
             column.prop(settings, "tracks_per_object")
             column.prop(settings, "tracks_seed")
 
-    @staticmethod
-    def _classes(context, column, settings) -> None:
-        """The class settings under Semantic Classes, and what the last tick found."""
-        if not (settings.use_semantic or settings.use_object_labels):
-            return
-        box = column.box()
-        box.prop(settings, "class_property")
-        box.prop(settings, "class_table")
-        state = panel_state.current(context.scene)
-        if state is not None and state.classes:
-            wrapped_label(box, context, state.classes, icon="GROUP")
-            if state.unclassed:
-                box.label(text=f"{state.unclassed} objects have no class (0)", icon="INFO")
-        box.operator("object.gt_set_class", icon="TAG")
+
+def _draw_classes(context, column, settings) -> None:
+    """The class settings under Semantic Classes, and what the last tick found."""
+    if not (settings.use_semantic or settings.use_object_labels):
+        return
+    box = column.box()
+    box.prop(settings, "class_property")
+    box.prop(settings, "class_table")
+    state = panel_state.current(context.scene)
+    if state is not None and state.classes:
+        wrapped_label(box, context, state.classes, icon="GROUP")
+        if state.unclassed:
+            box.label(text=f"{state.unclassed} objects have no class (0)", icon="INFO")
+    box.operator("object.gt_set_class", icon="TAG")
 
 
 class VIEW3D_PT_gt_views(GroundTruthPanel, bpy.types.Panel):

@@ -132,7 +132,7 @@ class Exporter:
         )
         self.motion = None
         if plan.geometric:
-            self.motion = motion.GeometryCache(scene, view_layer, self.rig.views, folder.classes)
+            self.motion = motion.GeometryCache(scene, view_layer, self.rig.views, folder.classes, folder.models)
         self.run_files = run_files
         self.frame_writer = FrameWriter(folder.size, folder.modalities, folder.files, keep_meta=run_files)
         self._pending: dict[str, tuple[int, FrameCamera]] = {}  # each view's frame in flight, noted before the render

@@ -24,6 +24,8 @@ BVH) on the writer's thread, without Blender.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bpy
 import numpy as np
 
@@ -31,9 +33,12 @@ from ..core import motion
 from ..core.camera import intrinsics, output_size, world_to_camera
 from ..core.ray_arrays import FrameMotion
 from ..core.surfaces import FrameGeometry, Instance
-from . import views
+from . import scene_info, views
 from .changes import SceneChanges
 from .classes import Classes
+
+if TYPE_CHECKING:
+    from .models import Models
 
 _MESH_LIKE = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
 
@@ -85,9 +90,11 @@ def _view(scene, view: views.View) -> motion.View:
     )
 
 
-def capture(scene, view_layer, view: views.View, classes: Classes | None = None) -> FrameGeometry:
+def capture(
+    scene, view_layer, view: views.View, classes: Classes | None = None, models: Models | None = None
+) -> FrameGeometry:
     """The geometry of the scene's current frame, as the rays of ``view``'s camera meet it
-    (with each instance's class where ``classes`` are given)."""
+    (with each instance's class and model where ``classes`` and ``models`` are given)."""
     depsgraph = view_layer.depsgraph
     depsgraph.update()
     # Instances of one piece of geometry share its arrays. Geometry is told apart by its
@@ -112,6 +119,8 @@ def capture(scene, view_layer, view: views.View, classes: Classes | None = None)
             found.append(Instance(key, obj.pass_index, matrix, local, triangles, polygons, materials))
             if classes is not None:
                 found[-1].class_id = classes.of(obj, inst.parent if inst.is_instance else None)
+            if models is not None:
+                found[-1].model = models.of(obj, matrix)
     first = np.cumsum([0, *(len(inst.triangles) for inst in found)])
     offsets = np.cumsum([0, *(len(inst.local) for inst in found)])
     world, corners = np.zeros((0, 3)), np.zeros((0, 3), np.int64)
@@ -126,8 +135,9 @@ class GeometryCache:
     each of ``views``' cameras at that frame. The caller puts the scene back on its
     frame (:meth:`at` moves it)."""
 
-    def __init__(self, scene, view_layer, rig_views: tuple[views.View, ...], classes: Classes | None = None):
-        self.scene, self.view_layer, self.views, self.classes = scene, view_layer, rig_views, classes
+    def __init__(self, scene, view_layer, rig_views: tuple[views.View, ...], classes=None, models=None):
+        self.scene, self.view_layer, self.views = scene, view_layer, rig_views
+        self.classes, self.models = classes, models
         self.frames: dict[int, dict[str, FrameGeometry]] = {}
 
     def at(self, frame: int, view: str) -> FrameGeometry:
@@ -135,7 +145,7 @@ class GeometryCache:
         if frame not in self.frames:
             if self.scene.frame_current != frame or self.scene.frame_subframe:
                 self.scene.frame_set(frame)
-            first = capture(self.scene, self.view_layer, self.views[0], self.classes)
+            first = capture(self.scene, self.view_layer, self.views[0], self.classes, self.models)
             self.frames[frame] = {self.views[0].name: first}
             for other in self.views[1:]:
                 self.frames[frame][other.name] = first.seen_from(_view(self.scene, other))
@@ -199,9 +209,6 @@ def motion_routes(scene) -> dict[str, str]:
     """meta.json's ``surface_motion``: per mesh-like object, how its points are followed."""
     routes = {}
     for obj in sorted(scene.objects, key=lambda o: o.name):
-        if obj.type not in _MESH_LIKE:
-            continue
-        shape_keys = obj.type == "MESH" and obj.data.shape_keys is not None
-        deforms = shape_keys or any(m.show_render for m in getattr(obj, "modifiers", ()))
-        routes[obj.name] = "deforming: triangles of the evaluated mesh" if deforms else "rigid"
+        if obj.type in _MESH_LIKE:
+            routes[obj.name] = "deforming: triangles of the evaluated mesh" if scene_info.deforms(obj) else "rigid"
     return routes

@@ -22,7 +22,7 @@ from ..core.plan import Plan, plan
 from ..core.previews import preview_keys
 from ..core.stereo import LEFT, RIGHT
 from ..core.support import addon_version
-from ..exporters import chunks
+from ..exporters import bop, chunks
 from ..exporters.atomic import remove_stale_temporaries
 from ..exporters.coco_file import write_coco
 from ..exporters.errors import ExportError, ExportRefusedError
@@ -34,12 +34,14 @@ from . import motion, reconstruction, scene_info, views
 from .checks import blocking_problems, output_root
 from .classes import ClassError, Classes
 from .contact import write_contact_sheet
+from .models import Models
 from .options import ExportOptions
 from .tracks import write_tracks
 from .views import COLLECTION
 
 log = logging.getLogger(__name__)
 CLASSED = {"semantic", "object_labels"}  # the modalities that read objects' classes
+BOP_MODALITIES = ("depth", "object_labels", "amodal_masks")  # what the BOP files are made of
 
 
 def export_plan(scene: bpy.types.Scene, options: ExportOptions, geometry: bool = True, stereo=None) -> Plan:
@@ -51,7 +53,8 @@ def export_plan(scene: bpy.types.Scene, options: ExportOptions, geometry: bool =
     except ValueError as error:
         raise ExportRefusedError(f"Flow Offsets: {error}") from None
     pair = None if stereo is None else stereo.rectified
-    return plan(compat.render_engine(scene), options.modalities, offsets, geometry, pair)
+    wanted = (*options.modalities, *(BOP_MODALITIES if options.files.bop else ()))
+    return plan(compat.render_engine(scene), wanted, offsets, geometry, pair)
 
 
 def _reconstruction_problem(scene, rig: views.Rig, options: ExportOptions) -> str | None:
@@ -66,6 +69,15 @@ def _reconstruction_problem(scene, rig: views.Rig, options: ExportOptions) -> st
             return f"transforms.json and COLMAP describe pinhole cameras: camera '{camera.name}' is orthographic"
     if options.colmap and options.colmap_points > 0 and "depth" not in options.modalities:
         return "COLMAP's points3D.txt is made from depth: turn Depth on, or set COLMAP Points to 0"
+    return None
+
+
+def _bop_problem(scene, rig: views.Rig, options: ExportOptions) -> str | None:
+    if options.files.bop:
+        for view in rig.views:
+            camera = views.camera_object(scene, view)
+            if camera.data.type != "PERSP":
+                return f"BOP describes pinhole cameras: camera '{camera.name}' is orthographic"
     return None
 
 
@@ -98,7 +110,7 @@ class RunFolder:
             raise ExportRefusedError(problems[0])
         self.scene, self.view_layer, self.options = scene, view_layer, options
         self.rig = views.rig(scene, options.views, collection)
-        problem = _reconstruction_problem(scene, self.rig, options)
+        problem = _reconstruction_problem(scene, self.rig, options) or _bop_problem(scene, self.rig, options)
         if problem:
             raise ExportRefusedError(problem)
         self.root = output_root(options.output_dir)
@@ -117,6 +129,8 @@ class RunFolder:
                 self.classes = Classes(scene, view_layer, options.class_property, table)
             except ClassError as error:
                 raise ExportRefusedError(str(error)) from None
+        self.models = Models(view_layer) if "object_labels" in self.modalities else None
+        self._bop_models_written = False
         shared = self._shared_meta()
         self.categories = {**scene_info.names_by_index(shared["objects"]), **options.categories}
         if "semantic" in self.modalities and self.classes.table:  # COCO's categories are the classes
@@ -167,6 +181,9 @@ class RunFolder:
         if self.classes is not None:
             meta["class_property"] = self.options.class_property
             meta["classes"] = dict(sorted(self.classes.table.items(), key=lambda item: item[1]))
+        if self.models is not None:
+            meta["models"] = self.models.table()
+            meta["not_models"] = self.models.not_models
         return meta
 
     def _output(self, view: views.View, shared: dict) -> ViewOutput:
@@ -273,6 +290,10 @@ class RunFolder:
             write_coco(output.root, frames, self.categories)
         if self.files.previews:
             write_contact_sheet(output.root, frames, preview_keys(self.array_keys))
+        if self.files.bop and frames and "instance_ids" in self.array_keys:
+            models = [(m.vertices, m.triangles) for m in self.models.models]
+            bop.write_scene(output.root, frames, models, again=self._bop_models_written)
+            self._bop_models_written = True
         if self.tracks is not None and frames:
             view, previews = output.view, self.files.previews
             write_tracks(self.scene, self.view_layer, view, output.root, frames, self.tracks, self.size, previews)

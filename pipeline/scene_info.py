@@ -35,3 +35,10 @@ def index_names(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
 def names_by_index(rows: list[dict[str, Any]]) -> dict[int, str]:
     """``{pass index: "NameA / NameB"}``: what COCO calls a category that the user did not name."""
     return {int(index): " / ".join(names) for index, names in index_names(rows).items()}
+
+
+def deforms(obj) -> bool:
+    """Whether an object's evaluated mesh may change shape: shape keys, or a modifier on
+    in renders (an armature, a simulation, geometry nodes)."""
+    shape_keys = obj.type == "MESH" and obj.data.shape_keys is not None
+    return shape_keys or any(m.show_render for m in getattr(obj, "modifiers", ()))

@@ -142,12 +142,19 @@ def test_poses_and_boxes_carry_model_points_to_the_camera(exported):
     w2c = _opencv_world_to_camera(scene)
     listed = [keys[int(i)] for i in arrays["instance_ids"]]
     assert {("Car", ""), ("Rock", ""), ("Crate", ""), ("Tree", "TreeA"), ("Tree", "TreeB")} <= set(listed)
-    for key, pose, box, class_id in zip(
-        listed, arrays["instance_pose"], arrays["instance_box3d"], arrays["instance_class"], strict=True
+    models = {"Car": 1, "Crate": 2, "Ground": 3, "Rock": 4, "Tree": 5, "Wall": 6}  # mesh names, sorted
+    for key, pose, box, class_id, model in zip(
+        listed,
+        arrays["instance_pose"],
+        arrays["instance_box3d"],
+        arrays["instance_class"],
+        arrays["instance_model"],
+        strict=True,
     ):
         matrix, local, _ = evaluated[key]
         name = TRUTH_CLASS[key]
         assert class_id == (CLASSES[name] if name else 0), key
+        assert model == models[key[0]], key
         rotation = pose[:3, :3]
         assert np.abs(rotation @ rotation.T - np.eye(3)).max() < 1e-9 and np.linalg.det(rotation) > 0
         # M = R·P, P = √(MᵀM) the stretch (the crate's is sheared: a rotated child of a
@@ -251,3 +258,135 @@ def test_a_class_property_that_is_not_text_is_refused(scene):
     bpy.data.objects["Car"]["class"] = 3
     with pytest.raises(RuntimeError, match="Object 'Car': its 'class' property is int 3, not a text"):
         bpy.ops.render.gt_render_frame()
+
+
+def _read_ply(path):
+    """A binary little-endian PLY of float x, y, z vertices and uchar-int triangle lists."""
+    data = path.read_bytes()
+    header, body = data.split(b"end_header\n", 1)
+    counts = dict(line.split()[1:3] for line in header.decode().splitlines() if line.startswith("element"))
+    vertices = int(counts["vertex"])
+    points = np.frombuffer(body[: vertices * 12], "<f4").reshape(-1, 3)
+    faces = np.frombuffer(body[vertices * 12 :], np.dtype([("n", "u1"), ("v", "<i4", 3)]))
+    assert (faces["n"] == 3).all() and len(faces) == int(counts["face"])
+    return points.astype(np.float64), faces["v"]
+
+
+def _png(path):
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).read()
+    return np.array(list(rows), np.uint16 if info["bitdepth"] == 16 else np.uint8).reshape(height, width)
+
+
+def test_bop_files_in_the_toolkit_s_conventions(addon, tmp_path):
+    scene = scenes.new_scene(tmp_path / "out")
+    _build(scene)
+    scene.ground_truth.use_bop = True
+    for frame in (1, 2):  # two runs into one folder: the scene files hold both
+        scene.frame_set(frame)
+        assert bpy.ops.render.gt_render_frame() == {"FINISHED"}
+    root = tmp_path / "out"
+    bop = root / "bop"
+    meta = json.loads((root / "meta.json").read_text())
+    assert meta["models"] == {"1": "Car", "2": "Crate", "3": "Ground", "4": "Rock", "5": "Tree", "6": "Wall"}
+    cameras, gts, infos = (json.loads((bop / "train_pbr/000000" / f"{n}.json").read_text()) for n in
+                           ("scene_camera", "scene_gt", "scene_gt_info"))  # fmt: skip
+    assert sorted(cameras) == sorted(gts) == sorted(infos) == ["1", "2"]
+    models_info = json.loads((bop / "models" / "models_info.json").read_text())
+    truth = scenes.cast_pixels(scene)  # frame 2's
+    evaluated = _evaluated(scene)
+    by_mesh = {"Car": ("Car", ""), "Crate": ("Crate", ""), "Rock": ("Rock", ""), "Wall": ("Wall", "")}
+    camera, gt, info = cameras["2"], gts["2"], infos["2"]
+    K = np.array(camera["cam_K"]).reshape(3, 3)
+    assert camera["depth_scale"] == 1.0
+    depth = _png(bop / "train_pbr/000000/depth/000002.png").astype(np.float64) * camera["depth_scale"]
+    inside = truth["interior"]
+    assert np.abs(depth[inside] - truth["depth"][inside] * 1000).max() <= 1.0
+    assert (depth[truth["empty"]] == 0).all()
+    w2c = _opencv_world_to_camera(scene)
+    assert np.allclose(np.array(camera["cam_R_w2c"]).reshape(3, 3), w2c[:3, :3], atol=1e-9)
+    assert np.allclose(camera["cam_t_w2c"], w2c[:3, 3] * 1000, atol=1e-6)
+    assert [g["obj_id"] for g in gt].count(5) == 2  # the two trees share their mesh's model
+    for index, (row, numbers) in enumerate(zip(gt, info, strict=True)):
+        points, triangles = _read_ply(bop / "models" / f"obj_{row['obj_id']:06d}.ply")
+        pairs = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1)).max()
+        assert abs(models_info[str(row["obj_id"])]["diameter"] - pairs) < 1e-3
+        R, t = np.array(row["cam_R_m2c"]).reshape(3, 3), np.array(row["cam_t_m2c"])
+        assert np.abs(R @ R.T - np.eye(3)).max() < 1e-9 and np.linalg.det(R) > 0
+        in_camera = points @ R.T + t  # mm
+        mesh = meta["models"][str(row["obj_id"])]
+        if mesh in by_mesh:  # the model's vertices land where Blender puts the mesh's
+            matrix, local, faces = evaluated[by_mesh[mesh]]
+            assert len(triangles) == len(faces) and len(points) == len(local)
+            world = local @ matrix[:3, :3].T + matrix[:3, 3]
+            assert np.abs(in_camera - (world @ w2c[:3, :3].T + w2c[:3, 3]) * 1000).max() < 1e-2, mesh
+        mask = _png(bop / "train_pbr/000000/mask" / f"000002_{index:06d}.png") > 0
+        visible = _png(bop / "train_pbr/000000/mask_visib" / f"000002_{index:06d}.png") > 0
+        assert not (visible & ~mask).any()
+        assert numbers["px_count_all"] == mask.sum() and numbers["px_count_visib"] == visible.sum()
+        assert numbers["visib_fract"] == pytest.approx(visible.sum() / mask.sum())
+        ahead = in_camera[:, 2] > 0
+        pixels = (in_camera[ahead] @ K.T)[:, :2] / in_camera[ahead, 2:]
+        x, y = np.rint(pixels).astype(int).T
+        on = (x >= 1) & (y >= 1) & (x < mask.shape[1] - 1) & (y < mask.shape[0] - 1)
+        grown = np.zeros_like(mask)  # vertices are on the silhouette's edge: one pixel of reach
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                grown |= np.roll(mask, (dy, dx), axis=(0, 1))
+        assert grown[y[on], x[on]].all(), mesh
+        x0, y0, w, h = numbers["bbox_obj"]
+        rows, cols = np.nonzero(mask)
+        assert x0 <= cols.min() and y0 <= rows.min() and x0 + w - 1 >= cols.max() and y0 + h - 1 >= rows.max()
+
+
+def test_bop_files_of_farm_chunks_are_one_set_after_the_merge(addon, tmp_path):
+    """Two chunks (frames 1–2 and 3, as a farm runs them: no run files) and the merge: the
+    scene files list every frame, each with the car where Blender has it then."""
+    scene = scenes.new_scene(tmp_path / "unused")
+    _build(scene)
+    car = bpy.data.objects["Car"]
+    for frame, x in ((1, 0.6), (3, 1.4)):
+        car.location.x = x
+        car.keyframe_insert("location", frame=frame)
+    blend = tmp_path / "farm.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    run = scenes.cli_runner(addon, tmp_path)
+    out = tmp_path / "out"
+    common = ("--blend", str(blend), "--out", str(out), "--formats", "npz,bop")
+    for frames, report in (("1-2", "a.json"), ("3", "b.json")):
+        code, _, err = run("render", *common, "--frames", frames, "--chunk-manifest", str(tmp_path / report))
+        assert code == 0, err
+    assert not (out / "bop" / "train_pbr" / "000000" / "scene_gt.json").exists()  # a chunk leaves it to the merge
+    code, _, err = run("merge", *common, "--frames", "1-3")
+    assert code == 0, err
+    gts = json.loads((out / "bop" / "train_pbr" / "000000" / "scene_gt.json").read_text())
+    meta = json.loads((out / "meta.json").read_text())
+    car_model = int(next(i for i, mesh in meta["models"].items() if mesh == "Car"))
+    assert sorted(gts) == ["1", "2", "3"]
+    for frame in (1, 2, 3):
+        scene.frame_set(frame)
+        w2c = _opencv_world_to_camera(scene)
+        truth = (w2c[:3, :3] @ np.array(car.matrix_world)[:3, 3] + w2c[:3, 3]) * 1000
+        (row,) = [g for g in gts[str(frame)] if g["obj_id"] == car_model]
+        assert np.abs(np.array(row["cam_t_m2c"]) - truth).max() < 1e-3, frame
+
+
+def test_the_panel_names_the_classes_and_sets_them_on_the_selection(scene):
+    import importlib
+
+    import devenv
+
+    state = importlib.import_module(f"{devenv.ADDON_MODULE}.pipeline.panel_state")
+    _build(scene)
+    found = state.work_out(scene, bpy.context.view_layer)
+    assert found.classes == "5 classes: bush, car, rock, terrain, tree" and found.unclassed == 1  # the wall
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj.name in ("Wall", "Rock"))
+    assert bpy.ops.object.gt_set_class(name="stone") == {"FINISHED"}
+    assert bpy.data.objects["Wall"]["class"] == bpy.data.objects["Rock"]["class"] == "stone"
+    found = state.work_out(scene, bpy.context.view_layer)
+    assert found.classes == "6 classes: bush, car, rock, stone, terrain, tree" and found.unclassed == 0
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(False)
+    assert not bpy.ops.object.gt_set_class.poll()

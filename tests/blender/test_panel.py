@@ -43,7 +43,7 @@ class Layout:
     def column(self, **_):
         return Layout(self.shown, self.context)
 
-    row = column
+    row = box = column
 
 
 def draw_every_panel(scene):

@@ -81,6 +81,7 @@ def test_shapes_dtypes_and_keys(exported):
         "semantic": (np.int32, (h, w)),
         "instance_ids": (np.int32, (3,)),
         "instance_class": (np.int32, (3,)),
+        "instance_model": (np.int32, (3,)),
         "instance_pose": (np.float64, (3, 4, 4)),
         "instance_box3d": (np.float64, (3, 8, 3)),
         "instance_visible_pixels": (np.int64, (3,)),

@@ -288,3 +288,25 @@ def test_the_documented_training_loop_runs(single, monkeypatch, package_dir):
     rgb, depth, _, frame = seen[0]
     assert np.asarray(rgb).shape[1:] == (H, W, 3) and np.asarray(depth).shape[1:] == (H, W)
     np.testing.assert_array_equal(np.asarray(depth)[0], npz(root, int(np.asarray(frame)[0]))["depth"])
+
+
+def test_the_dataset_serves_object_labels_and_whole_silhouettes_unpacked(tmp_path):
+    """W = 13: the packed rows carry three bits of padding, which the loader drops."""
+    height, width = 5, 13
+    rng = np.random.default_rng(7)
+    masks = rng.integers(0, 2, (2, height, width)).astype(bool)
+    arrays = {
+        "semantic": rng.integers(-1, 4, (height, width)).astype(np.int32),
+        "instance_ids": np.array([4, 90], np.int32),
+        "instance_pose": rng.normal(size=(2, 4, 4)),
+        "instance_amodal_masks": np.packbits(masks, axis=-1),
+        "K": np.eye(3),
+        "world_to_camera": np.eye(4),
+        "frame": np.int64(1),
+    }
+    write_frame(tmp_path, 1, arrays, OutputOptions(previews=False), instances={})
+    write_meta(tmp_path, {"resolution": [width, height], "arrays": sorted(arrays)}, [1])
+    item = GroundTruthDataset(tmp_path, keys=["semantic", "instance_pose", "instance_amodal_masks"])[0]
+    np.testing.assert_array_equal(item["instance_amodal_masks"], masks)
+    np.testing.assert_array_equal(item["semantic"], arrays["semantic"])
+    np.testing.assert_array_equal(item["instance_pose"], arrays["instance_pose"])
