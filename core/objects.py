@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 # The rays of a silhouette are cast about this many at a time, in bands of whole rows.
 BLOCK_RAYS = 1 << 18
+# Whole boxes reach no farther than this many pixels from the picture (they are int32).
+EDGE_LIMIT = 1 << 30
 
 
 def _extent(view: motion.View, world: np.ndarray, triangles: np.ndarray) -> np.ndarray | None:
@@ -117,6 +119,7 @@ def object_labels(geometry: FrameGeometry, instance_id: np.ndarray, masks: bool 
         if extent is None:
             continue
         centres = np.array([np.ceil(extent[0]), np.ceil(extent[1]), np.floor(extent[2]), np.floor(extent[3])])
+        centres = np.clip(centres, -EDGE_LIMIT, EDGE_LIMIT)  # a mesh that reaches the near plane off-axis
         low, high = np.maximum(centres[:2], 0), np.minimum(centres[2:], picture[2:])
         seen = visible.get(inst.id)
         if seen is not None:  # a visible pixel's ray met the instance: it is in the window

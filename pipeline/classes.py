@@ -5,7 +5,8 @@ An object's class is the text of its custom property named by the Class Property
 setting (``class`` by default); else, for an instance, its instancer's; else that of
 the innermost collection holding it that has one (then the instancer's collections).
 The run's table of ids (``core/classes.py``) numbers the names that the view layer's
-objects hold when the run starts, those of the collections they instance included.
+objects hold when the run starts, those of the collections they instance and of the
+copies geometry nodes make at the current frame included.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ class Classes:
             name = self.name_of(obj)
             if name is not None:
                 names.add(name)
+        depsgraph = view_layer.depsgraph
+        depsgraph.update()
+        for inst in depsgraph.object_instances:  # geometry nodes' copies of other collections' objects
+            if inst.is_instance:
+                name = self.name_of(inst.object, inst.parent)
+                if name is not None:
+                    names.add(name)
         try:
             self.table = class_table(names, table_path)
         except ClassTableError as error:

@@ -13,6 +13,7 @@ left edge; two copies of a collection of trees.
 
 import json
 import math
+from pathlib import Path
 
 import bpy
 import instance_truth
@@ -73,7 +74,7 @@ def exported(addon, tmp_path_factory, request):
     if request.param == "EEVEE":
         instance_truth.eevee(scene)
     _build(scene)
-    scene.ground_truth.use_amodal_masks = True  # off by default
+    scene.ground_truth.use_amodal_masks = scene.ground_truth.use_coco = True  # off by default
     assert bpy.ops.render.gt_render_frame() == {"FINISHED"}
     out = bpy.path.abspath(scene.ground_truth.output_dir)
     with np.load(f"{out}/npz/000001.npz") as npz:
@@ -134,6 +135,19 @@ def test_semantic_is_the_class_of_the_instance_each_pixel_shows(exported):
     assert (arrays["semantic"][inside] == expected[inside]).all()
     assert set(np.unique(arrays["semantic"][inside])) == {0, *CLASSES.values()}
     assert (arrays["semantic"][arrays["instance_id"] == 0] == 0).all()
+
+
+def test_coco_s_categories_are_the_classes(exported):
+    from pycocotools.coco import COCO
+
+    scene, _, _, keys, _ = exported
+    coco = COCO(str(Path(bpy.path.abspath(scene.ground_truth.output_dir)) / "coco.json"))
+    assert {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())} == {i: n for n, i in CLASSES.items()}
+    annotations = coco.loadAnns(coco.getAnnIds(imgIds=[1]))
+    assert len(annotations) == 5  # every visible instance with a class: not the wall, not the hidden rock
+    for annotation in annotations:
+        name = TRUTH_CLASS[keys[annotation["instance_id"]]]
+        assert annotation["category_id"] == CLASSES[name]
 
 
 def test_poses_and_boxes_carry_model_points_to_the_camera(exported):
@@ -363,7 +377,7 @@ def test_bop_files_of_farm_chunks_are_one_set_after_the_merge(addon, tmp_path):
     gts = json.loads((out / "bop" / "train_pbr" / "000000" / "scene_gt.json").read_text())
     meta = json.loads((out / "meta.json").read_text())
     car_model = int(next(i for i, mesh in meta["models"].items() if mesh == "Car"))
-    assert sorted(gts) == ["1", "2", "3"]
+    assert sorted(gts) == ["1", "2", "3"] and meta["classes"] == CLASSES
     for frame in (1, 2, 3):
         scene.frame_set(frame)
         w2c = _opencv_world_to_camera(scene)
@@ -390,3 +404,32 @@ def test_the_panel_names_the_classes_and_sets_them_on_the_selection(scene):
     for obj in bpy.context.view_layer.objects:
         obj.select_set(False)
     assert not bpy.ops.object.gt_set_class.poll()
+
+
+def test_geometry_nodes_copies_take_their_instancer_s_or_their_object_s_class(scene):
+    """Posts of a generated cube take their carrier's class; copies of an object (Object
+    Info) their object's; copies of a collection's objects (Collection Info) the
+    collection's; the realized block its own object's."""
+    instance_truth.build_generated_instances_scene(scene)
+    bpy.data.objects["Zaun"]["class"] = "fence"  # its posts are generated: they have no object of their own
+    bpy.data.objects["Kegel"]["class"] = "cone"
+    bpy.data.collections["Hecke"]["class"] = "hedge"
+    bpy.data.objects["Block"]["class"] = "block"
+    scene.ground_truth.use_object_labels = False
+    assert bpy.ops.render.gt_render_frame() == {"FINISHED"}
+    out = Path(bpy.path.abspath(scene.ground_truth.output_dir))
+    meta = json.loads((out / "meta.json").read_text())
+    classes = meta["classes"]
+    assert classes == {"block": 1, "cone": 2, "fence": 3, "hedge": 4}
+    expected = {"Zaun": "fence", "Kegelreihe": "cone", "Heckenreihe": "hedge", "Block": "block"}
+    with np.load(out / "npz" / "000001.npz") as npz:
+        semantic = npz["semantic"]
+    truth = instance_truth.labels(scene)
+    checked = 0
+    for (row, col), key in np.ndenumerate(truth["key"]):
+        if key is None or not truth["interior"][row, col]:
+            continue
+        name = expected.get(key[1] or key[0])  # by instancer, else the object itself
+        assert semantic[row, col] == (classes[name] if name else 0), key
+        checked += name is not None
+    assert checked > 500
