@@ -29,7 +29,7 @@ NAMES = {
     "S": "B + the compositor writing the passes' scratch EXR (nothing read)",
     "C": "full export, defaults (NPZ level 1, previews, occlusion and instance ids)",
     "C0": "C without occlusion",
-    "R0": "C without occlusion and instance ids (no rays)",
+    "R0": "C without occlusion, instance ids and object labels (no rays)",
     "E": "uncompressed NPZ, no previews, no rays",
     "K2": "C + flow offsets 2",
     "T": "C + point tracks (256 per object)",
@@ -195,7 +195,7 @@ def main() -> None:
     print("|---|---|---|---|")
     parts = (
         ("C", "C0", "occlusion"),
-        ("C0", "R0", "instance ids"),
+        ("C0", "R0", "instance ids, semantic classes and object labels"),
         ("R0", "E", "previews and NPZ compression"),
         ("K2", "C", "flow offset 2"),
         ("T", "C", "point tracks"),

@@ -10,10 +10,12 @@ S  the render as the export runs it (passes wired to our File Output, scratch EX
    written) with nothing read: what the compositor costs the render (S - B)
 D  the recipe users paste: File Output EXR per frame, channels read through
    array.array(...).tolist(), np.savez_compressed per frame
-E  the export step alone, uncompressed NPZ, no previews, no rays (no occlusion or instance
-   ids), and the np.save floor of the same arrays to the same disk
+E  the export step alone, uncompressed NPZ, no previews, no rays (no occlusion, instance
+   ids, semantic classes or object labels), and the np.save floor of the same arrays to
+   the same disk
 C0 C without occlusion (what occlusion costs: C - C0)
-R0 C without occlusion and instance ids: no rays at all (what instance ids cost: C0 - R0)
+R0 C without occlusion, instance ids, semantic classes and object labels: no rays at all
+   (what instance ids and object labels cost: C0 - R0)
 K2 C with flow offsets 2 (what a k costs)
 T  C with point tracks (256 per object; what tracks cost: T - C)
 X  C with EXR per array (exr_single/: what one EXR per image array costs: X - C)
@@ -107,10 +109,10 @@ def recipe(bpy, scene, out: Path) -> tuple[float, list[float]]:
 
 MOTION = {
     "C0": {"without": ("occlusion",)},
-    "R0": {"without": ("occlusion", "instance_id")},
+    "R0": {"without": ("occlusion", "instance_id", "semantic", "object_labels")},
     "K2": {"flow_offsets": "2"},
     "T": {},
-    "E": {"without": ("occlusion", "instance_id")},
+    "E": {"without": ("occlusion", "instance_id", "semantic", "object_labels")},
     "Z": {"without": ("depth_ray",)},
     "P": {"with": ("points",)},
     "F": {"with": ("scene_flow",)},
