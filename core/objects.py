@@ -3,9 +3,12 @@
 its visibility, its 6D pose and its 3D box (docs/contract.md, Objects).
 
 The whole silhouette of an instance is the set of pixel centres whose ray meets its
-triangles as if nothing else were in the scene: rays through the pixel centres of the
-picture within the extent of its projected triangles (clipped to the camera's clipping
-range) are cast against its triangles alone. Its box is that set's on the unbounded image
+triangles as if nothing else were in the scene. The frame's picture (the triangle each
+pixel centre's ray meets first) already answers for most of them: a pixel whose ray meets
+one of the instance's triangles first is in, one whose ray meets nothing is out. Only
+the rays that meet another instance first, within the extent of the instance's
+projected triangles (clipped to the camera's clipping range), are cast again against
+its triangles alone. Its box is that set's on the unbounded image
 plane: beyond the picture's edge, where rays are not cast, the extent of the projected
 triangles at pixel centres. An instance is listed when its whole silhouette covers a pixel
 centre of the picture, seen or hidden.
@@ -13,6 +16,7 @@ centre of the picture, seen or hidden.
 
 from __future__ import annotations
 
+import threading
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -21,12 +25,38 @@ import numpy as np
 from . import motion, rays
 
 if TYPE_CHECKING:
-    from .surfaces import FrameGeometry
+    from .surfaces import FrameGeometry, Instance
 
-# The rays of a silhouette are cast about this many at a time, in bands of whole rows.
+# The rays of a silhouette are cast about this many at a time.
 BLOCK_RAYS = 1 << 18
 # Whole boxes reach no farther than this many pixels from the picture (they are int32).
 EDGE_LIMIT = 1 << 30
+# The instances' own ray engines kept between frames hold at most this many triangles.
+KEPT_TRIANGLES = 1 << 20
+
+
+class _OwnEngines:
+    """Each instance's triangles made ready for rays in its own (local) coordinates, kept
+    while its evaluated mesh stays the same: a rigid object's engine is built once, not
+    once a frame (the frame's world positions change with every move)."""
+
+    def __init__(self) -> None:
+        self._kept: dict = {}  # key: (local vertices, triangles, engine), oldest first
+        self._lock = threading.Lock()
+
+    def get(self, inst: Instance) -> rays.Triangles:
+        with self._lock:
+            kept = self._kept.pop(inst.key, None)
+        if kept is None or not (np.array_equal(kept[0], inst.local) and np.array_equal(kept[1], inst.triangles)):
+            kept = (inst.local, inst.triangles, rays.Triangles(inst.local, inst.triangles))
+        with self._lock:
+            self._kept[inst.key] = kept  # now the newest
+            while sum(len(k[1]) for k in self._kept.values()) > KEPT_TRIANGLES and len(self._kept) > 1:
+                self._kept.pop(next(iter(self._kept)))
+        return kept[2]
+
+
+_own_engines = _OwnEngines()
 
 
 def _extent(view: motion.View, world: np.ndarray, triangles: np.ndarray) -> np.ndarray | None:
@@ -58,15 +88,31 @@ def _extent(view: motion.View, world: np.ndarray, triangles: np.ndarray) -> np.n
     return np.array([u.min(), v.min(), u.max(), v.max()])
 
 
-def _silhouette(view: motion.View, engine: rays.Triangles, rows: range, cols: range) -> np.ndarray:
-    """(rows, cols) bool: whether the ray through each pixel centre meets ``engine``'s
-    triangles within the clipping range."""
-    out = np.empty((len(rows), len(cols)), bool)
-    band = max(1, BLOCK_RAYS // len(cols))
-    for y in range(rows.start, rows.stop, band):
-        part = range(y, min(y + band, rows.stop))
-        hit = engine.hits(*motion.grid_rays(view, part, cols))
-        out[y - rows.start : part.stop - rows.start] = hit.reshape(len(part), len(cols)) >= 0
+def _silhouette(geometry: FrameGeometry, i: int, world: np.ndarray, rows: range, cols: range) -> np.ndarray:
+    """(rows, cols) bool: whether the ray through each pixel centre meets instance
+    ``i``'s triangles (its vertices ``world``) within the clipping range: where the
+    frame's picture shows another instance, a ray cast against its triangles alone
+    decides."""
+    shown = geometry.picture()[rows.start : rows.stop, cols.start : cols.stop]
+    first, last = geometry.first_triangle[i], geometry.first_triangle[i + 1]
+    out = (shown >= first) & (shown < last)
+    asked = np.flatnonzero((shown >= 0) & ~out)  # in front: another instance's triangle
+    if not len(asked):
+        return out
+    inst, view = geometry.instances[i], geometry.view
+    matrix = np.asarray(inst.matrix, np.float64)
+    if abs(np.linalg.det(matrix[:3, :3])) > 1e-12:  # cast in its own coordinates: a point at t along
+        engine, to_own = _own_engines.get(inst), np.linalg.inv(matrix)  # a ray there is the same point
+    else:  # flattened to nothing in some axis: its world triangles
+        engine, to_own = rays.Triangles(world, inst.triangles), np.eye(4)
+    for start in range(0, len(asked), BLOCK_RAYS):
+        part = asked[start : start + BLOCK_RAYS]
+        ys, xs = np.divmod(part, len(cols))
+        origins, directions, per_depth = motion.pixel_rays(view, np.stack([xs + cols.start, ys + rows.start], 1))
+        origins = origins @ to_own[:3, :3].T + to_own[:3, 3]
+        directions = directions @ to_own[:3, :3].T
+        hit = engine.hits(origins, directions, (view.clip[1] - view.clip[0]) * per_depth)
+        out.flat[part[hit >= 0]] = True
     return out
 
 
@@ -129,9 +175,7 @@ def object_labels(geometry: FrameGeometry, instance_id: np.ndarray, masks: bool 
         if (low > high).any():
             continue
         cols, rows = range(int(low[0]), int(high[0]) + 1), range(int(low[1]), int(high[1]) + 1)
-        mask = _silhouette(view, rays.Triangles(world, inst.triangles), rows, cols)
-        if seen is not None:
-            mask[ys - rows.start, xs - cols.start] = True
+        mask = _silhouette(geometry, i, world, rows, cols)
         amodal = int(np.count_nonzero(mask))
         if not amodal:
             continue

@@ -127,3 +127,27 @@ def test_poses_take_model_points_to_the_camera_and_boxes_are_the_model_box():
         # corner i: max x if i & 1, max y if i & 2, max z if i & 4 (our vertex order is z, y, x)
         expected = [world[(i & 1) << 2 | (i & 2) | (i & 4) >> 2] for i in range(8)]
         assert np.abs(rows["instance_box3d"][n] - expected).max() < 1e-12
+
+
+def test_whole_silhouettes_follow_a_mesh_that_deforms_or_moves_from_frame_to_frame():
+    """The box wholly behind the big one is drawn from its own rays alone, frame after
+    frame: its mesh made wider (the same object, the same matrix), then moved."""
+    geometry, ids, by_name = _frame()
+
+    def behind(geometry):
+        rows = object_labels(geometry, ids)
+        n = list(rows["instance_ids"]).index(by_name["Behind"])
+        assert rows["instance_visible_pixels"][n] == 0
+        return list(rows["instance_amodal_boxes"][n]), int(rows["instance_amodal_pixels"][n])
+
+    assert behind(geometry) == ([76, 56, 83, 63], 64)  # front face ±100·0.3/7.7 px
+    instances = geometry.instances
+    wider = instances[2].local * [1.5, 1, 1]  # x: ±100·0.45/7.7 = ±5.84 px → 74 … 85
+    instances[2] = Instance(
+        instances[2].key, 1, instances[2].matrix, wider, TRIANGLES, np.arange(12) // 2, np.zeros(12, np.int32)
+    )
+    assert behind(_geometry(instances)) == ([74, 56, 85, 63], 12 * 8)
+    # moved 0.5 m right: its left side runs from u = 79.5 + 100·0.2/8.3 = 81.9 to
+    # 100·0.2/7.7 (82.1), its front face to 79.5 + 100·0.8/7.7 = 89.9
+    instances[2] = _box("Behind", _matrix((0.5, 0, 8), (0.3, 0.3, 0.3)), class_id=1)
+    assert behind(_geometry(instances)) == ([82, 56, 89, 63], 8 * 8)
