@@ -252,7 +252,10 @@ def emission_preview(emission: np.ndarray) -> np.ndarray:
 
     def colour(rows: np.ndarray) -> np.ndarray:
         linear = np.clip(rows[..., :3], 0.0, 1.0)
-        return _to_uint8(np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055))
+        encoded = 12.92 * linear
+        bright = linear > 0.0031308  # the power only where it applies: most pixels emit nothing
+        encoded[bright] = 1.055 * np.power(linear[bright], 1 / 2.4) - 0.055
+        return _to_uint8(encoded)
 
     return _in_bands(emission, colour)
 
