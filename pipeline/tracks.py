@@ -37,6 +37,11 @@ from .options import TrackOptions
 from .views import View
 
 TRACKS_PREVIEW_NAME = "tracks_preview.png"
+# The first pass keeps each frame's geometry (and its ray engine) for the second while
+# the kept frames hold at most this many triangles: a frame captured again costs
+# Blender's evaluation and a new ray engine (two thirds of the passes' time on the
+# benchmark's scene).
+KEPT_TRIANGLES = 1 << 21
 
 
 def _queries(cache: GeometryCache, frames: list[int], options: TrackOptions, size):
@@ -60,8 +65,9 @@ def _queries(cache: GeometryCache, frames: list[int], options: TrackOptions, siz
         else:
             pixels = candidate_pixels(size, options.seed, index)
         geometry = cache.at(frame, cache.views[0].name)
-        cache.keep(frame, frame)
         seen = surfaces_at(geometry, pixels)
+        if sum(len(views[cache.views[0].name].corners) for views in cache.frames.values()) > KEPT_TRIANGLES:
+            cache.frames.pop(frame)  # the second pass captures it again
         if given is None:  # candidates: keep those on an object with a pass index
             keep = np.flatnonzero((seen.instance >= 0) & (seen.pass_index > 0))
             seen, pixels = seen.take(keep), pixels[keep]
@@ -93,7 +99,7 @@ def compute_tracks(
     depth = np.full((count, length), np.nan, np.float32)
     for index, frame in enumerate(frames):
         geometry = cache.at(frame, cache.views[0].name)
-        cache.keep(frame, frame)
+        cache.keep(frame + 1, frames[-1])  # done with it and the frames before
         points, followed, own = locate(surfaces, geometry)
         pixels, z, codes = observe(geometry, points, followed, own)
         target[:, index] = pixels
