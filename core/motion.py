@@ -68,12 +68,17 @@ def pixel_rays(view: View, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         origins = view.centre + offsets
         directions = np.broadcast_to(view.forward, origins.shape).copy()
         per_depth = np.ones(len(pixels))
-    else:
-        camera = np.stack([x, y, np.ones_like(x)], axis=1)
-        length = np.linalg.norm(camera, axis=1)
-        directions = (camera / length[:, None]) @ rotation
-        per_depth = length
-        origins = view.centre + directions * (near * per_depth)[:, None]
+    else:  # (x, y, 1) / its length, into world axes a coordinate at a time (flat arrays)
+        per_depth = np.sqrt(x * x + y * y + 1.0)
+        inverse = 1.0 / per_depth
+        directions = np.empty((len(x), 3))
+        for i, column in enumerate(directions.T):
+            np.multiply(x, rotation[0, i], out=column)
+            column += y * rotation[1, i]
+            column += rotation[2, i]
+            column *= inverse
+        origins = directions * (near * per_depth)[:, None]
+        origins += view.centre
     return origins, directions, per_depth
 
 
@@ -106,17 +111,21 @@ def project(view: View, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     behind a perspective camera's centre get NaN positions."""
     points = np.asarray(points, np.float64).reshape(-1, 3)
     m = np.asarray(view.world_to_camera, np.float64)
-    camera = points @ m[:3, :3].T + m[:3, 3]
-    z = camera[:, 2]
+    x, y, z = (points[:, 0] * m[i, 0] + points[:, 1] * m[i, 1] + points[:, 2] * m[i, 2] + m[i, 3] for i in range(3))
     K = np.asarray(view.K, np.float64)
-    if view.orthographic:
-        x, y = camera[:, 0], camera[:, 1]
-    else:
+    if not view.orthographic:
         with np.errstate(divide="ignore", invalid="ignore"):
-            ahead = z > 0
-            x = np.where(ahead, camera[:, 0] / z, np.nan)
-            y = np.where(ahead, camera[:, 1] / z, np.nan)
-    return np.stack([K[0, 0] * x + K[0, 2], K[1, 1] * y + K[1, 2]], axis=1), z
+            behind = z <= 0
+            x /= z
+            y /= z
+            x[behind] = np.nan
+            y[behind] = np.nan
+    pixels = np.empty((len(points), 2))
+    np.multiply(x, K[0, 0], out=pixels[:, 0])
+    pixels[:, 0] += K[0, 2]
+    np.multiply(y, K[1, 1], out=pixels[:, 1])
+    pixels[:, 1] += K[1, 2]
+    return pixels, z
 
 
 def in_picture(view: View, pixels: np.ndarray, depth: np.ndarray) -> np.ndarray:

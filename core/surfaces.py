@@ -53,6 +53,7 @@ class FrameGeometry:
     corners: np.ndarray  # (T, 3) rows of ``vertices``: each triangle's three
     first_vertex: np.ndarray  # (I + 1,): instance i owns vertices [first[i], first[i + 1])
     _picture: np.ndarray | None = field(default=None, init=False, repr=False)
+    _face_picture: np.ndarray | None = field(default=None, init=False, repr=False)
     _frames: poses.ModelFrames | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -90,7 +91,7 @@ class FrameGeometry:
     def seen_from(self, view: motion.View) -> FrameGeometry:
         """The same geometry, its rays cast from another camera (shares everything else)."""
         other = copy.copy(self)
-        other.view, other._picture, other._lock = view, None, threading.Lock()
+        other.view, other._picture, other._face_picture, other._lock = view, None, None, threading.Lock()
         return other
 
     def picture(self) -> np.ndarray:
@@ -108,6 +109,15 @@ class FrameGeometry:
                     hit[y * width : rows.stop * width] = engine.hits(*motion.grid_rays(self.view, rows))
                 self._picture = hit.reshape(height, width)
             return self._picture
+
+    def face_picture(self) -> np.ndarray:
+        """(H, W) int32: the face (as ``face``; -1 for none) each pixel centre's ray meets
+        first: the :meth:`picture`'s triangles' faces, made once."""
+        picture = self.picture()
+        with self._lock:
+            if self._face_picture is None:
+                self._face_picture = np.take(self._faces.astype(np.int32), picture)
+            return self._face_picture
 
 
 # The picture's rays are cast about this many at a time, in bands of whole rows (their
@@ -269,9 +279,12 @@ def locate(surfaces: Surfaces, target: FrameGeometry) -> tuple[np.ndarray, np.nd
         return np.full((count, 3), np.nan), followed, np.full(count, -1, np.int64)
     rows = (surfaces.corners + np.where(followed, start, 0)[:, None]).T  # (3, N) rows of target.vertices
     weights = surfaces.weights.T
-    points = np.empty((count, 3))
-    for axis, column in enumerate(target.columns):  # one coordinate at a time, on flat arrays
-        points[:, axis] = sum(w * np.take(column, r) for w, r in zip(weights, rows, strict=True))
+    coordinates = np.empty((3, count))  # one coordinate at a time, on flat arrays
+    for column, out in zip(target.columns, coordinates, strict=True):
+        np.multiply(np.take(column, rows[0]), weights[0], out=out)
+        out += np.take(column, rows[1]) * weights[1]
+        out += np.take(column, rows[2]) * weights[2]
+    points = coordinates.T
     points[~followed] = np.nan
     own_face = np.take(first_face, surfaces.instance) + surfaces.polygon
     own_face[~followed | (surfaces.polygon >= np.take(faces, surfaces.instance))] = -1
@@ -289,9 +302,7 @@ def observe(target: FrameGeometry, points: np.ndarray, followed: np.ndarray, own
     pixels, depth = motion.project(view, points)
     inside = followed & motion.in_picture(view, pixels, depth)
     hidden = np.zeros(len(points), bool)
-    asked = np.flatnonzero(inside)
-    if picture and len(asked):
-        asked = asked[~_among_own_face(target, pixels[asked], own[asked])]
+    asked = np.flatnonzero(inside & ~_among_own_face(target, pixels, own) if picture else inside)
     if len(asked):
         p = points[asked]
         if view.orthographic:
@@ -317,13 +328,13 @@ def _among_own_face(target: FrameGeometry, pixels: np.ndarray, own: np.ndarray) 
     """Whether the four pixel centres around each pixel position (N, 2) all show the
     face ``own`` in the target's picture: then nothing wider than the space between
     pixel centres stands in front of the point (no ray is cast for it)."""
-    picture = target.picture()
-    height, width = picture.shape
-    x, y = np.floor(pixels[:, 0]), np.floor(pixels[:, 1])
-    ok = (x >= 0) & (y >= 0) & (x < width - 1) & (y < height - 1)
+    faces = target.face_picture().reshape(-1)
+    height, width = target.view.size[1], target.view.size[0]
+    with np.errstate(invalid="ignore"):  # NaN positions (not followed) are not among
+        x, y = np.floor(pixels[:, 0]), np.floor(pixels[:, 1])
+        ok = (x >= 0) & (y >= 0) & (x < width - 1) & (y < height - 1)
     start = np.where(ok, y * width + x, 0).astype(np.intp)
     ok &= own >= 0
-    flat = picture.reshape(-1)
     for step in (0, 1, width, width + 1):
-        ok &= np.take(target._faces, np.take(flat, start + step)) == own
+        ok &= np.take(faces, start + step) == own
     return ok
