@@ -17,7 +17,7 @@ DATA = 6  # zlib's level for PNGs that hold values (16-bit depth, KITTI flow): s
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", deflate.crc32(kind + data))
 
 
 def write_png(

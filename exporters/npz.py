@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import struct
-import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -76,7 +75,7 @@ def _npy_parts(value) -> tuple[bytes, np.ndarray]:
 
 def _member(key: str, value, level: int) -> _Member:
     header, body = _npy_parts(value)
-    crc = zlib.crc32(body, zlib.crc32(header))
+    crc = deflate.crc32(body, deflate.crc32(header))
     size = len(header) + body.nbytes
     name = f"{key}.npy".encode()
     if not level:
