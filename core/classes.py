@@ -14,8 +14,6 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
 NO_CLASS = 0
 
 
@@ -65,15 +63,3 @@ def class_table(names: Iterable[str], table_path: str = "") -> dict[str, int]:
             "that the scene uses: add them"
         )
     return table
-
-
-def semantic(instance_id: np.ndarray, ids: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """The class of each pixel (int32 (H, W)) from its ``instance_id`` and a table of the
-    frame's instance ids (ascending) and their classes: 0 on background and for
-    instances without a class, -1 where ``instance_id`` is -1."""
-    out = np.zeros(instance_id.shape, np.int32)
-    if len(ids):
-        found = np.minimum(np.searchsorted(ids, instance_id), len(ids) - 1)
-        np.copyto(out, np.take(classes, found), where=np.take(ids, found) == instance_id, casting="unsafe")
-    out[instance_id < 0] = -1
-    return out

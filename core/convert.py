@@ -16,7 +16,6 @@ import numpy as np
 
 from .boxes import boxes_from_mask
 from .camera import FrameCamera
-from .classes import semantic
 from .stereo import disparity
 
 # The per-instance rows of use_object_labels (docs/contract.md, Objects).
@@ -253,9 +252,9 @@ def instance_arrays(data: FrameData) -> dict[str, np.ndarray]:
 
 
 def semantic_arrays(data: FrameData) -> dict[str, np.ndarray]:
-    """``semantic``: the class of the instance each pixel shows (``core/classes.py``)."""
-    ids, _, table = data.geometry["instance_classes"]
-    return {"semantic": semantic(data.geometry["instance_id"], ids, table)}
+    """``semantic``: the class of the instance each pixel shows (``core/classes.py``),
+    from the rays."""
+    return {"semantic": data.geometry["semantic"]}
 
 
 def object_label_arrays(data: FrameData) -> dict[str, np.ndarray]:

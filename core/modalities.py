@@ -270,7 +270,7 @@ MODALITIES = (
         ),
         convert.semantic_arrays,
         geometric=True,
-        ray_label="instance_id",
+        ray_label="semantic",
     ),
     Modality(
         "object_labels",

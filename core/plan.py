@@ -38,8 +38,8 @@ class Plan:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """What the rays must tell of each pixel: of ``instance_id``, ``object_index``,
-        ``material_index``."""
+        """What the rays must tell of each pixel: of ``instance_id``, ``semantic``,
+        ``object_index``, ``material_index``."""
         wanted = {MODALITY_BY_KEY[m].ray_label for m in self.from_geometry} - {None}
         return tuple(sorted(wanted))
 

@@ -66,7 +66,7 @@ class FrameMotion:
     def arrays(self, render_depth: np.ndarray) -> dict[str, np.ndarray]:
         """``occlusion_forward``/``_backward`` (with ``occlusion``), for each k > 1
         ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion), and each of
-        ``labels`` (``instance_id``, ``object_index``, ``material_index``) of the surface
+        ``labels`` (``instance_id``, ``semantic``, ``object_index``, ``material_index``) of the surface
         each pixel shows (-1 where the render shows a surface the rays do not find), with
         the ``instance_classes`` of the frame's instances (a (3, N) table: ids, pass
         indices, semantic classes); with ``scene_flow``, for each

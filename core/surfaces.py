@@ -154,10 +154,12 @@ class Surfaces:
         return self._per_instance([inst.pass_index for inst in self.instances], 0)
 
     def label(self, name: str) -> np.ndarray:
-        """Per point (int32) the surface's ``instance_id``, ``object_index`` or
-        ``material_index``; 0 where there is none."""
+        """Per point (int32) the surface's ``instance_id``, ``semantic`` class,
+        ``object_index`` or ``material_index``; 0 where there is none."""
         if name == "instance_id":
             return self._per_instance([inst.id for inst in self.instances], 0).astype(np.int32)
+        if name == "semantic":
+            return self._per_instance([inst.class_id for inst in self.instances], 0).astype(np.int32)
         if name == "object_index":
             return self.pass_index.astype(np.int32)
         return self.material  # 0 where there is no surface

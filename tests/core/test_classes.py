@@ -3,9 +3,8 @@
 
 import json
 
-import numpy as np
 import pytest
-from ground_truth.core.classes import ClassTableError, class_table, numbered, read_table, semantic
+from ground_truth.core.classes import ClassTableError, class_table, numbered, read_table
 
 
 def test_names_are_numbered_by_code_point_whatever_their_order():
@@ -40,12 +39,3 @@ def test_a_bad_table_gets_one_line(tmp_path, text, message):
         read_table(path)
     with pytest.raises(ClassTableError, match="No such file"):
         read_table(tmp_path / "missing.json")
-
-
-def test_semantic_maps_each_pixel_s_instance_to_its_class():
-    ids = np.array([3, 10, 2_000_000_000])
-    classes = np.array([2, 0, 5])
-    instance_id = np.array([[0, 3, 10], [2_000_000_000, -1, 77]], np.int32)
-    # 77: an id without a row (none); -1 stays -1
-    assert semantic(instance_id, ids, classes).tolist() == [[0, 2, 0], [5, -1, 0]]
-    assert semantic(instance_id, ids[:0], classes[:0]).tolist() == [[0, 0, 0], [0, -1, 0]]

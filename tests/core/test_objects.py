@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from ground_truth.core import motion
 from ground_truth.core.objects import object_labels
+from ground_truth.core.ray_arrays import FrameMotion
 from ground_truth.core.surfaces import FrameGeometry, Instance
 
 K = np.array([[100.0, 0.0, 79.5], [0.0, 100.0, 59.5], [0.0, 0.0, 1.0]])
@@ -151,3 +152,20 @@ def test_whole_silhouettes_follow_a_mesh_that_deforms_or_moves_from_frame_to_fra
     # 100·0.2/7.7 (82.1), its front face to 79.5 + 100·0.8/7.7 = 89.9
     instances[2] = _box("Behind", _matrix((0.5, 0, 8), (0.3, 0.3, 0.3)), class_id=1)
     assert behind(_geometry(instances)) == ([82, 56, 89, 63], 8 * 8)
+
+
+def test_the_rays_label_each_pixel_with_its_instance_s_class():
+    """The big box (class 2) head-on with the front box (no class) over it, as rendered:
+    planar depths 4.5 and 2.8 m worked out above."""
+    geometry, ids, by_name = _frame()
+    depth = np.full((120, 160), 1e10, np.float32)
+    depth[ids == by_name["Big"]] = 4.5
+    depth[ids == by_name["Front"]] = 2.8
+    # Where the render shows something the rays do not find, at the pixel and its eight
+    # neighbours, the surface is unknown (the block's other pixels have a neighbour at 2.8)
+    depth[59:62, 79:82] = 9.0
+    out = FrameMotion(geometry, {}, False, ("instance_id", "semantic")).arrays(depth)
+    expected = np.where(ids == by_name["Big"], 2, 0)
+    expected[60, 80] = -1
+    assert np.array_equal(out["semantic"], expected)
+    assert np.array_equal(out["instance_id"] == -1, expected == -1)
