@@ -35,3 +35,8 @@ def crc32(data, value: int = 0) -> int:
     """zlib's ``crc32`` (the ZIP members' and PNG chunks' checksum), from ISA-L where it is
     bundled: the same number, about 7× faster (0.8 against 5.6 ms for 24 MB here)."""
     return (isal_zlib or zlib).crc32(data, value)
+
+
+def inflate(data: bytes) -> bytes:
+    """A zlib stream's bytes (``zlib.decompress``), through ISA-L where it is bundled."""
+    return (isal_zlib or zlib).decompress(data)

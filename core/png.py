@@ -60,3 +60,48 @@ def write_png(
             stream.write(_chunk(b"IDAT", data))
     stream.write(_chunk(b"IDAT", compressor.flush()))
     stream.write(_chunk(b"IEND", b""))
+
+
+_CHANNELS = {colour_type: channels for channels, colour_type in _COLOUR_TYPES.items()}
+
+
+def read_png(data: bytes) -> np.ndarray | None:
+    """The picture (H, W, C) of a PNG whose rows are unfiltered or Up-filtered, as
+    :func:`write_png` writes them: uint8 or uint16, row 0 at the top. None for any other
+    PNG (rows with PNG's other filters, as Blender's writer makes, interlacing, palettes,
+    bit depths below 8), which the caller reads otherwise (Blender's image loader)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    at, header, parts = 8, None, []
+    while at + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
+        body = data[at + 8 : at + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            parts.append(body)
+        elif kind == b"IEND":
+            break
+        at += 12 + length
+    if header is None:
+        return None
+    width, height, depth, colour_type, _, _, interlace = header
+    if depth not in (8, 16) or colour_type not in _CHANNELS or interlace:
+        return None
+    channels, itemsize = _CHANNELS[colour_type], depth // 8
+    try:
+        raw = np.frombuffer(deflate.inflate(b"".join(parts)), np.uint8)
+        rows = raw.reshape(height, 1 + width * channels * itemsize)
+    except (ValueError, zlib.error):
+        return None
+    filters = rows[:, 0]
+    if not np.isin(filters, (0, _UP)).all():
+        return None
+    out = np.empty((height, width * channels * itemsize), np.uint8)
+    starts = [*np.flatnonzero(filters[1:] == 0) + 1, height]  # an unfiltered row starts afresh
+    first = 0
+    for stop in starts:  # each stretch of Up rows is a running sum down the rows, modulo 256
+        np.cumsum(rows[first:stop, 1:], axis=0, dtype=np.uint8, out=out[first:stop])
+        first = stop
+    image = out.view(">u2").astype(np.uint16) if itemsize == 2 else out
+    return image.reshape(height, width, channels)

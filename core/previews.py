@@ -281,7 +281,11 @@ def thumbnail(image: np.ndarray, max_side: int = 640) -> np.ndarray:
         return image
     height, width = image.shape[0] // factor, image.shape[1] // factor
     blocks = image[: height * factor, : width * factor].reshape(height, factor, width, factor, -1)
-    return np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
+    total = np.zeros((height, width, blocks.shape[-1]), np.uint32)
+    for i in range(factor):  # whole numbers: the same sums, a few times faster than a float mean
+        for j in range(factor):
+            total += blocks[:, i, :, j]
+    return np.rint(total / (factor * factor)).astype(np.uint8)
 
 
 def fit(image: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..core.png import write_png
+from ..core.png import read_png, write_png
 from ..core.previews import contact_sheet, fit, thumbnail
 from ..exporters.atomic import atomic_path
 from ..exporters.layout import preview_path, rgb_path
@@ -17,7 +17,11 @@ CONTACT_SHEET_NAME = "contact_sheet.png"
 
 
 def load_png(path: Path) -> np.ndarray:
-    """An 8-bit PNG through Blender's image loader: (H, W, 3) uint8, row 0 on top."""
+    """An 8-bit PNG: (H, W, 3) uint8, row 0 on top. Our own pictures are decoded here;
+    others (Blender's RGB) through Blender's image loader."""
+    ours = read_png(path.read_bytes())
+    if ours is not None and ours.dtype == np.uint8 and ours.shape[2] >= 3:
+        return ours[..., :3]
     image = bpy.data.images.load(str(path), check_existing=False)
     try:
         width, height = image.size

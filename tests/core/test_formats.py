@@ -10,7 +10,7 @@ import png
 import pytest
 from ground_truth.core.coco import frame_annotations, merge
 from ground_truth.core.encoders import depth_png16, kitti_flow, write_flo
-from ground_truth.core.png import DATA, write_png
+from ground_truth.core.png import DATA, read_png, write_png
 from pycocotools import mask as mask_api
 from pycocotools.coco import COCO
 
@@ -152,3 +152,22 @@ def test_smooth_16_bit_depth_png_is_filtered_small():
     assert len(stream.getvalue()) < 40_000
     expected = np.where(np.isfinite(depth), np.rint(depth.astype(np.float64) * 1000), 0)
     np.testing.assert_array_equal(read_png16(stream.getvalue())[..., 0], expected)
+
+
+@pytest.mark.parametrize(("dtype", "channels"), [(np.uint8, 3), (np.uint8, 4), (np.uint16, 1), (np.uint8, 1)])
+def test_read_png_reads_unfiltered_and_up_filtered_rows_and_declines_the_rest(dtype, channels):
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(9)
+    image = rng.integers(0, np.iinfo(dtype).max, (1201, 97, channels), dtype=dtype)
+    ours = io.BytesIO()
+    write_png(ours, image, {"k": "v"})  # every row Up, in several IDAT chunks
+    np.testing.assert_array_equal(read_png(ours.getvalue()), image)
+    theirs = io.BytesIO()  # pypng's writer: every row unfiltered
+    png.Writer(97, 1201, greyscale=channels == 1, alpha=channels == 4, bitdepth=8 * image.itemsize).write(
+        theirs, image.reshape(1201, -1)
+    )
+    np.testing.assert_array_equal(read_png(theirs.getvalue()), image)
+    # libpng's (OpenCV's) rows of a smooth picture use the Sub, Average and Paeth filters
+    ramp = (np.add.outer(np.arange(120), np.arange(160)) % 256).astype(np.uint8)
+    ok, encoded = cv2.imencode(".png", np.dstack([ramp, ramp.T[:120, :120].repeat(2, 1)[:, :160], ramp]))
+    assert ok and read_png(encoded.tobytes()) is None
