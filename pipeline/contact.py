@@ -11,17 +11,24 @@ import numpy as np
 from ..core.png import read_png, write_png
 from ..core.previews import contact_sheet, fit, thumbnail
 from ..exporters.atomic import atomic_path
+from ..exporters.background import encoding_pool
 from ..exporters.layout import preview_path, rgb_path
 
 CONTACT_SHEET_NAME = "contact_sheet.png"
 
 
+def _ours(path: Path) -> np.ndarray | None:
+    """An 8-bit RGB(A) PNG that :func:`read_png` decodes (ours), as (H, W, 3); else None."""
+    ours = read_png(path.read_bytes())
+    return ours[..., :3] if ours is not None and ours.dtype == np.uint8 and ours.shape[2] >= 3 else None
+
+
 def load_png(path: Path) -> np.ndarray:
     """An 8-bit PNG: (H, W, 3) uint8, row 0 on top. Our own pictures are decoded here;
     others (Blender's RGB) through Blender's image loader."""
-    ours = read_png(path.read_bytes())
-    if ours is not None and ours.dtype == np.uint8 and ours.shape[2] >= 3:
-        return ours[..., :3]
+    ours = _ours(path)
+    if ours is not None:
+        return ours
     image = bpy.data.images.load(str(path), check_existing=False)
     try:
         width, height = image.size
@@ -31,6 +38,12 @@ def load_png(path: Path) -> np.ndarray:
         bpy.data.images.remove(image)
     rgb = pixels.reshape(height, width, -1)[::-1, :, :3]  # Blender's buffers start at the bottom
     return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+def _preview_tile(path: Path) -> np.ndarray | None:
+    """A preview's thumbnail, made off Blender's thread (None: not ours, for Blender's loader)."""
+    ours = _ours(path)
+    return thumbnail(ours) if ours is not None else None
 
 
 def write_contact_sheet(root: Path, frames: list[int], preview_keys: list[str], rows: int = 4) -> Path | None:
@@ -43,11 +56,16 @@ def write_contact_sheet(root: Path, frames: list[int], preview_keys: list[str], 
     count = min(rows, len(frames))
     picks = [frames[round(i * (len(frames) - 1) / max(count - 1, 1))] for i in range(count)]
     paths = [[rgb_path(root, f), *(preview_path(root, key, f) for key in preview_keys)] for f in picks]
+    # The previews (ours) are decoded on the encoding threads while Blender's loader reads
+    # the RGB pictures here (a Blender call, on Blender's thread).
+    previews = [[encoding_pool().submit(_preview_tile, p) for p in files] for _, *files in paths]
     grid = []
-    for rgb_file, *preview_files in paths:
+    for (rgb_file, *files), tiles in zip(paths, previews, strict=True):
         rgb = thumbnail(load_png(rgb_file))  # at most 640 px a side
+        pictures = [tile.result() for tile in tiles]
+        pictures = [thumbnail(load_png(p)) if t is None else t for p, t in zip(files, pictures, strict=True)]
         # Previews may be smaller than the frame (``preview_width``): shown at the RGB's size.
-        grid.append([rgb, *(fit(thumbnail(load_png(p)), *rgb.shape[:2]) for p in preview_files)])
+        grid.append([rgb, *(fit(picture, *rgb.shape[:2]) for picture in pictures)])
     path = root / CONTACT_SHEET_NAME
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         write_png(
