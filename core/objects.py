@@ -101,9 +101,12 @@ def _silhouette(geometry: FrameGeometry, i: int, world: np.ndarray, rows: range,
         return out
     inst, view = geometry.instances[i], geometry.view
     matrix = np.asarray(inst.matrix, np.float64)
-    if abs(np.linalg.det(matrix[:3, :3])) > 1e-12:  # cast in its own coordinates: a point at t along
-        engine, to_own = _own_engines.get(inst), np.linalg.inv(matrix)  # a ray there is the same point
-    else:  # flattened to nothing in some axis: its world triangles
+    # Cast in the instance's own coordinates (the point at t along a ray is the same point
+    # there), against an engine kept while its mesh is unchanged; a matrix that flattens
+    # it in some axis has no inverse: then against its world triangles.
+    if abs(np.linalg.det(matrix[:3, :3])) > 1e-12:
+        engine, to_own = _own_engines.get(inst), np.linalg.inv(matrix)
+    else:
         engine, to_own = rays.Triangles(world, inst.triangles), np.eye(4)
     for start in range(0, len(asked), BLOCK_RAYS):
         part = asked[start : start + BLOCK_RAYS]
@@ -111,7 +114,9 @@ def _silhouette(geometry: FrameGeometry, i: int, world: np.ndarray, rows: range,
         origins, directions, per_depth = motion.pixel_rays(view, np.stack([xs + cols.start, ys + rows.start], 1))
         origins = origins @ to_own[:3, :3].T + to_own[:3, 3]
         directions = directions @ to_own[:3, :3].T
-        hit = engine.hits(origins, directions, (view.clip[1] - view.clip[0]) * per_depth)
+        stretch = np.linalg.norm(directions, axis=1)  # unit directions there (Blender's BVH asks for them),
+        directions /= stretch[:, None]  # and the clipping range's reach as long there as it is in the world
+        hit = engine.hits(origins, directions, (view.clip[1] - view.clip[0]) * per_depth * stretch)
         out.flat[part[hit >= 0]] = True
     return out
 
