@@ -5,7 +5,8 @@ stage, for the demo scene (Cycles on this machine's CPU).
     bench/bench.sh [--runs 3] [--frames 8] [--final-frames 6] [--device CPU|CUDA|OPTIX|HIP|ONEAPI|METAL]
 
 Fast renders first, as GPU users see our cost (1 sample, no denoising): at 640×480,
-B, S, C, C0, R0, E, K2, T, X, Z, P, F, O, AL, L0, AM, Q and Q0; at 1920×1080, B, C, R0 and E. Then the final-quality
+B, S, C, C0, R0, E, K2, T, X, Z, P, F, O, AL, L0, AM, Q and Q0; at 1920×1080, B, C, R0 and E; B and
+C again over 48 and 12 frames (a run's fixed work spread as in a user's run). Then the final-quality
 render (16 samples, denoised, 640×480): A, B, C and D. Each configuration runs in a
 fresh process (bench/worker.py), one after the other within a run, so that ratios are
 measured side by side; medians over the runs. Last, a render manager's run: one frame
@@ -50,6 +51,9 @@ FAST = {
     (1920, 1080): ("B", "C", "R0", "E"),
 }
 FINAL = ("A", "B", "C", "D")
+# B and C again over more frames: the run's fixed work (the first frame's neighbours, the
+# last frame's writing that no render hides, the contact sheet) spread as in a user's run.
+LONG = {(640, 480): 48, (1920, 1080): 12}
 
 
 def worker(
@@ -136,6 +140,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gt_bench_"))
     fast = {size: Table(f"Fast render: {size[0]}×{size[1]}, 1 sample, no denoising", FAST[size]) for size in FAST}
     final = Table("Final quality: 640×480, 16 samples, denoised", FINAL)
+    long = {size: Table(f"Long runs: {size[0]}×{size[1]}, {n} frames, fast", ("B", "C")) for size, n in LONG.items()}
     for run in range(args.runs):
         for size, table in fast.items():
             frames = args.frames if size == (640, 480) else 3
@@ -146,6 +151,10 @@ def main() -> None:
                 }
             )
             print(f"bench: run {run + 1}/{args.runs} {size[0]}×{size[1]} fast done", file=sys.stderr, flush=True)
+        for size, table in long.items():
+            folder = work / f"{run}_long_{size[0]}"
+            table.runs.append({c: worker(c, folder / c, size, LONG[size], 1, False, args.device) for c in "BC"})
+        print(f"bench: run {run + 1}/{args.runs} long runs done", file=sys.stderr, flush=True)
         final.runs.append(
             {
                 c: worker(c, work / f"{run}_final_{c}", (640, 480), args.final_frames, 16, True, args.device)
@@ -158,6 +167,8 @@ def main() -> None:
     for table in fast.values():
         table.print()
         table.print_stages(("C", "R0", "E"))
+    for table in long.values():
+        table.print()
     final.print()
     small, large = fast[(640, 480)], fast[(1920, 1080)]
     print("\n| target (fast renders, median of per-run values) | measured | target | |")
@@ -166,6 +177,19 @@ def main() -> None:
         value = median(table.ratio("C"))
         runs = ", ".join(f"{v:.2f}" for v in table.ratio("C"))
         print(f"| {size[0]}×{size[1]} C / B wall ({runs}) | {value:.2f} | ≤ 1.5 (aim 1.3) | {verdict(value, 1.5)} |")
+    for size, table in long.items():
+        value = median(table.ratio("C"))
+        runs = ", ".join(f"{v:.2f}" for v in table.ratio("C"))
+        what = f"{size[0]}×{size[1]} C / B wall over {LONG[size]} frames ({runs})"
+        print(f"| {what} | {value:.2f} | ≤ 1.5 | {verdict(value, 1.5)} |")
+        short = fast[size]
+        more = LONG[size] - short.runs[0]["C"]["frames"]  # each frame beyond the short run's, side by side
+        added = [
+            (lr["C"]["wall"] - sr["C"]["wall"]) / (lr["B"]["wall"] - sr["B"]["wall"])
+            for lr, sr in zip(table.runs, short.runs, strict=True)
+        ]
+        what = f"{size[0]}×{size[1]} C / B of each frame past the short run's ({more} more)"
+        print(f"| {what} | {median(added):.2f} | | |")
     for config, target, what in (("K2", 0.1, "a flow offset k (K2 − C)"), ("T", 0.05, "point tracks (T − C)")):
         extra = median((r[config]["wall"] - r["C"]["wall"]) / r[config]["frames"] for r in small.runs)
         print(f"| 640×480 {what}, wall per frame | {extra:+.3f} s | ≤ {target} s | {verdict(extra, target)} |")
