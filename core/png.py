@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A small PNG writer (8- or 16-bit grey, RGB or RGBA) on numpy arrays, without Blender."""
+"""A small PNG writer (8- or 16-bit grey, RGB or RGBA) on numpy arrays, without Blender, and
+the reader of what it writes (the contact sheet reads the previews back)."""
 
 from __future__ import annotations
 
