@@ -42,17 +42,20 @@ class _OwnEngines:
 
     def __init__(self) -> None:
         self._kept: dict = {}  # key: (local vertices, triangles, engine), oldest first
+        self._triangles = 0  # how many the kept engines hold
         self._lock = threading.Lock()
 
     def get(self, inst: Instance) -> rays.Triangles:
         with self._lock:
             kept = self._kept.pop(inst.key, None)
+            self._triangles -= 0 if kept is None else len(kept[1])
         if kept is None or not (np.array_equal(kept[0], inst.local) and np.array_equal(kept[1], inst.triangles)):
             kept = (inst.local, inst.triangles, rays.Triangles(inst.local, inst.triangles))
         with self._lock:
             self._kept[inst.key] = kept  # now the newest
-            while sum(len(k[1]) for k in self._kept.values()) > KEPT_TRIANGLES and len(self._kept) > 1:
-                self._kept.pop(next(iter(self._kept)))
+            self._triangles += len(kept[1])
+            while self._triangles > KEPT_TRIANGLES and len(self._kept) > 1:
+                self._triangles -= len(self._kept.pop(next(iter(self._kept)))[1])
         return kept[2]
 
 

@@ -24,11 +24,8 @@ def _ours(path: Path) -> np.ndarray | None:
 
 
 def load_png(path: Path) -> np.ndarray:
-    """An 8-bit PNG: (H, W, 3) uint8, row 0 on top. Our own pictures are decoded here;
-    others (Blender's RGB) through Blender's image loader."""
-    ours = _ours(path)
-    if ours is not None:
-        return ours
+    """An 8-bit PNG through Blender's image loader (Blender's own RGB pictures, whose
+    rows :func:`read_png` does not undo): (H, W, 3) uint8, row 0 on top."""
     image = bpy.data.images.load(str(path), check_existing=False)
     try:
         width, height = image.size

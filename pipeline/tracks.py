@@ -54,7 +54,7 @@ def _queries(cache: GeometryCache, frames: list[int], options: TrackOptions, siz
             raise ValueError(f"{options.queries}: {error}") from None
     elif options.queries is not None:
         given = check_queries(options.queries, len(frames))
-    parts, rows, asked = [], [], []
+    parts, rows, asked, kept = [], [], [], 0
     for index, frame in enumerate(frames):
         if given is not None:
             at = np.flatnonzero(given[:, 0] == index)
@@ -66,7 +66,9 @@ def _queries(cache: GeometryCache, frames: list[int], options: TrackOptions, siz
             pixels = candidate_pixels(size, options.seed, index)
         geometry = cache.at(frame, cache.views[0].name)
         seen = surfaces_at(geometry, pixels)
-        if sum(len(views[cache.views[0].name].corners) for views in cache.frames.values()) > KEPT_TRIANGLES:
+        kept += len(geometry.corners)
+        if kept > KEPT_TRIANGLES:
+            kept -= len(geometry.corners)
             cache.frames.pop(frame)  # the second pass captures it again
         if given is None:  # candidates: keep those on an object with a pass index
             keep = np.flatnonzero((seen.instance >= 0) & (seen.pass_index > 0))
