@@ -9,6 +9,7 @@ later run finds them without listing the folder's frames."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import socket
@@ -63,7 +64,9 @@ def _create(tmp: Path, tries: int = 1000) -> None:
     writer (a thread, or a process on another machine) may remove that folder once it is
     empty, between our making it and our file: then make it again. (``mkdir`` with
     ``exist_ok`` raises ``FileExistsError`` too when the folder vanishes between its
-    ``mkdir`` and its check.)"""
+    ``mkdir`` and its check.) After a miss it waits a moment, longer each time and never
+    in step with the others: twelve writers on two busy cores once missed 1000 times
+    in a row without waiting."""
     for attempt in range(tries):
         try:
             tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +75,7 @@ def _create(tmp: Path, tries: int = 1000) -> None:
         except (FileNotFoundError, FileExistsError):
             if attempt == tries - 1 or (tmp.parent.exists() and not tmp.parent.is_dir()):
                 raise
+            time.sleep(random.uniform(0, min(attempt, 20) * 1e-4))
 
 
 def _remove_if_empty(folder: Path) -> None:
