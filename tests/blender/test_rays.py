@@ -91,6 +91,31 @@ def test_embree_and_blenders_bvh_hit_the_same_triangle(scene, monkeypatch):
     np.testing.assert_allclose(embree_distance[both], bvh_distance[both], rtol=1e-5)
 
 
+def test_embree_scenes_filled_through_embrees_own_functions_answer_as_embreex_fills_them(scene, monkeypatch):
+    """``core/rays.py`` copies a scene's triangles into Embree with its C functions where
+    embreex's scene object is laid out as expected (here it must be); the answers are
+    those of the scene embreex's ``TriangleMesh`` fills, ray for ray."""
+    from embreex import mesh_construction, rtcore_scene
+
+    _dense_scene(scene)
+    geometry, index, distance, _ = _cast(scene, "embree", monkeypatch, (320, 240))
+    rays = _addon("core.rays")
+    assert rays._BUFFERS is not None and rays._BUFFERS.handle(rtcore_scene.EmbreeScene(rays._DEVICE))
+    reference = rtcore_scene.EmbreeScene()
+    vertices = np.ascontiguousarray(geometry.vertices, np.float32)
+    mesh_construction.TriangleMesh(reference, vertices, np.ascontiguousarray(geometry.corners, np.int32))
+    rows, cols = np.mgrid[0:240, 0:320]
+    pixels = np.stack([cols.ravel(), rows.ravel()], axis=1)
+    origins, directions, per_depth = _addon("core.motion").pixel_rays(geometry.view, pixels)
+    reach = (geometry.view.clip[1] - geometry.view.clip[0]) * per_depth
+    found = reference.run(
+        origins.astype(np.float32), directions.astype(np.float32), dists=reach.astype(np.float32), output=1
+    )
+    assert (index >= 0).sum() > 40_000
+    np.testing.assert_array_equal(np.where(found["geomID"] < 0, -1, found["primID"]), index)
+    np.testing.assert_array_equal(found["tfar"][index >= 0], distance[index >= 0].astype(np.float32))
+
+
 def test_meta_json_names_the_route(scene, monkeypatch, tmp_path):
     _dense_scene(scene)
     for route, named in (("bvh", "bvh (Blender's mathutils.bvhtree)"), ("embree", "embree (embreex 4.4.0.post1)")):
