@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import bpy
@@ -37,32 +38,67 @@ def load_png(path: Path) -> np.ndarray:
     return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
 
 
+class RgbPictures:
+    """RGB pictures read through :func:`load_png` once and kept for the end of a run,
+    whose contact sheet and tracks' strip show them: :meth:`read_ahead` reads them on
+    Blender's thread while the writer still writes the last frames (Blender's loader
+    is the slow part of both). At most ``budget`` bytes are kept; a picture not kept is
+    read when it is asked for."""
+
+    def __init__(self, budget: int = 64 << 20):
+        self._kept: dict[Path, np.ndarray] = {}
+        self._left = budget
+
+    def read_ahead(self, paths: Iterable[Path], size: tuple[int, int]) -> None:
+        """Keep the pictures at ``paths`` that exist (``size``: (W, H), each one's)."""
+        for path in dict.fromkeys(paths):
+            if size[0] * size[1] * 3 > self._left:
+                return
+            if path not in self._kept and path.is_file():
+                self._kept[path] = load_png(path)
+                self._left -= self._kept[path].nbytes
+
+    def get(self, path: Path) -> np.ndarray:
+        """The picture at ``path``: kept, or read now."""
+        kept = self._kept.get(path)
+        return load_png(path) if kept is None else kept
+
+
+def sheet_frames(frames: list[int], rows: int = 4) -> list[int]:
+    """The contact sheet's frames: up to ``rows`` spread over ``frames``, first and last included."""
+    count = min(rows, len(frames))
+    return [frames[round(i * (len(frames) - 1) / max(count - 1, 1))] for i in range(count)]
+
+
 def _preview_tile(path: Path) -> np.ndarray | None:
     """A preview's thumbnail, made off Blender's thread (None: not ours, for Blender's loader)."""
     ours = _ours(path)
     return thumbnail(ours) if ours is not None else None
 
 
-def write_contact_sheet(root: Path, frames: list[int], preview_keys: list[str], rows: int = 4) -> Path | None:
-    """Up to ``rows`` frames spread over ``frames``, each a row of RGB then the previews.
+def write_contact_sheet(
+    root: Path, frames: list[int], preview_keys: list[str], rgb: RgbPictures | None = None
+) -> Path | None:
+    """The frames of :func:`sheet_frames`, each a row of RGB (from ``rgb`` where given)
+    then the previews.
 
     Returns the sheet's path, or None when there is nothing to show.
     """
     if not frames:
         return None
-    count = min(rows, len(frames))
-    picks = [frames[round(i * (len(frames) - 1) / max(count - 1, 1))] for i in range(count)]
+    picks = sheet_frames(frames)
+    rgb = rgb or RgbPictures(0)
     paths = [[rgb_path(root, f), *(preview_path(root, key, f) for key in preview_keys)] for f in picks]
     # The previews (ours) are decoded on the encoding threads while Blender's loader reads
     # the RGB pictures here (a Blender call, on Blender's thread).
     previews = [[encoding_pool().submit(_preview_tile, p) for p in files] for _, *files in paths]
     grid = []
     for (rgb_file, *files), tiles in zip(paths, previews, strict=True):
-        rgb = thumbnail(load_png(rgb_file))  # at most 640 px a side
+        first = thumbnail(rgb.get(rgb_file))  # at most 640 px a side
         pictures = [tile.result() for tile in tiles]
         pictures = [thumbnail(load_png(p)) if t is None else t for p, t in zip(files, pictures, strict=True)]
         # Previews may be smaller than the frame (``preview_width``): shown at the RGB's size.
-        grid.append([rgb, *(fit(picture, *rgb.shape[:2]) for picture in pictures)])
+        grid.append([first, *(fit(picture, *first.shape[:2]) for picture in pictures)])
     path = root / CONTACT_SHEET_NAME
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         write_png(

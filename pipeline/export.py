@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -136,6 +137,8 @@ class Exporter:
         self.run_files = run_files
         self.frame_writer = FrameWriter(folder.size, folder.modalities, folder.files, keep_meta=run_files)
         self._pending: dict[str, tuple[int, FrameCamera]] = {}  # each view's frame in flight, noted before the render
+        # The last frames handed to the writer: those it may not have written yet.
+        self._handed: deque[int] = deque(maxlen=len(folder.outputs) + 2)
         self.found_complete: set[int] = set()  # frames the run skipped as complete on disk
 
     @property
@@ -157,6 +160,8 @@ class Exporter:
         writing error does not replace."""
         try:
             try:
+                if self.run_files and not failed:  # Blender's thread would only wait for the writer
+                    self.folder.read_ahead(self._handed)
                 self._writer.close()  # every frame handed over is written before anything else
             except ExportError:
                 if not failed:
@@ -240,6 +245,7 @@ class Exporter:
         geometry the frame's rays need (which visits the frames around it) and hand each
         view's frame to the writer."""
         frame, stages = taken.frame, taken.stages
+        self._handed.append(frame)
         if self.motion is not None:
             self.session.match_geometry()
         with stages.time("capture geometry"):

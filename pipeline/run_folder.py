@@ -8,7 +8,7 @@ and :class:`~.export.Exporter` around its frames."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Set
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,18 +22,19 @@ from ..core.plan import Plan, plan
 from ..core.previews import preview_keys
 from ..core.stereo import LEFT, RIGHT
 from ..core.support import addon_version
+from ..core.tracks import strip_frames
 from ..exporters import bop, chunks
 from ..exporters.atomic import remove_stale_temporaries
 from ..exporters.coco_file import write_coco
 from ..exporters.errors import ExportError, ExportRefusedError
 from ..exporters.formats import damaged_files, is_complete, output_folders
 from ..exporters.frame_io import FrameFileError
-from ..exporters.layout import inside, view_folder
+from ..exporters.layout import inside, rgb_path, view_folder
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export, check_same_rig, write_rig_meta
 from . import motion, reconstruction, scene_info, views
 from .checks import blocking_problems, output_root
 from .classes import ClassError, Classes
-from .contact import write_contact_sheet
+from .contact import RgbPictures, sheet_frames, write_contact_sheet
 from .models import Models
 from .options import ExportOptions
 from .tracks import write_tracks
@@ -138,6 +139,7 @@ class RunFolder:
             self.files = replace(self.files, coco_by_class=True)
         self.outputs = [self._output(view, shared) for view in self.rig.views]
         self.rig_meta = self._rig_meta() if self.rig.folders else None
+        self.pictures = RgbPictures()  # read by read_ahead(), shown by finish()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if self.rig_meta is not None:
@@ -247,6 +249,25 @@ class RunFolder:
             for path, why in damaged_files(output.root, frame, self.array_keys, self.files)
         ]
 
+    def read_ahead(self, in_flight: Iterable[int]) -> None:
+        """Read the RGB pictures that :meth:`finish` will likely show (contact sheet,
+        tracks' strip) through Blender's loader, on Blender's thread, which meanwhile
+        only waits for the writer to write ``in_flight`` (frames handed over, perhaps not
+        yet listed). A guess: a picture it missed is read when shown."""
+        if not self.files.previews:
+            return
+        try:
+            for output in self.outputs:
+                if not output.keeper.folder_files_due():
+                    continue
+                frames = sorted({*output.keeper.complete_frames(), *in_flight})
+                shown = sheet_frames(frames)
+                if self.tracks is not None:
+                    shown += [frames[i] for i in strip_frames(len(frames))]
+                self.pictures.read_ahead([rgb_path(output.root, f) for f in shown], self.size)
+        except (OSError, RuntimeError, FrameFileError) as error:  # finish() meets it again, or not
+            log.debug("reading ahead in %s: %s", self.root, error)
+
     def finish(
         self, found_complete: Set[int] = frozenset(), raise_errors: bool = True, rebuild: bool = False
     ) -> list[int]:
@@ -283,20 +304,22 @@ class RunFolder:
             if raise_errors:
                 raise ExportError(f"Finishing {self.root} failed: {error}") from error
             log.error("could not finish %s: %s", self.root, error)  # the run's own error comes first
+        finally:
+            self.pictures = RgbPictures()
         return frames
 
     def _finish_view(self, output: ViewOutput, frames: list[int]) -> None:
         if self.files.coco and self.array_keys & {"instance_id", "object_index"}:
             write_coco(output.root, frames, self.categories)
         if self.files.previews:
-            write_contact_sheet(output.root, frames, preview_keys(self.array_keys))
+            write_contact_sheet(output.root, frames, preview_keys(self.array_keys), self.pictures)
         if self.files.bop and frames and "instance_ids" in self.array_keys:
             models = [(m.vertices, m.triangles) for m in self.models.models]
             bop.write_scene(output.root, frames, models, again=self._bop_models_written)
             self._bop_models_written = True
         if self.tracks is not None and frames:
-            view, previews = output.view, self.files.previews
-            write_tracks(self.scene, self.view_layer, view, output.root, frames, self.tracks, self.size, previews)
+            strip = self.pictures if self.files.previews else None
+            write_tracks(self.scene, self.view_layer, output.view, output.root, frames, self.tracks, self.size, strip)
 
     def _write_reconstruction(self, frames: list[int]) -> None:
         folders = {o.view.name: o.root for o in self.outputs}

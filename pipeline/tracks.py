@@ -31,7 +31,7 @@ from ..exporters.atomic import atomic_path
 from ..exporters.layout import rgb_path
 from ..exporters.npz import write_npz
 from .changes import SceneChanges
-from .contact import load_png
+from .contact import RgbPictures
 from .motion import GeometryCache, match_render_geometry
 from .options import TrackOptions
 from .views import View
@@ -123,10 +123,18 @@ def compute_tracks(
 
 
 def write_tracks(
-    scene, view_layer, view: View, root: Path, frames: list[int], options: TrackOptions, size, preview: bool
+    scene,
+    view_layer,
+    view: View,
+    root: Path,
+    frames: list[int],
+    options: TrackOptions,
+    size,
+    preview: RgbPictures | None,
 ) -> Path:
-    """Compute and write ``root/tracks.npz`` (and its preview strip); the scene is left
-    as it was. Raises ``ValueError`` for unusable given queries."""
+    """Compute and write ``root/tracks.npz`` (and with ``preview``, its strip of the RGB
+    pictures there); the scene is left as it was. Raises ``ValueError`` for unusable
+    given queries."""
     changes = SceneChanges()
     current = scene.frame_current
     try:
@@ -137,19 +145,19 @@ def write_tracks(
         scene.frame_set(current)
     path = root / TRACKS_NAME
     write_npz(path, tracks)
-    if preview:
-        write_tracks_preview(root, tracks)
+    if preview is not None:
+        write_tracks_preview(root, tracks, preview)
     return path
 
 
-def write_tracks_preview(root: Path, tracks: dict[str, np.ndarray]) -> Path:
-    """``tracks_preview.png``: a strip of RGB frames with every track drawn, a filled dot
-    where the point is seen and a ring where it is hidden."""
+def write_tracks_preview(root: Path, tracks: dict[str, np.ndarray], pictures: RgbPictures) -> Path:
+    """``tracks_preview.png``: a strip of RGB frames (from ``pictures``) with every track
+    drawn, a filled dot where the point is seen and a ring where it is hidden."""
     colours = track_colours(len(tracks["query_points"]))
     picks = strip_frames(len(tracks["frames"]))
     tiles = []
     for index in picks:
-        rgb = load_png(rgb_path(root, int(tracks["frames"][index])))
+        rgb = pictures.get(rgb_path(root, int(tracks["frames"][index])))
         drawn = draw_points(rgb, tracks["target_points"][:, index], tracks["occluded"][:, index], colours)
         tiles.append(thumbnail(drawn))
     path = root / TRACKS_PREVIEW_NAME

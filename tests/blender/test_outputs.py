@@ -100,13 +100,15 @@ def test_kitti_flow_and_depth_png16_within_their_precision(run):
     assert json.loads((root / "meta.json").read_text())["depth_png16_scale_per_metre"] == 1000.0
 
 
-def test_contact_sheet_tiles_are_the_previews(run):
+def test_contact_sheet_tiles_are_the_rgb_and_the_previews(run):
     _, root, _ = run
     sheet, _ = read_png(root / "contact_sheet.png")
     keys = ["depth", "normal", "flow_forward", "flow_backward", "occlusion_forward", "occlusion_backward"]
     keys += ["object_index", "material_index", "instance_id", "semantic", "emission"]
     assert sheet.shape == (4 + 3 * (120 + 4), 4 + (1 + len(keys)) * (160 + 4), 3)
     for row, frame in enumerate(FRAMES):
+        rgb, _ = read_png(root / "rgb" / f"{frame:06d}.png")  # read ahead while the last frame was written
+        np.testing.assert_array_equal(sheet[4 + row * 124 : 124 + row * 124, 4:164], rgb[..., :3], err_msg=str(frame))
         for column, key in enumerate(keys, start=1):
             preview, _ = read_png(root / "preview" / key / f"{frame:06d}.png")
             y, x = 4 + row * 124, 4 + column * 164
