@@ -16,6 +16,7 @@ contract; cameras are a ``K`` and a ``world_to_camera`` (``core/camera.py``).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,26 +85,48 @@ def pixel_rays(view: View, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
 def grid_rays(view: View, rows: range, cols: range | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rays of :func:`pixel_rays` through every pixel centre of ``rows`` (and of
-    ``cols``: every column by default), row by row, made a row and a column at a time in
-    single precision (the ray engine's): origins and unit directions (N, 3), and the
-    reach of the clipping range along each (N,)."""
+    ``cols``: every column by default), row by row, in single precision (the ray
+    engine's): origins and unit directions (N, 3), and the reach of the clipping range
+    along each (N,). A perspective camera's rays in its own axes are the same at every
+    frame while its K and clipping range are: kept (up to ``KEPT_RAYS`` of them), and
+    only turned and moved."""
     K = np.asarray(view.K, np.float64)
     cols = range(view.size[0]) if cols is None else cols
-    x = ((np.arange(cols.start, cols.stop) - K[0, 2]) / K[0, 0]).astype(np.float32)[None, :, None]
-    y = ((np.arange(rows.start, rows.stop) - K[1, 2]) / K[1, 1]).astype(np.float32)[:, None, None]
-    right, down, forward = view.rotation.astype(np.float32)  # the camera's axes in world coordinates
     near, far = view.clip
     if view.orthographic:
+        x = ((np.arange(cols.start, cols.stop) - K[0, 2]) / K[0, 0]).astype(np.float32)[None, :, None]
+        y = ((np.arange(rows.start, rows.stop) - K[1, 2]) / K[1, 1]).astype(np.float32)[:, None, None]
+        right, down, forward = view.rotation.astype(np.float32)  # the camera's axes in world coordinates
         origins = view.centre.astype(np.float32) + x * right + y * down + np.float32(near) * forward
-        directions = np.broadcast_to(forward, origins.shape)
         reach = np.full(origins.shape[:2], far - near, np.float32)
-    else:
-        along = x * right + y * down + forward  # a direction per metre of planar depth
-        length = np.sqrt(x * x + y * y + 1.0)
-        origins = view.centre.astype(np.float32) + along * np.float32(near)
-        directions = along / length
-        reach = np.float32(far - near) * length[..., 0]
-    return origins.reshape(-1, 3), directions.reshape(-1, 3), reach.reshape(-1)
+        return origins.reshape(-1, 3), np.broadcast_to(forward, (reach.size, 3)), reach.reshape(-1)
+    key = (K.tobytes(), near, far, rows, cols)
+    with _GRID_LOCK:
+        kept = _GRID.get(key)
+    if kept is None:
+        x = ((np.arange(cols.start, cols.stop) - K[0, 2]) / K[0, 0]).astype(np.float32)[None, :]
+        y = ((np.arange(rows.start, rows.stop) - K[1, 2]) / K[1, 1]).astype(np.float32)[:, None]
+        length = np.sqrt(x * x + y * y + 1.0)  # metres along the ray per metre of planar depth
+        own = np.stack(np.broadcast_arrays(x / length, y / length, 1 / length), axis=-1).reshape(-1, 3)
+        to_near = np.ones((len(own), 4), np.float32)  # from the centre to the near plane, and a 1
+        np.multiply(own, (length * np.float32(near)).reshape(-1, 1), out=to_near[:, :3])
+        kept = (own, to_near, (length * np.float32(far - near)).reshape(-1))
+        with _GRID_LOCK:
+            if sum(len(rays[0]) for rays in _GRID.values()) + len(own) > KEPT_RAYS:
+                _GRID.clear()  # another camera's
+            if view.size[0] * view.size[1] <= KEPT_RAYS:  # a larger picture's bands would push each other out
+                _GRID[key] = kept
+    own, to_near, reach = kept
+    rotation = view.rotation.astype(np.float32)  # its rows: the camera's axes in world coordinates
+    origins = to_near @ np.vstack([rotation, view.centre.astype(np.float32)])  # one product: turned and moved
+    directions = own @ rotation
+    return origins, directions, reach
+
+
+# Pixel centres' rays kept in a camera's own axes (32 bytes each): a 1920×1080 picture's.
+KEPT_RAYS = 1 << 21
+_GRID: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_GRID_LOCK = threading.Lock()
 
 
 def project(view: View, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
