@@ -17,6 +17,7 @@ import numpy as np
 from .boxes import boxes_from_mask
 from .camera import FrameCamera
 from .stereo import disparity
+from .transform import transform
 
 # The per-instance rows of use_object_labels (docs/contract.md, Objects).
 OBJECT_ROWS = (
@@ -79,8 +80,7 @@ def unit_normals(normal: np.ndarray, background: np.ndarray) -> np.ndarray:
 
 def normals_to_camera(normal_world: np.ndarray, world_to_camera: np.ndarray) -> np.ndarray:
     """Rotate (H, W, 3) world-space normals into OpenCV camera axes (x right, y down, z forward)."""
-    rotation = np.asarray(world_to_camera, dtype=np.float64)[:3, :3].astype(np.float32)
-    return normal_world @ rotation.T
+    return transform(normal_world, np.asarray(world_to_camera, np.float64)[:3, :3], dtype=np.float32)
 
 
 def flow_from_vector(vector: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -197,7 +197,7 @@ def points_arrays(data: FrameData) -> dict[str, np.ndarray]:
             u, v = u * z, v * z
         point = np.stack([u, v, z], axis=-1)
         camera[rows] = point
-        world[rows] = (point - pose[:3, 3]) @ pose[:3, :3]  # R^T (p - t), as rows
+        world[rows] = transform(point - pose[:3, 3], pose[:3, :3].T)  # R^T (p - t)
     return {"points": camera, "points_world": world}
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import motion, rays
+from .transform import transform
 
 if TYPE_CHECKING:
     from .surfaces import FrameGeometry, Instance
@@ -67,7 +68,7 @@ def _extent(view: motion.View, world: np.ndarray, triangles: np.ndarray) -> np.n
     clipping range (None where nothing of them is in it): the vertices within the range and
     the points where the triangles' edges cross its planes bound it."""
     m = np.asarray(view.world_to_camera, np.float64)
-    camera = world @ m[:3, :3].T + m[:3, 3]
+    camera = transform(world, m[:3, :3], m[:3, 3], np.float64)
     z = camera[:, 2]
     near, far = view.clip
     within = (z >= near) & (z <= far)
@@ -115,8 +116,8 @@ def _silhouette(geometry: FrameGeometry, i: int, world: np.ndarray, rows: range,
         part = asked[start : start + BLOCK_RAYS]
         ys, xs = np.divmod(part, len(cols))
         origins, directions, per_depth = motion.pixel_rays(view, np.stack([xs + cols.start, ys + rows.start], 1))
-        origins = origins @ to_own[:3, :3].T + to_own[:3, 3]
-        directions = directions @ to_own[:3, :3].T
+        origins = transform(origins, to_own[:3, :3], to_own[:3, 3])
+        directions = transform(directions, to_own[:3, :3])
         stretch = np.linalg.norm(directions, axis=1)  # unit directions there (Blender's BVH asks for them),
         directions /= stretch[:, None]  # and the clipping range's reach as long there as it is in the world
         hit = engine.hits(origins, directions, (view.clip[1] - view.clip[0]) * per_depth * stretch)

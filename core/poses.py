@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .transform import transform
+
 
 def polar_rotation(matrix: np.ndarray) -> np.ndarray:
     """R of the polar decomposition M = R·P of a 3×3 matrix, a rotation (a mirror in M
@@ -47,7 +49,7 @@ def model_frames(matrices: list[np.ndarray], vertices: np.ndarray, first_vertex:
         rotation[i], translation[i] = polar_rotation(matrix[:3, :3]), matrix[:3, 3]
         own = vertices[first_vertex[i] : first_vertex[i + 1]]
         if len(own):
-            model = (own - translation[i]) @ rotation[i]  # rows: Rᵀ(x − t)
+            model = transform(own - translation[i], rotation[i].T)  # Rᵀ(x − t)
             low[i], high[i] = model.min(axis=0), model.max(axis=0)
     return ModelFrames(rotation, translation, low, high)
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import instances, motion, objects, poses
 from .surfaces import FrameGeometry, Surfaces, locate, observe, surfaces_at
+from .transform import transform
 
 # Where the rendered depth and the ray's differ by more than this fraction, the pixel
 # shows something the geometry does not hold (a render-only effect such as displacement):
@@ -123,7 +124,7 @@ class FrameMotion:
                     flow[~followed] = np.nan
                     out[_key("flow", direction, k)][r, c] = flow
                 if self.scene_flow:
-                    displacement = (points - here) @ self.source.view.rotation.T  # into this frame's camera axes
+                    displacement = transform(points - here, self.source.view.rotation)  # into this frame's camera axes
                     displacement[~followed] = np.nan
                     out[_key("scene_flow", direction, k)][r, c] = displacement
                     out[_key("depth_change", direction, k)][r, c] = np.where(followed, depth - seen.depth, np.nan)

@@ -33,6 +33,7 @@ from ..core import motion
 from ..core.camera import intrinsics, output_size, world_to_camera
 from ..core.ray_arrays import FrameMotion
 from ..core.surfaces import FrameGeometry, Instance
+from ..core.transform import transform
 from . import scene_info, views
 from .changes import SceneChanges
 from .classes import Classes
@@ -125,7 +126,7 @@ def capture(
     offsets = np.cumsum([0, *(len(inst.local) for inst in found)])
     world, corners = np.zeros((0, 3)), np.zeros((0, 3), np.int64)
     if found:
-        world = np.concatenate([inst.local @ inst.matrix[:3, :3].T + inst.matrix[:3, 3] for inst in found])
+        world = np.concatenate([transform(i.local, i.matrix[:3, :3], i.matrix[:3, 3], np.float64) for i in found])
         corners = np.concatenate([inst.triangles + start for inst, start in zip(found, offsets[:-1], strict=True)])
     return FrameGeometry(_view(scene, view), found, first, world, corners, offsets)
 
