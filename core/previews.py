@@ -139,32 +139,34 @@ def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     noise. The PNG text states both (``flow_max_px``, ``flow_scale_px``); undefined (NaN)
     flow is black.
     """
-    max_radius = max(
-        (float(np.nanmax(np.hypot(r[..., 0], r[..., 1]), initial=0.0)) for _, r in _bands(flow)), default=0.0
-    )
+
+    def squared(rows: np.ndarray) -> np.ndarray:
+        u, v = rows[..., 0], rows[..., 1]
+        return u * u + v * v  # numpy's hypot is several times slower
+
+    max_radius = max((float(np.nanmax(squared(r), initial=0.0)) for _, r in _bands(flow)), default=0.0) ** 0.5
     scale = max(max_radius, 1.0)
 
     def colour(rows: np.ndarray) -> np.ndarray:
-        # Middlebury's blend, 255 · (1 − r (1 − w)) inside the unit radius and
-        # 255 · 0.75 w beyond, as a + b · 255 w: a and b once, then per channel w, on
-        # single-precision arrays worked in place.
+        # Every radius is within the unit circle (the scale is the largest radius), where
+        # Middlebury's blend is 255 · (1 − r (1 − w)): a + b · 255 w with a = 255 (1 − r)
+        # and b = r, once, then per channel w, on single-precision arrays worked in place.
         u, v = rows[..., 0].astype(np.float32), rows[..., 1].astype(np.float32)
-        valid = np.isfinite(u) & np.isfinite(v)
-        u[~valid] = 0.0
-        v[~valid] = 0.0
-        radius = np.hypot(u, v)
-        radius /= scale
+        invalid = ~(np.isfinite(u) & np.isfinite(v))
+        np.copyto(u, 0.0, where=invalid)
+        np.copyto(v, 0.0, where=invalid)
+        b = u * u + v * v
+        np.sqrt(b, out=b)
+        b *= np.float32(1.0 / scale)
+        np.minimum(b, np.float32(1.0), out=b)  # the largest radius may round to just above 1
+        np.copyto(b, 0.0, where=invalid)  # undefined: black
+        a = np.float32(255) - np.float32(255) * b
+        np.copyto(a, 0.0, where=invalid)
         position = np.arctan2(-v, -u)  # in [−π, π]: position in [0, 54] along the wheel
-        position /= np.pi
-        position += 1.0
-        position *= (len(_WHEEL) - 1) / 2
+        position *= np.float32((len(_WHEEL) - 1) / (2 * np.pi))
+        position += np.float32((len(_WHEEL) - 1) / 2)
         k0 = position.astype(np.intp)  # not negative: truncation is the floor
         position -= k0  # the fraction of the way to the next entry
-        inside = radius <= 1
-        a = np.where(inside, np.float32(255) * (1 - radius), np.float32(0))
-        b = np.where(inside, radius, np.float32(0.75))
-        a[~valid] = 0.0  # undefined: black
-        b[~valid] = 0.0
         rgb = np.empty((*rows.shape[:-1], 3), np.uint8)
         for c in range(3):
             value = np.take(_WHEEL_STEP_255[c], k0)
