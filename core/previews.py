@@ -275,7 +275,10 @@ def occlusion_preview(codes: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     return _in_bands(codes, lambda rows: np.take(_OCCLUSION_COLOURS, rows, axis=0)), legend
 
 
-def thumbnail(image: np.ndarray, max_side: int = 640) -> np.ndarray:
+THUMBNAIL_SIDE = 640  # a contact sheet's tiles are at most this many pixels a side
+
+
+def thumbnail(image: np.ndarray, max_side: int = THUMBNAIL_SIDE) -> np.ndarray:
     """An (H, W, 3) uint8 picture shrunk by a whole factor (box average) until neither
     side exceeds ``max_side``; small pictures come back as they are."""
     factor = -(-max(image.shape[:2]) // max_side)

@@ -5,6 +5,7 @@ on Blender's thread, cast on the writer's. ``surfaces.py`` finds and follows the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,7 +65,7 @@ class FrameMotion:
     depth: bool = False  # the rays' planar depth, where they meet the rendered surface (EEVEE's)
     objects: tuple[str, ...] = ()  # of object_labels, amodal_masks
 
-    def arrays(self, render_depth: np.ndarray) -> dict[str, np.ndarray]:
+    def arrays(self, render_depth: np.ndarray, run: Callable = map) -> dict[str, np.ndarray]:
         """``occlusion_forward``/``_backward`` (with ``occlusion``), for each k > 1
         ``flow_forward_k<k>``, ``flow_backward_k<k>`` (and their occlusion), and each of
         ``labels`` (``instance_id``, ``semantic``, ``object_index``, ``material_index``) of the surface
@@ -79,7 +80,8 @@ class FrameMotion:
         rays' planar depth at pixel centres where they meet the rendered surface, NaN
         elsewhere; with ``objects``, the per-instance rows of ``objects.py`` (and their
         whole silhouettes with ``amodal_masks``). The render's depth pass tells which
-        pixels show a surface."""
+        pixels show a surface. ``run`` maps the blocks of pixels (and the neighbours'
+        pictures) to the work on them: ``map`` here, or an executor's on several threads."""
         height, width = render_depth.shape
         out: dict[str, np.ndarray] = {}
         for k, direction in self.targets:
@@ -97,37 +99,12 @@ class FrameMotion:
         if self.depth:
             out["depth"] = np.full((height, width), np.nan, np.float32)
         picture = self.source.picture()  # the render's size (FrameWriter checked it)
+        if run is not map and self.occlusion:  # the neighbours' pictures side by side first
+            list(run(FrameGeometry.face_picture, self.targets.values()))
         rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
-        for start in range(0, len(rows), BLOCK_PIXELS):
-            r, c = rows[start : start + BLOCK_PIXELS], cols[start : start + BLOCK_PIXELS]
-            pixels = np.stack([c, r], axis=1)
-            seen = surfaces_at(self.source, pixels, picture[r, c])
-            agree = _meets_render(seen.depth, render_depth, r, c)
-            for name in self.labels:
-                out[name][r, c] = np.where(agree, seen.label(name), -1)
-            if self.depth:
-                out["depth"][r, c] = np.where(agree, seen.depth, np.nan)
-            if self.scene_flow or self.coordinates:  # the points here, on this frame's own vertices
-                here = locate(seen, self.source)[0]
-            if self.coordinates:
-                self._coordinates(out, r, c, seen, here, agree)
-            for (k, direction), target in self.targets.items():
-                points, followed, own = locate(seen, target)
-                followed &= agree
-                if self.occlusion:
-                    moved, depth, codes = observe(target, points, followed, own, picture=True)
-                    out[_key("occlusion", direction, k)][r, c] = codes
-                else:  # flow alone: where the points go, seen or not
-                    moved, depth = motion.project(target.view, points)
-                if k > 1:
-                    flow = motion.flow_to(pixels, moved)
-                    flow[~followed] = np.nan
-                    out[_key("flow", direction, k)][r, c] = flow
-                if self.scene_flow:
-                    displacement = transform(points - here, self.source.view.rotation)  # into this frame's camera axes
-                    displacement[~followed] = np.nan
-                    out[_key("scene_flow", direction, k)][r, c] = displacement
-                    out[_key("depth_change", direction, k)][r, c] = np.where(followed, depth - seen.depth, np.nan)
+        starts = range(0, len(rows), BLOCK_PIXELS)
+        blocks = [(rows[s : s + BLOCK_PIXELS], cols[s : s + BLOCK_PIXELS]) for s in starts]
+        list(run(lambda block: self._block(out, render_depth, picture, *block), blocks))
         if self.depth:
             self._edges(out, render_depth, picture)
         if "instance_id" in self.labels:
@@ -137,6 +114,37 @@ class FrameMotion:
                 masks = "amodal_masks" in self.objects
                 out.update(objects.object_labels(self.source, out["instance_id"], masks))
         return out
+
+    def _block(self, out: dict[str, np.ndarray], render_depth: np.ndarray, picture: np.ndarray, r, c) -> None:
+        """Fill ``out`` at the pixels (``r``, ``c``): a block of :meth:`arrays`."""
+        pixels = np.stack([c, r], axis=1)
+        seen = surfaces_at(self.source, pixels, picture[r, c])
+        agree = _meets_render(seen.depth, render_depth, r, c)
+        for name in self.labels:
+            out[name][r, c] = np.where(agree, seen.label(name), -1)
+        if self.depth:
+            out["depth"][r, c] = np.where(agree, seen.depth, np.nan)
+        if self.scene_flow or self.coordinates:  # the points here, on this frame's own vertices
+            here = locate(seen, self.source)[0]
+        if self.coordinates:
+            self._coordinates(out, r, c, seen, here, agree)
+        for (k, direction), target in self.targets.items():
+            points, followed, own = locate(seen, target)
+            followed &= agree
+            if self.occlusion:
+                moved, depth, codes = observe(target, points, followed, own, picture=True)
+                out[_key("occlusion", direction, k)][r, c] = codes
+            else:  # flow alone: where the points go, seen or not
+                moved, depth = motion.project(target.view, points)
+            if k > 1:
+                flow = motion.flow_to(pixels, moved)
+                flow[~followed] = np.nan
+                out[_key("flow", direction, k)][r, c] = flow
+            if self.scene_flow:
+                displacement = transform(points - here, self.source.view.rotation)  # into this frame's camera axes
+                displacement[~followed] = np.nan
+                out[_key("scene_flow", direction, k)][r, c] = displacement
+                out[_key("depth_change", direction, k)][r, c] = np.where(followed, depth - seen.depth, np.nan)
 
     def _edges(self, out: dict[str, np.ndarray], render_depth: np.ndarray, picture: np.ndarray) -> None:
         """Where the rays give the depth (EEVEE's): the pixels next to a rendered surface

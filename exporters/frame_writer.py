@@ -17,6 +17,7 @@ import numpy as np
 from ..core.camera import FrameCamera
 from ..core.convert import mark_background
 from ..core.plan import frame_arrays
+from .background import encoding_pool
 from .errors import ExportError
 from .formats import write_frame
 from .layout import OutputOptions, names_instances
@@ -30,8 +31,9 @@ class CapturedGeometry(Protocol):
     """The scene's geometry captured for one view's frame (``pipeline/motion.py``, ``core/surfaces.py``): what
     its rays need, cast here."""
 
-    def arrays(self, depth: np.ndarray) -> dict[str, np.ndarray]:
-        """The arrays computed from rays (occlusion, flow over k frames, instance ids)."""
+    def arrays(self, depth: np.ndarray, run: Callable = map) -> dict[str, np.ndarray]:
+        """The arrays computed from rays (occlusion, flow over k frames, instance ids),
+        their work handed out through ``run`` (``map``, or an executor's)."""
 
     def instance_table(self, ids: np.ndarray) -> dict[str, dict[str, Any]]:
         """The frame's rows of the instance table, for the ids given."""
@@ -76,6 +78,9 @@ class FrameWriter:
     def __init__(self, size: tuple[int, int], modalities: list[str], files: OutputOptions, keep_meta: bool):
         self.size, self.modalities, self.files, self.keep_meta = size, modalities, files, keep_meta
         self.timings: list[FrameTiming] = []
+        # Set when no render runs beside the writer any more (the run is ending): the
+        # frames left then cast their rays on the encoding threads too.
+        self.alone = False
 
     def write(self, root: Path, keeper: MetaKeeper, view: ViewFrame, timing: FrameTiming) -> None:
         """Write ``view``'s frame into ``root``; raises :class:`ExportError`."""
@@ -96,7 +101,8 @@ class FrameWriter:
             mark_background(raw["depth"], view.camera.clip_end)
         try:
             with stages.time("rays"):
-                geometry = view.geometry.arrays(raw["depth"]) if view.geometry is not None else {}
+                run = encoding_pool().map if self.alone else map
+                geometry = view.geometry.arrays(raw["depth"], run) if view.geometry is not None else {}
             with stages.time("convert"):
                 arrays = frame_arrays(raw, self.modalities, view.camera, frame, geometry)
                 instances = None

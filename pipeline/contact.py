@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import Future
 from pathlib import Path
 
 import bpy
 import numpy as np
 
 from ..core.png import read_png, write_png
-from ..core.previews import contact_sheet, fit, thumbnail
+from ..core.previews import THUMBNAIL_SIDE, contact_sheet, fit, thumbnail
 from ..exporters.atomic import atomic_path
 from ..exporters.background import encoding_pool
 from ..exporters.layout import preview_path, rgb_path
@@ -38,30 +39,43 @@ def load_png(path: Path) -> np.ndarray:
     return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
 
 
-class RgbPictures:
-    """RGB pictures read through :func:`load_png` once and kept for the end of a run,
-    whose contact sheet and tracks' strip show them: :meth:`read_ahead` reads them on
-    Blender's thread while the writer still writes the last frames (Blender's loader
-    is the slow part of both). At most ``budget`` bytes are kept; a picture not kept is
-    read when it is asked for."""
+class RunEndPictures:
+    """The pictures the end of a run shows (the contact sheet, the tracks' strip), read
+    once: :meth:`read_ahead` starts on them while the writer still writes the last
+    frames, RGB through Blender's loader on Blender's thread (which only waits then)
+    and the previews' thumbnails on the encoding threads. At most ``budget`` bytes are
+    kept; a picture not kept is read when it is asked for."""
 
     def __init__(self, budget: int = 64 << 20):
-        self._kept: dict[Path, np.ndarray] = {}
+        self._rgb: dict[Path, np.ndarray] = {}
+        self._tiles: dict[Path, Future] = {}
         self._left = budget
 
-    def read_ahead(self, paths: Iterable[Path], size: tuple[int, int]) -> None:
-        """Keep the pictures at ``paths`` that exist (``size``: (W, H), each one's)."""
-        for path in dict.fromkeys(paths):
+    def read_ahead(self, rgb: Iterable[Path], previews: Iterable[Path], size: tuple[int, int]) -> None:
+        """Start on the previews' thumbnails, then read the RGB pictures, of those that
+        exist (``size``: (W, H), each one's)."""
+        shrink = -(-max(size) // THUMBNAIL_SIDE)
+        for path in dict.fromkeys(previews):
+            if (size[0] // shrink) * (size[1] // shrink) * 3 > self._left:
+                break
+            if path not in self._tiles and path.is_file():
+                self._tiles[path] = encoding_pool().submit(_preview_tile, path)
+                self._left -= (size[0] // shrink) * (size[1] // shrink) * 3
+        for path in dict.fromkeys(rgb):
             if size[0] * size[1] * 3 > self._left:
                 return
-            if path not in self._kept and path.is_file():
-                self._kept[path] = load_png(path)
-                self._left -= self._kept[path].nbytes
+            if path not in self._rgb and path.is_file():
+                self._rgb[path] = load_png(path)
+                self._left -= self._rgb[path].nbytes
 
-    def get(self, path: Path) -> np.ndarray:
-        """The picture at ``path``: kept, or read now."""
-        kept = self._kept.get(path)
+    def rgb(self, path: Path) -> np.ndarray:
+        """The RGB picture at ``path``: kept, or read now."""
+        kept = self._rgb.get(path)
         return load_png(path) if kept is None else kept
+
+    def tile(self, path: Path) -> Future:
+        """The thumbnail of the preview at ``path`` (None: not ours, for Blender's loader)."""
+        return self._tiles.get(path) or encoding_pool().submit(_preview_tile, path)
 
 
 def sheet_frames(frames: list[int], rows: int = 4) -> list[int]:
@@ -77,28 +91,28 @@ def _preview_tile(path: Path) -> np.ndarray | None:
 
 
 def write_contact_sheet(
-    root: Path, frames: list[int], preview_keys: list[str], rgb: RgbPictures | None = None
+    root: Path, frames: list[int], preview_keys: list[str], pictures: RunEndPictures | None = None
 ) -> Path | None:
-    """The frames of :func:`sheet_frames`, each a row of RGB (from ``rgb`` where given)
-    then the previews.
+    """The frames of :func:`sheet_frames`, each a row of RGB then the previews (from
+    ``pictures`` where given).
 
     Returns the sheet's path, or None when there is nothing to show.
     """
     if not frames:
         return None
     picks = sheet_frames(frames)
-    rgb = rgb or RgbPictures(0)
+    pictures = pictures or RunEndPictures(0)
     paths = [[rgb_path(root, f), *(preview_path(root, key, f) for key in preview_keys)] for f in picks]
     # The previews (ours) are decoded on the encoding threads while Blender's loader reads
     # the RGB pictures here (a Blender call, on Blender's thread).
-    previews = [[encoding_pool().submit(_preview_tile, p) for p in files] for _, *files in paths]
+    previews = [[pictures.tile(p) for p in files] for _, *files in paths]
     grid = []
     for (rgb_file, *files), tiles in zip(paths, previews, strict=True):
-        first = thumbnail(rgb.get(rgb_file))  # at most 640 px a side
-        pictures = [tile.result() for tile in tiles]
-        pictures = [thumbnail(load_png(p)) if t is None else t for p, t in zip(files, pictures, strict=True)]
+        first = thumbnail(pictures.rgb(rgb_file))  # at most 640 px a side
+        shown = [tile.result() for tile in tiles]
+        shown = [thumbnail(load_png(p)) if t is None else t for p, t in zip(files, shown, strict=True)]
         # Previews may be smaller than the frame (``preview_width``): shown at the RGB's size.
-        grid.append([first, *(fit(picture, *first.shape[:2]) for picture in pictures)])
+        grid.append([first, *(fit(picture, *first.shape[:2]) for picture in shown)])
     path = root / CONTACT_SHEET_NAME
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         write_png(

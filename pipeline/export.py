@@ -160,6 +160,7 @@ class Exporter:
         writing error does not replace."""
         try:
             try:
+                self.frame_writer.alone = True
                 if self.run_files and not failed:  # Blender's thread would only wait for the writer
                     self.folder.read_ahead(self._handed)
                 self._writer.close()  # every frame handed over is written before anything else

@@ -29,12 +29,12 @@ from ..exporters.coco_file import write_coco
 from ..exporters.errors import ExportError, ExportRefusedError
 from ..exporters.formats import damaged_files, is_complete, output_folders
 from ..exporters.frame_io import FrameFileError
-from ..exporters.layout import inside, rgb_path, view_folder
+from ..exporters.layout import inside, preview_path, rgb_path, view_folder
 from ..exporters.meta import MetaKeeper, MetaMismatchError, check_same_export, check_same_rig, write_rig_meta
 from . import motion, reconstruction, scene_info, views
 from .checks import blocking_problems, output_root
 from .classes import ClassError, Classes
-from .contact import RgbPictures, sheet_frames, write_contact_sheet
+from .contact import RunEndPictures, sheet_frames, write_contact_sheet
 from .models import Models
 from .options import ExportOptions
 from .tracks import write_tracks
@@ -139,7 +139,7 @@ class RunFolder:
             self.files = replace(self.files, coco_by_class=True)
         self.outputs = [self._output(view, shared) for view in self.rig.views]
         self.rig_meta = self._rig_meta() if self.rig.folders else None
-        self.pictures = RgbPictures()  # read by read_ahead(), shown by finish()
+        self.pictures = RunEndPictures()  # read by read_ahead(), shown by finish()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if self.rig_meta is not None:
@@ -260,11 +260,14 @@ class RunFolder:
             for output in self.outputs:
                 if not output.keeper.folder_files_due():
                     continue
-                frames = sorted({*output.keeper.complete_frames(), *in_flight})
-                shown = sheet_frames(frames)
-                if self.tracks is not None:
-                    shown += [frames[i] for i in strip_frames(len(frames))]
-                self.pictures.read_ahead([rgb_path(output.root, f) for f in shown], self.size)
+                done = set(output.keeper.complete_frames())
+                frames = sorted(done | set(in_flight))
+                sheet = sheet_frames(frames)
+                strip = [frames[i] for i in strip_frames(len(frames))] if self.tracks is not None else []
+                # The previews of frames still being written are not final: not read yet.
+                keys = preview_keys(self.array_keys)
+                previews = [preview_path(output.root, k, f) for f in sheet if f in done - set(in_flight) for k in keys]
+                self.pictures.read_ahead([rgb_path(output.root, f) for f in sheet + strip], previews, self.size)
         except (OSError, RuntimeError, FrameFileError) as error:  # finish() meets it again, or not
             log.debug("reading ahead in %s: %s", self.root, error)
 
@@ -305,7 +308,7 @@ class RunFolder:
                 raise ExportError(f"Finishing {self.root} failed: {error}") from error
             log.error("could not finish %s: %s", self.root, error)  # the run's own error comes first
         finally:
-            self.pictures = RgbPictures()
+            self.pictures = RunEndPictures()
         return frames
 
     def _finish_view(self, output: ViewOutput, frames: list[int]) -> None:

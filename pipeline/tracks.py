@@ -31,7 +31,7 @@ from ..exporters.atomic import atomic_path
 from ..exporters.layout import rgb_path
 from ..exporters.npz import write_npz
 from .changes import SceneChanges
-from .contact import RgbPictures
+from .contact import RunEndPictures
 from .motion import GeometryCache, match_render_geometry
 from .options import TrackOptions
 from .views import View
@@ -130,7 +130,7 @@ def write_tracks(
     frames: list[int],
     options: TrackOptions,
     size,
-    preview: RgbPictures | None,
+    preview: RunEndPictures | None,
 ) -> Path:
     """Compute and write ``root/tracks.npz`` (and with ``preview``, its strip of the RGB
     pictures there); the scene is left as it was. Raises ``ValueError`` for unusable
@@ -150,14 +150,14 @@ def write_tracks(
     return path
 
 
-def write_tracks_preview(root: Path, tracks: dict[str, np.ndarray], pictures: RgbPictures) -> Path:
+def write_tracks_preview(root: Path, tracks: dict[str, np.ndarray], pictures: RunEndPictures) -> Path:
     """``tracks_preview.png``: a strip of RGB frames (from ``pictures``) with every track
     drawn, a filled dot where the point is seen and a ring where it is hidden."""
     colours = track_colours(len(tracks["query_points"]))
     picks = strip_frames(len(tracks["frames"]))
     tiles = []
     for index in picks:
-        rgb = pictures.get(rgb_path(root, int(tracks["frames"][index])))
+        rgb = pictures.rgb(rgb_path(root, int(tracks["frames"][index])))
         drawn = draw_points(rgb, tracks["target_points"][:, index], tracks["occluded"][:, index], colours)
         tiles.append(thumbnail(drawn))
     path = root / TRACKS_PREVIEW_NAME
