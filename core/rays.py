@@ -67,8 +67,8 @@ class _EmbreeBuffers:
             function.restype, function.argtypes = result, arguments
 
     def handle(self, scene) -> int | None:
-        """The Embree scene of a new, empty embreex ``EmbreeScene`` made with ``device``
-        (None where its C fields are not where embreex 4.4 has them)."""
+        """The Embree scene of a new, empty embreex ``EmbreeScene`` made on this module's
+        device (None where its C fields are not where embreex 4.4 has them)."""
         fields = ctypes.c_void_p.from_address(id(scene) + self.HEAD)
         committed = ctypes.c_int.from_address(id(scene) + self.HEAD + 8)
         device = ctypes.c_void_p.from_address(id(scene) + self.HEAD + 16)
@@ -79,6 +79,7 @@ class _EmbreeBuffers:
         return fields.value if seen == 12345 and committed.value == 0 else None
 
     def attach(self, handle: int, vertices: np.ndarray, triangles: np.ndarray) -> None:
+        """Add the triangles (float32 (V, 3) vertices, int32 (T, 3) rows) to the scene."""
         lib = self.lib
         device = lib.rtcGetSceneDevice(handle)
         geometry = lib.rtcNewGeometry(device, self.TRIANGLE)

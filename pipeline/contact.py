@@ -74,7 +74,7 @@ class RunEndPictures:
         return load_png(path) if kept is None else kept
 
     def tile(self, path: Path) -> Future:
-        """The thumbnail of the preview at ``path`` (None: not ours, for Blender's loader)."""
+        """The thumbnail of the preview at ``path``, to come (None: not ours, for Blender's loader)."""
         return self._tiles.get(path) or encoding_pool().submit(_preview_tile, path)
 
 
