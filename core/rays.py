@@ -174,7 +174,7 @@ class Triangles:
             found = self._scene.run(
                 np.ascontiguousarray(origins, np.float32),
                 np.ascontiguousarray(directions, np.float32),
-                dists=np.ascontiguousarray(reach, np.float32),
+                dists=np.array(reach, np.float32),  # a copy: embreex writes each ray's distance into it
                 output=1,
             )
             index = found["primID"].astype(np.int64)

@@ -116,6 +116,25 @@ def test_embree_scenes_filled_through_embrees_own_functions_answer_as_embreex_fi
     np.testing.assert_array_equal(found["tfar"][index >= 0], distance[index >= 0].astype(np.float32))
 
 
+@pytest.mark.parametrize("route", ["embree", "bvh"])
+def test_a_cast_leaves_the_reach_it_was_given_as_it_was(addon, route, monkeypatch):
+    """embreex writes each ray's distance into the distances it is given: the caller's
+    array (a picture's kept reach, say) must not change."""
+    if route == "bvh":
+        monkeypatch.setenv("GROUND_TRUTH_RAYS", "bvh")
+    else:
+        monkeypatch.delenv("GROUND_TRUTH_RAYS", raising=False)
+    corners = np.array([[0.0, 0.0, 5.0], [1.0, 0.0, 5.0], [0.0, 1.0, 5.0]])
+    triangles = _addon("core.rays").Triangles(corners, np.array([[0, 1, 2]]))
+    directions = np.array([[0.1, 0.1, 1.0], [0.0, 0.0, -1.0]])
+    directions /= np.linalg.norm(directions, axis=1)[:, None]
+    reach = np.full(2, 100.0, np.float32)
+    index, distance = triangles.cast(np.zeros((2, 3)), directions, reach)
+    np.testing.assert_array_equal(index, [0, -1])
+    np.testing.assert_allclose(distance[0], 5 * np.sqrt(1.02), rtol=1e-6)  # to z = 5 along (0.1, 0.1, 1)
+    np.testing.assert_array_equal(reach, [100.0, 100.0])
+
+
 def test_meta_json_names_the_route(scene, monkeypatch, tmp_path):
     _dense_scene(scene)
     for route, named in (("bvh", "bvh (Blender's mathutils.bvhtree)"), ("embree", "embree (embreex 4.4.0.post1)")):
