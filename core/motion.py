@@ -109,24 +109,16 @@ def grid_rays(view: View, rows: range, cols: range | None = None) -> tuple[np.nd
         x = ((np.arange(cols.start, cols.stop) - K[0, 2]) / K[0, 0]).astype(np.float32)[None, :]
         y = ((np.arange(rows.start, rows.stop) - K[1, 2]) / K[1, 1]).astype(np.float32)[:, None]
         length = np.sqrt(x * x + y * y + 1.0)  # metres along the ray per metre of planar depth
-        own = np.stack(np.broadcast_arrays(x / length, y / length, 1 / length)).reshape(3, -1)  # a row per axis
-        kept = (own, own * (length * np.float32(near)).reshape(-1), (length * np.float32(far - near)).reshape(-1))
+        own = np.stack(np.broadcast_arrays(x / length, y / length, 1 / length), axis=-1).reshape(-1, 3)
+        kept = (own, own * (length * np.float32(near)).reshape(-1, 1), (length * np.float32(far - near)).reshape(-1))
         with _GRID_LOCK:
-            if sum(rays[0].shape[1] for rays in _GRID.values()) + own.shape[1] > KEPT_RAYS:
+            if sum(len(rays[0]) for rays in _GRID.values()) + len(own) > KEPT_RAYS:
                 _GRID.clear()  # another camera's
             if view.size[0] * view.size[1] <= KEPT_RAYS:  # a larger picture's bands would push each other out
                 _GRID[key] = kept
     own, to_near, reach = kept
-    rotation, centre = view.rotation, view.centre  # the rotation's rows: the camera's axes in world coordinates
-    turned, scratch = np.empty((2, 3, len(reach)), np.float32), np.empty(len(reach), np.float32)
-    for rays, out in ((own, turned[0]), (to_near, turned[1])):  # numpy's matrix product would start BLAS's threads
-        for i in range(3):  # a world coordinate at a time, on contiguous rows
-            np.multiply(rays[0], np.float32(rotation[0, i]), out=out[i])
-            out[i] += np.multiply(rays[1], np.float32(rotation[1, i]), out=scratch)
-            out[i] += np.multiply(rays[2], np.float32(rotation[2, i]), out=scratch)
-    turned[1] += centre.astype(np.float32)[:, None]
-    directions, origins = turned.transpose(0, 2, 1).copy()  # (N, 3) each, as the ray engine takes them
-    return origins, directions, reach
+    to_world = view.rotation.T  # the rotation's rows are the camera's axes in world coordinates
+    return transform(to_near, to_world, view.centre), transform(own, to_world), reach
 
 
 # Pixel centres' rays kept in a camera's own axes (28 bytes each): a 1920×1080 picture's.

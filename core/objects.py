@@ -68,7 +68,7 @@ def _extent(view: motion.View, world: np.ndarray, triangles: np.ndarray) -> np.n
     clipping range (None where nothing of them is in it): the vertices within the range and
     the points where the triangles' edges cross its planes bound it."""
     m = np.asarray(view.world_to_camera, np.float64)
-    camera = transform(world, m[:3, :3], m[:3, 3], np.float64)
+    camera = transform(world, m[:3, :3], m[:3, 3])
     z = camera[:, 2]
     near, far = view.clip
     within = (z >= near) & (z <= far)

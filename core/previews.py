@@ -140,11 +140,11 @@ def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     flow is black.
     """
 
-    def squared(rows: np.ndarray) -> np.ndarray:
-        u, v = rows[..., 0], rows[..., 1]
+    def squared(u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return u * u + v * v  # numpy's hypot is several times slower
 
-    max_radius = max((float(np.nanmax(squared(r), initial=0.0)) for _, r in _bands(flow)), default=0.0) ** 0.5
+    radii = (np.nanmax(squared(r[..., 0], r[..., 1]), initial=0.0) for _, r in _bands(flow))
+    max_radius = float(max(radii, default=0.0)) ** 0.5
     scale = max(max_radius, 1.0)
 
     def colour(rows: np.ndarray) -> np.ndarray:
@@ -155,8 +155,7 @@ def flow_preview(flow: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
         invalid = ~(np.isfinite(u) & np.isfinite(v))
         np.copyto(u, 0.0, where=invalid)
         np.copyto(v, 0.0, where=invalid)
-        b = u * u + v * v
-        np.sqrt(b, out=b)
+        b = np.sqrt(squared(u, v))
         b *= np.float32(1.0 / scale)
         np.minimum(b, np.float32(1.0), out=b)  # the largest radius may round to just above 1
         np.copyto(b, 0.0, where=invalid)  # undefined: black

@@ -55,12 +55,13 @@ class RunEndPictures:
         """Start on the previews' thumbnails, then read the RGB pictures, of those that
         exist (``size``: (W, H), each one's)."""
         shrink = -(-max(size) // THUMBNAIL_SIDE)
+        tile_bytes = (size[0] // shrink) * (size[1] // shrink) * 3
         for path in dict.fromkeys(previews):
-            if (size[0] // shrink) * (size[1] // shrink) * 3 > self._left:
+            if tile_bytes > self._left:
                 break
             if path not in self._tiles and path.is_file():
                 self._tiles[path] = encoding_pool().submit(_preview_tile, path)
-                self._left -= (size[0] // shrink) * (size[1] // shrink) * 3
+                self._left -= tile_bytes
         for path in dict.fromkeys(rgb):
             if size[0] * size[1] * 3 > self._left:
                 return

@@ -126,7 +126,7 @@ def capture(
     offsets = np.cumsum([0, *(len(inst.local) for inst in found)])
     world, corners = np.zeros((0, 3)), np.zeros((0, 3), np.int64)
     if found:
-        world = np.concatenate([transform(i.local, i.matrix[:3, :3], i.matrix[:3, 3], np.float64) for i in found])
+        world = np.concatenate([transform(i.local, i.matrix[:3, :3], i.matrix[:3, 3]) for i in found])
         corners = np.concatenate([inst.triangles + start for inst, start in zip(found, offsets[:-1], strict=True)])
     return FrameGeometry(_view(scene, view), found, first, world, corners, offsets)
 

@@ -260,13 +260,13 @@ class RunFolder:
             for output in self.outputs:
                 if not output.keeper.folder_files_due():
                     continue
-                done = set(output.keeper.complete_frames())
-                frames = sorted(done | set(in_flight))
+                done, writing = set(output.keeper.complete_frames()), set(in_flight)
+                frames = sorted(done | writing)
                 sheet = sheet_frames(frames)
                 strip = [frames[i] for i in strip_frames(len(frames))] if self.tracks is not None else []
-                # The previews of frames still being written are not final: not read yet.
+                final = done - writing  # the previews of frames still being written are not read yet
                 keys = preview_keys(self.array_keys)
-                previews = [preview_path(output.root, k, f) for f in sheet if f in done - set(in_flight) for k in keys]
+                previews = [preview_path(output.root, k, f) for f in sheet if f in final for k in keys]
                 self.pictures.read_ahead([rgb_path(output.root, f) for f in sheet + strip], previews, self.size)
         except (OSError, RuntimeError, FrameFileError) as error:  # finish() meets it again, or not
             log.debug("reading ahead in %s: %s", self.root, error)
