@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import instances, motion, objects, poses
-from .surfaces import FrameGeometry, Surfaces, locate, observe, surfaces_at
+from .surfaces import FrameGeometry, Surfaces, locate, observe
 from .transform import transform
 
 # Where the rendered depth and the ray's differ by more than this fraction, the pixel
@@ -104,7 +104,7 @@ class FrameMotion:
         rows, cols = np.nonzero(render_depth < 1e9)  # Blender's background depth is 1e10
         starts = range(0, len(rows), BLOCK_PIXELS)
         blocks = [(rows[s : s + BLOCK_PIXELS], cols[s : s + BLOCK_PIXELS]) for s in starts]
-        list(run(lambda block: self._block(out, render_depth, picture, *block), blocks))
+        list(run(lambda block: self._block(out, render_depth, *block), blocks))
         if self.depth:
             self._edges(out, render_depth, picture)
         if "instance_id" in self.labels:
@@ -115,10 +115,10 @@ class FrameMotion:
                 out.update(objects.object_labels(self.source, out["instance_id"], masks))
         return out
 
-    def _block(self, out: dict[str, np.ndarray], render_depth: np.ndarray, picture: np.ndarray, r, c) -> None:
+    def _block(self, out: dict[str, np.ndarray], render_depth: np.ndarray, r, c) -> None:
         """Fill ``out`` at the pixels (``r``, ``c``): a block of :meth:`arrays`."""
         pixels = np.stack([c, r], axis=1)
-        seen = surfaces_at(self.source, pixels, picture[r, c])
+        seen = self.source.picture_surfaces(r, c)
         agree = _meets_render(seen.depth, render_depth, r, c)
         for name in self.labels:
             out[name][r, c] = np.where(agree, seen.label(name), -1)
@@ -160,7 +160,7 @@ class FrameMotion:
         rows, cols = np.nonzero(grown & ~surface & (picture >= 0))
         if not len(rows):
             return
-        seen = surfaces_at(self.source, np.stack([cols, rows], axis=1), picture[rows, cols])
+        seen = self.source.picture_surfaces(rows, cols)
         agree = _meets_render(seen.depth, render_depth, rows, cols)
         rows, cols, seen = rows[agree], cols[agree], seen.take(np.flatnonzero(agree))
         out["depth"][rows, cols] = seen.depth

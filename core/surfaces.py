@@ -53,6 +53,8 @@ class FrameGeometry:
     corners: np.ndarray  # (T, 3) rows of ``vertices``: each triangle's three
     first_vertex: np.ndarray  # (I + 1,): instance i owns vertices [first[i], first[i + 1])
     _picture: np.ndarray | None = field(default=None, init=False, repr=False)
+    # Embree's barycentric u, v and planar depth at the picture's pixel centres (flat)
+    _picture_found: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
     _face_picture: np.ndarray | None = field(default=None, init=False, repr=False)
     _frames: poses.ModelFrames | None = field(default=None, init=False, repr=False)
 
@@ -92,6 +94,7 @@ class FrameGeometry:
         """The same geometry, its rays cast from another camera (shares everything else)."""
         other = copy.copy(self)
         other.view, other._picture, other._face_picture, other._lock = view, None, None, threading.Lock()
+        other._picture_found = None
         return other
 
     def picture(self) -> np.ndarray:
@@ -104,11 +107,32 @@ class FrameGeometry:
                 width, height = self.view.size
                 hit = np.full(width * height, -1, np.int32)
                 engine, band = self.triangles, max(1, PICTURE_BLOCK // width)
+                keep = engine is not None and engine.route == rays.EMBREE and width * height <= KEPT_FOUND
+                found = tuple(np.empty(width * height, np.float32) for _ in range(3)) if keep else None
+                near, far = self.view.clip
                 for y in range(0, height, band) if engine is not None else ():  # no triangles: no hits
                     rows = range(y, min(y + band, height))
-                    hit[y * width : rows.stop * width] = engine.hits(*motion.grid_rays(self.view, rows))
-                self._picture = hit.reshape(height, width)
+                    at = slice(y * width, rows.stop * width)
+                    origins, directions, reach = motion.grid_rays(self.view, rows)
+                    if found is None:
+                        hit[at] = engine.hits(origins, directions, reach)
+                        continue
+                    hit[at], (found[0][at], found[1][at], travelled) = engine.surface_hits(origins, directions, reach)
+                    # planar depth: the reach spans the clipping range, near to far
+                    found[2][at] = near + travelled * ((far - near) / reach.astype(np.float64))
+                self._picture, self._picture_found = hit.reshape(height, width), found
             return self._picture
+
+    def picture_surfaces(self, rows: np.ndarray, cols: np.ndarray) -> Surfaces:
+        """The :func:`surfaces_at` of the pixel centres (``rows``, ``cols``) on the
+        :meth:`picture`'s triangles: on Embree's route from what its cast found there (its
+        weights and distances, single precision), elsewhere intersected anew."""
+        hit = self.picture()[rows, cols]
+        if self._picture_found is None:
+            return surfaces_at(self, np.stack([cols, rows], axis=1), hit)
+        at = rows * self.view.size[0] + cols
+        u, v, depth = (np.take(values, at).astype(np.float64) for values in self._picture_found)
+        return _surfaces(self, hit, lambda corners: (np.stack([1.0 - u - v, u, v], axis=1), depth))
 
     def face_picture(self) -> np.ndarray:
         """(H, W) int32: the face (as ``face``; -1 for none) each pixel centre's ray meets
@@ -123,6 +147,9 @@ class FrameGeometry:
 # The picture's rays are cast about this many at a time, in bands of whole rows (their
 # origins and directions in memory at once: 24 MB at 2^20).
 PICTURE_BLOCK = 1 << 20
+# Embree's weights and depths at a picture's pixel centres are kept (12 bytes a pixel) for
+# pictures up to this many pixels (1920×1080's); a larger one's are intersected anew.
+KEPT_FOUND = 1 << 21
 
 
 @dataclass
@@ -205,6 +232,18 @@ def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray, hit: np.ndarray | N
     origins, directions, per_depth = motion.pixel_rays(view, pixels)
     if hit is None:
         hit = cast(geometry, origins, directions, (view.clip[1] - view.clip[0]) * per_depth)[0]
+
+    def measure(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        weights, travelled = _intersect(origins, directions, geometry.columns, corners)
+        return weights, view.clip[0] + travelled / per_depth
+
+    return _surfaces(geometry, hit, measure)
+
+
+def _surfaces(geometry: FrameGeometry, hit: np.ndarray, measure) -> Surfaces:
+    """The :class:`Surfaces` on the triangles ``hit`` names (-1: none), whose weights
+    (N, 3) and planar depths (N,) ``measure(corners)`` gives (``corners``: the rows of
+    ``geometry.vertices`` of each point's triangle; any numbers where nothing is hit)."""
     count = len(hit)
     found = hit >= 0
     if not found.any():
@@ -212,7 +251,7 @@ def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray, hit: np.ndarray | N
     triangle = np.where(found, hit, 0).astype(np.int64)  # every point on a triangle, then masked
     instance = np.searchsorted(geometry.first_triangle, triangle, side="right") - 1
     corners = geometry.corners[triangle]
-    weights, travelled = _intersect(origins, directions, geometry.columns, corners)
+    weights, depth = measure(corners)
     used = np.flatnonzero(np.bincount(instance[found], minlength=len(geometry.instances)))
     local = np.zeros(len(geometry.instances), np.int64)
     local[used] = np.arange(len(used))
@@ -226,7 +265,7 @@ def surfaces_at(geometry: FrameGeometry, pixels: np.ndarray, hit: np.ndarray | N
         weights,
         np.where(found, geometry.polygon[triangle], -1),
         np.where(found, geometry.materials[triangle], 0).astype(np.int32),
-        np.where(found, view.clip[0] + travelled / per_depth, np.inf),
+        np.where(found, depth, np.inf),
     )
 
 
