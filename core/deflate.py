@@ -37,6 +37,11 @@ def crc32(data, value: int = 0) -> int:
     return (isal_zlib or zlib).crc32(data, value)
 
 
+def adler32(data, value: int = 1) -> int:
+    """zlib's ``adler32`` (a PNG's zlib stream's checksum), from ISA-L where it is bundled."""
+    return (isal_zlib or zlib).adler32(data, value)
+
+
 def inflate(data: bytes) -> bytes:
     """A zlib stream's bytes (``zlib.decompress``), through ISA-L where it is bundled."""
     return (isal_zlib or zlib).decompress(data)

@@ -303,15 +303,26 @@ def fit(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def contact_sheet(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
-    """Tile equally sized (H, W, 3) uint8 pictures into one grid on a dark background."""
+    """Tile equally sized (H, W, 3) uint8 pictures into one grid on a dark background
+    (a row with fewer pictures than the longest is filled with it). Each pixel is
+    written once: a contact sheet of 640×480 tiles is some 45 MB."""
     height, width = rows[0][0].shape[:2]
     columns = max(len(row) for row in rows)
-    sheet = np.full((pad + len(rows) * (height + pad), pad + columns * (width + pad), 3), 32, np.uint8)
+    sheet = np.empty((pad + len(rows) * (height + pad), pad + columns * (width + pad), 3), np.uint8)
+    sheet[:pad] = SHEET_BACKGROUND
     for r, row in enumerate(rows):
-        for c, tile in enumerate(row):
-            y, x = pad + r * (height + pad), pad + c * (width + pad)
-            sheet[y : y + height, x : x + width] = tile[..., :3]
+        y = pad + r * (height + pad)
+        band = sheet[y : y + height]
+        band[:, :pad] = SHEET_BACKGROUND
+        for c in range(columns):
+            x = pad + c * (width + pad)
+            band[:, x : x + width] = row[c][..., :3] if c < len(row) else SHEET_BACKGROUND
+            band[:, x + width : x + width + pad] = SHEET_BACKGROUND
+        sheet[y + height : y + height + pad] = SHEET_BACKGROUND
     return sheet
+
+
+SHEET_BACKGROUND = 32  # each channel's value between and around a contact sheet's tiles
 
 
 _MAKERS = {

@@ -116,9 +116,6 @@ def write_contact_sheet(
         grid.append([first, *(fit(picture, *first.shape[:2]) for picture in shown)])
     path = root / CONTACT_SHEET_NAME
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
-        write_png(
-            stream,
-            contact_sheet(grid),
-            {"frames": " ".join(map(str, picks)), "columns": "rgb " + " ".join(preview_keys)},
-        )
+        text = {"frames": " ".join(map(str, picks)), "columns": "rgb " + " ".join(preview_keys)}
+        write_png(stream, contact_sheet(grid), text, run=encoding_pool().map)  # deflated on two threads or more
     return path

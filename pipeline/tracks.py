@@ -28,6 +28,7 @@ from ..core.tracks import (
     track_colours,
 )
 from ..exporters.atomic import atomic_path
+from ..exporters.background import encoding_pool
 from ..exporters.layout import rgb_path
 from ..exporters.npz import write_npz
 from .changes import SceneChanges
@@ -163,5 +164,6 @@ def write_tracks_preview(root: Path, tracks: dict[str, np.ndarray], pictures: Ru
     path = root / TRACKS_PREVIEW_NAME
     picked = " ".join(str(int(tracks["frames"][i])) for i in picks)
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
-        write_png(stream, contact_sheet([tiles]), {"frames": picked, "points": "filled: seen, ring: hidden"})
+        text = {"frames": picked, "points": "filled: seen, ring: hidden"}
+        write_png(stream, contact_sheet([tiles]), text, run=encoding_pool().map)
     return path

@@ -4,6 +4,7 @@
 
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import png
@@ -123,15 +124,23 @@ def test_coco_rle_of_uniform_masks():
     assert frame_annotations(np.zeros((4, 5), np.int32)) == []
 
 
+@pytest.mark.parametrize("threads", [0, 2])
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_png_larger_than_one_compression_step_reads_back_exactly(dtype):
+def test_png_larger_than_one_compression_step_reads_back_exactly(dtype, threads):
+    """Several bands of rows, deflated one after the other or side by side, joined into
+    one zlib stream whose checksum pypng's zlib and OpenCV's libpng check."""
+    cv2 = pytest.importorskip("cv2")
     rng = np.random.default_rng(5)
-    image = rng.integers(0, np.iinfo(dtype).max, (1201, 997, 3), dtype=dtype)  # several MB: several steps
+    image = rng.integers(0, np.iinfo(dtype).max, (2401, 997, 3), dtype=dtype)  # 7 or 14 MB: 2 or 4 bands
+    image[300:1900] = image[299]  # long runs of equal rows too (Up-filtered to zeros)
     stream = io.BytesIO()
-    write_png(stream, image, {"k": "v"})
+    with ThreadPoolExecutor(max(threads, 1)) as pool:
+        write_png(stream, image, {"k": "v"}, run=pool.map if threads else map)
     width, height, rows, info = png.Reader(bytes=stream.getvalue()).read()
-    assert (width, height, info["bitdepth"]) == (997, 1201, 8 * image.itemsize)
+    assert (width, height, info["bitdepth"]) == (997, 2401, 8 * image.itemsize)
     np.testing.assert_array_equal(np.vstack(list(rows)).reshape(image.shape), image)
+    theirs = cv2.imdecode(np.frombuffer(stream.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(theirs[..., ::-1], image)  # OpenCV's channels are BGR
 
 
 def test_smooth_16_bit_depth_png_is_filtered_small():

@@ -158,10 +158,11 @@ def test_mask_preview_colours_each_pixel_by_its_index_alone(low, high):
 
 def test_contact_sheet_places_tiles_in_a_grid():
     a, b = np.full((2, 3, 3), 10, np.uint8), np.full((2, 3, 3), 200, np.uint8)
-    sheet = contact_sheet([[a, b], [b, a]], pad=1)
+    sheet = contact_sheet([[a, b], [b]], pad=1)  # the second row one tile short
     assert sheet.shape == (1 + 2 * 3, 1 + 2 * 4, 3)
-    assert (sheet[1:3, 1:4] == 10).all() and (sheet[1:3, 5:8] == 200).all()
-    assert (sheet[4:6, 1:4] == 200).all()
+    expected = np.full(sheet.shape, 32, np.uint8)  # the background, around and between the tiles
+    expected[1:3, 1:4], expected[1:3, 5:8], expected[4:6, 1:4] = 10, 200, 200
+    np.testing.assert_array_equal(sheet, expected)
 
 
 def test_pictures_made_in_bands_equal_pictures_made_whole(monkeypatch):
