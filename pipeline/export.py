@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -30,7 +30,7 @@ from ..core.progress import Progress
 from ..core.registry import EEVEE, engine_family
 from ..core.stereo import LEFT, RIGHT
 from ..exporters.atomic import atomic_path
-from ..exporters.background import BackgroundWriter
+from ..exporters.background import BackgroundWriter, encoding_pool
 from ..exporters.errors import ExportError, ExportRefusedError
 from ..exporters.formats import expected_files
 from ..exporters.frame_writer import FrameTiming, FrameWriter, ViewFrame
@@ -139,6 +139,7 @@ class Exporter:
         self._pending: dict[str, tuple[int, FrameCamera]] = {}  # each view's frame in flight, noted before the render
         # The last frames handed to the writer: those it may not have written yet.
         self._handed: deque[int] = deque(maxlen=len(folder.outputs) + 2)
+        self._last_motion: list[motion.FrameMotion | None] = []  # the last frame handed over's
         self.found_complete: set[int] = set()  # frames the run skipped as complete on disk
 
     @property
@@ -161,8 +162,15 @@ class Exporter:
         try:
             try:
                 self.frame_writer.alone = True
+                for geometry in self._last_motion if not failed else ():
+                    if geometry is not None and geometry.occlusion:  # its neighbours' pictures, cast meanwhile
+                        for target in geometry.targets.values():
+                            encoding_pool().submit(target.face_picture)
                 if self.run_files and not failed:  # Blender's thread would only wait for the writer
-                    self.folder.read_ahead(self._handed)
+                    timings = self.frame_writer.timings
+                    recent = timings[max(0, len(timings) - len(self._handed) * len(self.folder.outputs)) :]
+                    views = Counter(timing.frame for timing in recent)  # written, per frame: in how many views
+                    self.folder.read_ahead([f for f in self._handed if views[f] < len(self.folder.outputs)])
                 self._writer.close()  # every frame handed over is written before anything else
             except ExportError:
                 if not failed:
@@ -251,6 +259,7 @@ class Exporter:
             self.session.match_geometry()
         with stages.time("capture geometry"):
             captured = [self._motion(frame, output.view) for output in taken.outputs]
+        self._last_motion = captured
         for output, passes, camera, geometry in zip(taken.outputs, taken.passes, taken.cameras, captured, strict=True):
             timing = FrameTiming(frame, output.view.name, stages.seconds)
             started = time.perf_counter()
