@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -22,7 +23,11 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def write_png(
-    stream: BinaryIO, image: np.ndarray, text: dict[str, str] | None = None, level: int = deflate.FAST, run=map
+    stream: BinaryIO,
+    image: np.ndarray,
+    text: dict[str, str] | None = None,
+    level: int = deflate.FAST,
+    run: Callable = map,
 ) -> None:
     """Write a uint8 or uint16 (H, W) or (H, W, 1|3|4) image, row 0 at the top, at
     deflate ``level``: the fast one (``core/deflate.py``) for pictures to look at, made

@@ -129,7 +129,6 @@ def test_coco_rle_of_uniform_masks():
 def test_png_larger_than_one_compression_step_reads_back_exactly(dtype, threads):
     """Several bands of rows, deflated one after the other or side by side, joined into
     one zlib stream whose checksum pypng's zlib and OpenCV's libpng check."""
-    cv2 = pytest.importorskip("cv2")
     rng = np.random.default_rng(5)
     image = rng.integers(0, np.iinfo(dtype).max, (2401, 997, 3), dtype=dtype)  # 7 or 14 MB: 2 or 4 bands
     image[300:1900] = image[299]  # long runs of equal rows too (Up-filtered to zeros)
@@ -139,6 +138,7 @@ def test_png_larger_than_one_compression_step_reads_back_exactly(dtype, threads)
     width, height, rows, info = png.Reader(bytes=stream.getvalue()).read()
     assert (width, height, info["bitdepth"]) == (997, 2401, 8 * image.itemsize)
     np.testing.assert_array_equal(np.vstack(list(rows)).reshape(image.shape), image)
+    cv2 = pytest.importorskip("cv2")
     theirs = cv2.imdecode(np.frombuffer(stream.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(theirs[..., ::-1], image)  # OpenCV's channels are BGR
 
