@@ -117,7 +117,6 @@ class FrameMotion:
 
     def _block(self, out: dict[str, np.ndarray], render_depth: np.ndarray, r, c) -> None:
         """Fill ``out`` at the pixels (``r``, ``c``): a block of :meth:`arrays`."""
-        pixels = np.stack([c, r], axis=1)
         seen = self.source.picture_surfaces(r, c)
         agree = _meets_render(seen.depth, render_depth, r, c)
         for name in self.labels:
@@ -137,7 +136,7 @@ class FrameMotion:
             else:  # flow alone: where the points go, seen or not
                 moved, depth = motion.project(target.view, points)
             if k > 1:
-                flow = motion.flow_to(pixels, moved)
+                flow = motion.flow_to(np.stack([c, r], axis=1), moved)
                 flow[~followed] = np.nan
                 out[_key("flow", direction, k)][r, c] = flow
             if self.scene_flow:

@@ -164,6 +164,18 @@ class Triangles:
             )
         return self.cast(origins, directions, reach)[0].astype(np.int32)
 
+    def _found(self, origins: np.ndarray, directions: np.ndarray, reach: np.ndarray) -> dict[str, np.ndarray]:
+        """Embree's whole answer (embreex's ``output=1``: ``primID``, -1 where nothing is
+        hit, ``tfar``, ``u``, ``v``, ...) for rays no farther than ``reach``."""
+        found = self._scene.run(
+            np.ascontiguousarray(origins, np.float32),
+            np.ascontiguousarray(directions, np.float32),
+            dists=np.array(reach, np.float32),  # a copy: embreex writes each ray's distance into it
+            output=1,
+        )
+        found["primID"][found["geomID"] < 0] = -1
+        return found
+
     def surface_hits(
         self, origins: np.ndarray, directions: np.ndarray, reach: np.ndarray
     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
@@ -173,15 +185,8 @@ class Triangles:
         triangle's corners ``a, b, c``, and the distance travelled. None on the BVH's
         route, which gives only the triangle here."""
         if self.route == EMBREE and len(origins):
-            found = self._scene.run(
-                np.ascontiguousarray(origins, np.float32),
-                np.ascontiguousarray(directions, np.float32),
-                dists=np.array(reach, np.float32),  # a copy: embreex writes each ray's distance into it
-                output=1,
-            )
-            index = found["primID"]
-            index[found["geomID"] < 0] = -1
-            return index, (found["u"], found["v"], found["tfar"])
+            found = self._found(origins, directions, reach)
+            return found["primID"], (found["u"], found["v"], found["tfar"])
         return self.hits(origins, directions, reach), None
 
     def cast(self, origins: np.ndarray, directions: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -191,16 +196,9 @@ class Triangles:
         if not count:
             return np.full(0, -1, np.int64), np.full(0, np.inf)
         if self.route == EMBREE:
-            found = self._scene.run(
-                np.ascontiguousarray(origins, np.float32),
-                np.ascontiguousarray(directions, np.float32),
-                dists=np.array(reach, np.float32),  # a copy: embreex writes each ray's distance into it
-                output=1,
-            )
+            found = self._found(origins, directions, reach)
             index = found["primID"].astype(np.int64)
-            index[found["geomID"] < 0] = -1
-            distance = np.where(index >= 0, found["tfar"].astype(np.float64), np.inf)
-            return index, distance
+            return index, np.where(index >= 0, found["tfar"].astype(np.float64), np.inf)
         index = np.full(count, -1, np.int64)
         distance = np.full(count, np.inf)
         # map() calls into the BVH without a Python frame per ray; zip(*) splits the results.
