@@ -17,34 +17,41 @@ def boxes_from_mask(mask: np.ndarray) -> dict[str, np.ndarray]:
       x to the right and y down from the top-left pixel;
     * ``box_pixels`` int64 (N,): how many pixels carry that index.
 
-    One pass over the mask (a sort of the labelled pixels), however many indices.
+    One pass over the mask, then work on its runs (a row's pixels of one index in a
+    row), however many indices.
     """
     mask = np.asarray(mask)
     width = mask.shape[1]
     flat = mask.ravel()
-    labelled = np.flatnonzero(flat > 0)
-    if labelled.size == 0:
+    runs = np.zeros(0, np.intp)
+    if flat.size:
+        change = np.empty(flat.size, bool)
+        np.not_equal(flat[1:], flat[:-1], out=change[1:])
+        change[::width] = True  # a run ends with its row
+        runs = np.flatnonzero(change)
+    last = np.append(runs[1:], flat.size) - 1  # each run's last pixel
+    values = flat[runs]
+    labelled = values > 0
+    if not labelled.any():
         return {
             "box_index": np.zeros(0, np.int32),
             "boxes": np.zeros((0, 4), np.int32),
             "box_pixels": np.zeros(0, np.int64),
         }
-    labels = flat[labelled]
-    order = np.argsort(labels, kind="stable")  # within an index, pixels stay in row order
-    labels, labelled = labels[order], labelled[order]
+    order = np.argsort(values[labelled], kind="stable")  # within an index, runs stay in row order
+    first, last, labels = runs[labelled][order], last[labelled][order], values[labelled][order]
     starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
     ends = np.r_[starts[1:], labels.size] - 1
-    xs = labelled % width
     boxes = np.stack(
         [
-            np.minimum.reduceat(xs, starts),
-            labelled[starts] // width,  # an index's first pixel is on its top row
-            np.maximum.reduceat(xs, starts),
-            labelled[ends] // width,  # and its last on its bottom row
+            np.minimum.reduceat(first % width, starts),
+            first[starts] // width,  # an index's first run is on its top row
+            np.maximum.reduceat(last % width, starts),
+            last[ends] // width,  # and its last on its bottom row
         ],
         axis=1,
     )
-    counts = ends - starts + 1
+    counts = np.add.reduceat(last - first + 1, starts)
     return {
         "box_index": labels[starts].astype(np.int32),
         "boxes": boxes.astype(np.int32),

@@ -71,11 +71,18 @@ def unit_normals(normal: np.ndarray, background: np.ndarray) -> np.ndarray:
     Blender averages normals over the pixel's samples, so edge pixels come shorter than
     unit length; they are renormalised here.
     """
-    n = np.ascontiguousarray(normal[..., :3], dtype=np.float32)
-    length = np.sqrt(np.einsum("...i,...i->...", n, n))
-    valid = (length > 1e-12) & ~background
-    scale = np.divide(1.0, length, out=np.zeros_like(length), where=valid)
-    return n * scale[..., None]
+    out = np.empty((*normal.shape[:2], 3), np.float32)
+    for rows in _bands(normal.shape[0], normal.shape[1]):
+        n = np.asarray(normal[rows, :, :3], dtype=np.float32)
+        length = n[..., 0] * n[..., 0]
+        length += n[..., 1] * n[..., 1]
+        length += n[..., 2] * n[..., 2]
+        np.sqrt(length, out=length)
+        valid = length > 1e-12
+        valid &= ~background[rows]
+        scale = np.divide(1.0, length, out=np.zeros_like(length), where=valid)
+        np.multiply(n, scale[..., None], out=out[rows])
+    return out
 
 
 def normals_to_camera(normal_world: np.ndarray, world_to_camera: np.ndarray) -> np.ndarray:
@@ -96,10 +103,13 @@ def flow_from_vector(vector: np.ndarray, background: np.ndarray) -> tuple[np.nda
     Pixels with no surface (background) are NaN.
     """
     v = np.asarray(vector, dtype=np.float32)
-    forward = np.stack([-v[..., 2], v[..., 3]], axis=-1)
-    backward = np.stack([v[..., 0], -v[..., 1]], axis=-1)
-    forward[background] = np.nan
-    backward[background] = np.nan
+    forward, backward = np.empty((2, *v.shape[:2], 2), np.float32)
+    np.negative(v[..., 2], out=forward[..., 0])
+    forward[..., 1] = v[..., 3]
+    backward[..., 0] = v[..., 0]
+    np.negative(v[..., 1], out=backward[..., 1])
+    for channel in (*forward.transpose(2, 0, 1), *backward.transpose(2, 0, 1)):
+        np.copyto(channel, np.nan, where=background)  # a channel at a time: 10× a broadcast mask
     return forward, backward
 
 
@@ -144,9 +154,10 @@ def depth_arrays(data: FrameData) -> dict[str, np.ndarray]:
     return {"depth": depth}
 
 
-# Per-pixel geometry is made this many rows at a time: an 8K frame's float64
-# temporaries would otherwise take gigabytes.
-_BAND_ROWS = 256
+# Per-pixel arrays are made a band of rows of about this many pixels at a time: an 8K
+# frame's float64 temporaries would otherwise take gigabytes, and a band's stay in the
+# processor's cache.
+_BAND_PIXELS = 1 << 16
 
 
 def _image_plane(K: np.ndarray, rows: slice, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -160,9 +171,10 @@ def _image_plane(K: np.ndarray, rows: slice, width: int) -> tuple[np.ndarray, np
     return u, np.broadcast_to(inverse[1, 1] * y + inverse[1, 2], u.shape)
 
 
-def _bands(height: int):
-    for y in range(0, height, _BAND_ROWS):
-        yield slice(y, min(y + _BAND_ROWS, height))
+def _bands(height: int, width: int):
+    step = max(1, _BAND_PIXELS // max(1, width))
+    for y in range(0, height, step):
+        yield slice(y, min(y + step, height))
 
 
 def depth_ray_arrays(data: FrameData) -> dict[str, np.ndarray]:
@@ -173,7 +185,7 @@ def depth_ray_arrays(data: FrameData) -> dict[str, np.ndarray]:
     if data.camera.projection == "ORTHO":
         return {"depth_ray": depth.copy()}
     out = np.empty_like(depth)
-    for rows in _bands(depth.shape[0]):
+    for rows in _bands(*depth.shape):
         u, v = _image_plane(data.camera.K, rows, depth.shape[1])
         out[rows] = depth[rows] * np.sqrt(u * u + v * v + 1.0)
     return {"depth_ray": out}
@@ -188,7 +200,7 @@ def points_arrays(data: FrameData) -> dict[str, np.ndarray]:
     camera, world = np.empty((height, width, 3), np.float32), np.empty((height, width, 3), np.float32)
     pose = np.asarray(data.camera.world_to_camera, np.float64)
     orthographic = data.camera.projection == "ORTHO"
-    for rows in _bands(height):
+    for rows in _bands(height, width):
         z = np.where(np.isfinite(depth[rows]), depth[rows], np.nan).astype(np.float64)
         u, v = _image_plane(data.camera.K, rows, width)
         if orthographic:
@@ -207,8 +219,13 @@ def disparity_arrays(data: FrameData) -> dict[str, np.ndarray]:
 
 
 def normal_arrays(data: FrameData) -> dict[str, np.ndarray]:
-    world = unit_normals(data.passes["normal"], data.background)
-    return {"normal": normals_to_camera(world, data.camera.world_to_camera), "normal_world": world}
+    normal, background = data.passes["normal"], data.background
+    world = np.empty((*normal.shape[:2], 3), np.float32)
+    camera = np.empty_like(world)
+    for rows in _bands(*normal.shape[:2]):  # each band turned while it is in the cache
+        world[rows] = unit_normals(normal[rows], background[rows])
+        camera[rows] = normals_to_camera(world[rows], data.camera.world_to_camera)
+    return {"normal": camera, "normal_world": world}
 
 
 def flow_arrays(data: FrameData) -> dict[str, np.ndarray]:

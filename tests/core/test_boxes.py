@@ -30,6 +30,22 @@ def test_boxes_match_brute_force_on_random_masks():
             assert pixels == expected[int(index)][1]
 
 
+def test_boxes_match_brute_force_where_an_index_runs_on_into_the_next_row():
+    rng = np.random.default_rng(5)
+    wrapping = np.zeros((3, 6), np.int32)
+    wrapping.flat[4:9] = 7  # the end of row 0 and the start of row 1: two runs, one box
+    masks = [wrapping, np.full((4, 5), 3, np.int32)]
+    masks += [rng.integers(-2, 4, (rng.integers(1, 9), rng.integers(1, 9))).astype(np.int32) for _ in range(30)]
+    for mask in masks:
+        got = boxes_from_mask(mask)
+        expected = {k: v for k, v in brute_force(mask).items() if k > 0}  # negative: no object
+        assert list(got["box_index"]) == sorted(expected)
+        for index, box, pixels in zip(got["box_index"], got["boxes"], got["box_pixels"], strict=True):
+            assert list(box) == expected[int(index)][0]
+            assert pixels == expected[int(index)][1]
+    assert boxes_from_mask(wrapping)["boxes"].tolist() == [[0, 0, 5, 1]]
+
+
 def test_single_pixel_and_corner_boxes_are_inclusive():
     mask = np.zeros((4, 5), np.int32)
     mask[0, 0] = 2

@@ -184,7 +184,7 @@ def test_pictures_made_in_bands_equal_pictures_made_whole(monkeypatch):
         "emission": rng.uniform(0, 2, (*shape, 3)).astype(np.float32),
     }
     whole = {key: (image, text) for key, image, text in module.previews(arrays)}
-    monkeypatch.setattr(module, "BAND_ROWS", 7)
+    monkeypatch.setattr(module, "BAND_PIXELS", 7 * shape[1])  # bands of 7 rows
     banded = {key: (image, text) for key, image, text in module.previews(arrays)}
     assert sorted(whole) == ["depth", "emission", "flow_forward", "normal", "object_index"]
     for key, (image, text) in whole.items():
