@@ -17,12 +17,12 @@ centre of the picture, seen or hidden.
 from __future__ import annotations
 
 import threading
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import motion, rays
+from .boxes import boxes_from_mask
 from .transform import transform
 
 if TYPE_CHECKING:
@@ -139,18 +139,6 @@ def _packed_window(mask: np.ndarray, rows: range, cols: range) -> tuple[np.ndarr
     return np.packbits(widened, axis=-1), rows.start, cols.start // 8
 
 
-def _visible_pixels(instance_id: np.ndarray) -> dict[int, np.ndarray]:
-    """Per instance id shown in the (H, W) map, the flat indices of its pixels (one sort
-    of the labelled pixels, however many instances)."""
-    flat = instance_id.ravel()
-    labelled = np.flatnonzero(flat > 0)
-    labels = flat[labelled]
-    order = np.argsort(labels, kind="stable")
-    labels, labelled = labels[order], labelled[order]
-    bounds = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1], True]) if len(labels) else np.zeros(1, int)
-    return {int(labels[a]): labelled[a:b] for a, b in pairwise(bounds)}
-
-
 def _area(box: np.ndarray) -> float:
     return float(max(0, box[2] - box[0] + 1) * max(0, box[3] - box[1] + 1))
 
@@ -166,7 +154,9 @@ def object_labels(geometry: FrameGeometry, instance_id: np.ndarray, masks: bool 
     view = geometry.view
     width, height = view.size
     picture = np.array([0, 0, width - 1, height - 1])
-    visible = _visible_pixels(instance_id)
+    seen_boxes = boxes_from_mask(instance_id)  # each shown instance's pixels: their box and count
+    boxes, counts = seen_boxes["boxes"], seen_boxes["box_pixels"].tolist()
+    visible = {i: (boxes[n], counts[n]) for n, i in enumerate(seen_boxes["box_index"].tolist())}
     rows_out: list[tuple] = []
     for i, inst in enumerate(geometry.instances):
         world = geometry.vertices[geometry.first_vertex[i] : geometry.first_vertex[i + 1]]
@@ -178,9 +168,8 @@ def object_labels(geometry: FrameGeometry, instance_id: np.ndarray, masks: bool 
         low, high = np.maximum(centres[:2], 0), np.minimum(centres[2:], picture[2:])
         seen = visible.get(inst.id)
         if seen is not None:  # a visible pixel's ray met the instance: it is in the window
-            ys, xs = np.divmod(seen, width)
-            low = np.minimum(low, [xs.min(), ys.min()])
-            high = np.maximum(high, [xs.max(), ys.max()])
+            low = np.minimum(low, seen[0][:2])
+            high = np.maximum(high, seen[0][2:])
         if (low > high).any():
             continue
         cols, rows = range(int(low[0]), int(high[0]) + 1), range(int(low[1]), int(high[1]) + 1)
@@ -193,7 +182,7 @@ def object_labels(geometry: FrameGeometry, instance_id: np.ndarray, masks: bool 
             box = np.concatenate([np.minimum(box[:2], centres[:2]), np.maximum(box[2:], centres[2:])])
         clipped = np.concatenate([np.maximum(box[:2], 0), np.minimum(box[2:], picture[2:])])
         whole = _packed_window(mask, rows, cols) if masks else None
-        shown = 0 if seen is None else len(seen)
+        shown = 0 if seen is None else seen[1]
         rows_out.append((inst.id, i, shown, amodal, box, _area(clipped) / _area(box), whole))
     rows_out.sort(key=lambda row: row[0])
     return _rows(geometry, rows_out, masks, (height, width))

@@ -38,12 +38,15 @@ def write_png(
     pictures such as depth several times smaller than unfiltered rows at the same speed.
     The rows are deflated in bands of a few MB, each on its own (``run`` maps the bands
     to their work: ``map`` here, or an executor's on several threads) and joined into
-    the one zlib stream PNG wants, as pigz joins its blocks.
+    the one zlib stream PNG wants, as pigz joins its blocks. ``image`` may also be a
+    picture made a band at a time (its ``shape``, ``dtype`` and rows by slice, as
+    :class:`~.previews.ContactSheet`): each band's job then makes its rows.
     """
-    image = np.asarray(image)
+    if not hasattr(image, "dtype"):
+        image = np.asarray(image)
     if image.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"write_png wants uint8 or uint16, got {image.dtype}")
-    if image.ndim == 2:
+    if len(image.shape) == 2:
         image = image[..., None]
     height, width, channels = image.shape
     depth = 8 * image.dtype.itemsize

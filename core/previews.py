@@ -337,24 +337,48 @@ def fit(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return image[rows][:, columns]
 
 
-def contact_sheet(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
-    """Tile equally sized (H, W, 3) uint8 pictures into one grid on a dark background
-    (a row with fewer pictures than the longest is filled with it). Each pixel is
-    written once: a contact sheet of 640×480 tiles is some 45 MB."""
-    height, width = rows[0][0].shape[:2]
-    columns = max(len(row) for row in rows)
-    sheet = np.empty((pad + len(rows) * (height + pad), pad + columns * (width + pad), 3), np.uint8)
-    sheet[:pad] = SHEET_BACKGROUND
-    for r, row in enumerate(rows):
-        y = pad + r * (height + pad)
-        band = sheet[y : y + height]
-        band[:, :pad] = SHEET_BACKGROUND
-        for c in range(columns):
-            x = pad + c * (width + pad)
-            band[:, x : x + width] = row[c][..., :3] if c < len(row) else SHEET_BACKGROUND
-            band[:, x + width : x + width + pad] = SHEET_BACKGROUND
-        sheet[y + height : y + height + pad] = SHEET_BACKGROUND
-    return sheet
+class ContactSheet:
+    """Equally sized (H, W, 3) uint8 pictures tiled into one grid on a dark background
+    (a row with fewer pictures than the longest is filled with it), made a band of rows
+    at a time as they are asked for (``sheet[rows]``; ``np.asarray(sheet)`` for all):
+    a contact sheet of 640×480 tiles is some 45 MB, which :func:`~.png.write_png` then
+    never holds at once, and whose bands its threads make side by side. Each pixel is
+    written once."""
+
+    def __init__(self, rows: list[list[np.ndarray]], pad: int = 4):
+        self.rows, self.pad = rows, pad
+        self.tile = rows[0][0].shape[:2]
+        self.columns = max(len(row) for row in rows)
+        height, width = self.tile
+        self.shape = (pad + len(rows) * (height + pad), pad + self.columns * (width + pad), 3)
+        self.dtype = np.dtype(np.uint8)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.shape[0])
+        band = np.empty((max(0, stop - start), *self.shape[1:]), np.uint8)
+        height, width = self.tile
+        pad, step = self.pad, self.tile[0] + self.pad
+        y = start
+        while y < stop:  # a run of rows of one row of tiles, or of the padding, at a time
+            r, at = divmod(y - pad, step)
+            if y < pad or at >= height:  # the padding above a row of tiles, or below the last
+                end = min(stop, pad + (r + 1) * step if y >= pad else pad)
+                band[y - start : end - start] = SHEET_BACKGROUND
+                y = end
+                continue
+            end = min(stop, y - at + height)
+            out = band[y - start : end - start]
+            out[:, :pad] = SHEET_BACKGROUND
+            for c in range(self.columns):
+                x = pad + c * (width + pad)
+                tiles = self.rows[r]
+                out[:, x : x + width] = tiles[c][at : at + len(out), :, :3] if c < len(tiles) else SHEET_BACKGROUND
+                out[:, x + width : x + width + pad] = SHEET_BACKGROUND
+            y = end
+        return band
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self[:] if dtype is None else self[:].astype(dtype)
 
 
 SHEET_BACKGROUND = 32  # each channel's value between and around a contact sheet's tiles

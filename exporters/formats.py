@@ -36,6 +36,7 @@ FLOW_DIRECTIONS = {"forward": "flow_forward", "backward": "flow_backward"}
 # A frame whose arrays take more than this (4K and up) has its files made one at a time:
 # side by side, each preview's picture would be in memory at once.
 SIDE_BY_SIDE_BYTES = 1 << 30
+Picture = tuple[Path, np.ndarray] | None  # what a file's job made: a picture, where, or nothing to show
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,18 @@ class FileFormat:
     flag: str | None = None  # its own command-line flag, where --formats does not name it
     primary: bool = False  # drawn first in the panel (the arrays and the pictures)
     extra: str | None = None  # a setting of scene.ground_truth that goes with it
-    # One job per file, which the writer may run side by side (with ``write`` None).
-    jobs: Callable[[Path, int, dict[str, np.ndarray], layout.OutputOptions], list[Callable[[], None]]] | None = None
+    # One job per file, which the writer may run side by side (with ``write`` None); a
+    # job returns the picture it wrote, ``(path, image)``, for the run's end, or None.
+    jobs: Callable[[Path, int, dict[str, np.ndarray], layout.OutputOptions], list[Callable[[], Picture]]] | None = None
 
-    def frame_jobs(self, root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> list[Callable[[], None]]:
+    def frame_jobs(self, root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> list[Callable[[], Picture]]:
         if self.write is None:
             return self.jobs(root, frame, arrays, options)
-        return [lambda: self.write(root, frame, arrays, options)]
+
+        def job() -> None:
+            self.write(root, frame, arrays, options)
+
+        return [job]
 
 
 def _write(path: Path, write: Callable[[BinaryIO], None]) -> None:
@@ -65,12 +71,14 @@ def _write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         write(stream)
 
 
-def _write_preview(root: Path, frame: int, key: str, array: np.ndarray, width: int) -> None:
+def _write_preview(root: Path, frame: int, key: str, array: np.ndarray, width: int) -> tuple[Path, np.ndarray]:
     image, text = preview(key, array, width)
-    _write(layout.preview_path(root, key, frame), lambda s: write_png(s, image, text))
+    path = layout.preview_path(root, key, frame)
+    _write(path, lambda s: write_png(s, image, text))
+    return path, image  # the picture written, for the run's end (pipeline/contact.py)
 
 
-def _preview_jobs(root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> list[Callable[[], None]]:
+def _preview_jobs(root: Path, frame: int, arrays: dict[str, np.ndarray], options) -> list[Callable[[], Picture]]:
     width = options.preview_width
     return [lambda k=key: _write_preview(root, frame, k, arrays[k], width) for key in preview_keys(arrays)]
 
@@ -251,9 +259,10 @@ def write_frame(
     options: layout.OutputOptions,
     instances: dict[str, dict] | None = None,
     stages: Stages | None = None,
-) -> None:
+) -> dict[Path, np.ndarray]:
     """Write the frame's files, each atomically. ``instances`` are the frame's rows of
     meta.json's table (with ``instance_id`` or ``instance_ids``); ``stages`` gets each format's seconds.
+    Returns the pictures written (the previews) by path, but for a frame made a file at a time.
 
     Every format's files but the NPZ are made side by side on the encoding threads
     (``background.encoding_pool``: zlib and numpy let go of Python's lock), one at a
@@ -269,15 +278,19 @@ def write_frame(
     chosen = _chosen(arrays, options)
     record = [f for f in chosen if f.key == "npz"]  # written last: it marks the frame complete
     jobs = [(f.key, job) for f in chosen if f not in record for job in f.frame_jobs(root, frame, arrays, options)]
+    pictures: dict[Path, np.ndarray] = {}
     if sum(np.asanyarray(a).nbytes for a in arrays.values()) > SIDE_BY_SIDE_BYTES:
         for key, job in jobs:  # a large frame: one file at a time, for memory's sake
-            stages.add(key, _timed(job))
+            stages.add(key, _timed(job)[0])
         jobs = []
     running = [(key, encoding_pool().submit(_timed, job)) for key, job in jobs]
     errors = []
     for key, future in running:  # every job ends before anything is raised
         try:
-            stages.add(key, future.result())
+            seconds, made = future.result()
+            stages.add(key, seconds)
+            if made is not None:
+                pictures[made[0]] = made[1]
         except Exception as error:
             errors.append(error)
     if errors:
@@ -285,12 +298,13 @@ def write_frame(
     for file_format in record:
         with stages.time(file_format.key):
             file_format.write(root, frame, arrays, options)
+    return pictures
 
 
-def _timed(job: Callable[[], None]) -> float:
+def _timed(job: Callable[[], Picture]) -> tuple[float, Picture]:
     started = time.perf_counter()
-    job()
-    return time.perf_counter() - started
+    made = job()
+    return time.perf_counter() - started, made
 
 
 def read_instances(root: Path, frames: Iterable[int], known: dict[str, dict] | None = None) -> dict[str, dict]:

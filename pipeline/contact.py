@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from concurrent.futures import Future
 from pathlib import Path
@@ -11,7 +12,7 @@ import bpy
 import numpy as np
 
 from ..core.png import read_png, write_png
-from ..core.previews import THUMBNAIL_SIDE, contact_sheet, fit, thumbnail
+from ..core.previews import THUMBNAIL_SIDE, ContactSheet, fit, thumbnail
 from ..exporters.atomic import atomic_path
 from ..exporters.background import encoding_pool
 from ..exporters.layout import preview_path, rgb_path
@@ -43,13 +44,27 @@ class RunEndPictures:
     """The pictures the end of a run shows (the contact sheet, the tracks' strip), read
     once: :meth:`read_ahead` starts on them while the writer still writes the last
     frames, RGB through Blender's loader on Blender's thread (which only waits then)
-    and the previews' thumbnails on the encoding threads. At most ``budget`` bytes are
-    kept; a picture not kept is read when it is asked for."""
+    and the previews' thumbnails on the encoding threads; the writer hands over those
+    of the previews it has in hand (:meth:`keep`). At most ``budget`` bytes are kept;
+    a picture not kept is read when it is asked for."""
 
     def __init__(self, budget: int = 64 << 20):
         self._rgb: dict[Path, np.ndarray] = {}
         self._tiles: dict[Path, Future] = {}
         self._left = budget
+        self._lock = threading.Lock()  # the writer's thread keeps pictures too
+
+    def keep(self, pictures: dict[Path, np.ndarray]) -> None:
+        """Keep the thumbnails of previews just written (``pictures``, by path), which
+        then need not be read back; within the budget."""
+        for path, picture in pictures.items():
+            tile = thumbnail(picture)
+            with self._lock:
+                if tile.nbytes > self._left:
+                    return
+                self._left -= tile.nbytes
+                self._tiles[path] = done = Future()
+            done.set_result(tile)
 
     def read_ahead(self, rgb: Iterable[Path], previews: Iterable[Path], size: tuple[int, int]) -> None:
         """Start on the previews' thumbnails, then read the RGB pictures, of those that
@@ -57,17 +72,21 @@ class RunEndPictures:
         shrink = -(-max(size) // THUMBNAIL_SIDE)
         tile_bytes = (size[0] // shrink) * (size[1] // shrink) * 3
         for path in dict.fromkeys(previews):
-            if tile_bytes > self._left:
-                break
-            if path not in self._tiles and path.is_file():
-                self._tiles[path] = encoding_pool().submit(_preview_tile, path)
+            if path in self._tiles or not path.is_file():
+                continue
+            with self._lock:
+                if tile_bytes > self._left:
+                    break
                 self._left -= tile_bytes
+                self._tiles[path] = encoding_pool().submit(_preview_tile, path)
         for path in dict.fromkeys(rgb):
-            if size[0] * size[1] * 3 > self._left:
-                return
-            if path not in self._rgb and path.is_file():
-                self._rgb[path] = load_png(path)
-                self._left -= self._rgb[path].nbytes
+            if path in self._rgb or not path.is_file():
+                continue
+            with self._lock:
+                if size[0] * size[1] * 3 > self._left:
+                    return
+                self._left -= size[0] * size[1] * 3
+            self._rgb[path] = load_png(path)
 
     def rgb(self, path: Path) -> np.ndarray:
         """The RGB picture at ``path``: kept, or read now."""
@@ -117,5 +136,5 @@ def write_contact_sheet(
     path = root / CONTACT_SHEET_NAME
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         text = {"frames": " ".join(map(str, picks)), "columns": "rgb " + " ".join(preview_keys)}
-        write_png(stream, contact_sheet(grid), text, run=encoding_pool().map)  # deflated on two threads or more
+        write_png(stream, ContactSheet(grid), text, run=encoding_pool().map)  # deflated on two threads or more
     return path

@@ -136,6 +136,8 @@ class Exporter:
             self.motion = motion.GeometryCache(scene, view_layer, self.rig.views, folder.classes, folder.models)
         self.run_files = run_files
         self.frame_writer = FrameWriter(folder.size, folder.modalities, folder.files, keep_meta=run_files)
+        if run_files and folder.files.previews:  # for the contact sheet: pictures not read back
+            self.frame_writer.keep_pictures = folder.pictures.keep
         self._pending: dict[str, tuple[int, FrameCamera]] = {}  # each view's frame in flight, noted before the render
         # The last frames handed to the writer: those it may not have written yet.
         self._handed: deque[int] = deque(maxlen=len(folder.outputs) + 2)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core import motion as core_motion
 from ..core.png import write_png
-from ..core.previews import contact_sheet, thumbnail
+from ..core.previews import ContactSheet, thumbnail
 from ..core.surfaces import concat, locate, observe, surfaces_at
 from ..core.tracks import (
     TRACKS_NAME,
@@ -165,5 +165,5 @@ def write_tracks_preview(root: Path, tracks: dict[str, np.ndarray], pictures: Ru
     picked = " ".join(str(int(tracks["frames"][i])) for i in picks)
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
         text = {"frames": picked, "points": "filled: seen, ring: hidden"}
-        write_png(stream, contact_sheet([tiles]), text, run=encoding_pool().map)
+        write_png(stream, ContactSheet([tiles]), text, run=encoding_pool().map)
     return path

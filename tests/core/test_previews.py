@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Preview pictures: colour coding that a reader can trust."""
 
+import io
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
+from ground_truth.core.png import write_png
 from ground_truth.core.previews import (
-    contact_sheet,
+    ContactSheet,
     depth_preview,
     emission_preview,
     fit,
@@ -158,11 +162,32 @@ def test_mask_preview_colours_each_pixel_by_its_index_alone(low, high):
 
 def test_contact_sheet_places_tiles_in_a_grid():
     a, b = np.full((2, 3, 3), 10, np.uint8), np.full((2, 3, 3), 200, np.uint8)
-    sheet = contact_sheet([[a, b], [b]], pad=1)  # the second row one tile short
+    sheet = ContactSheet([[a, b], [b]], pad=1)  # the second row one tile short
     assert sheet.shape == (1 + 2 * 3, 1 + 2 * 4, 3)
     expected = np.full(sheet.shape, 32, np.uint8)  # the background, around and between the tiles
     expected[1:3, 1:4], expected[1:3, 5:8], expected[4:6, 1:4] = 10, 200, 200
-    np.testing.assert_array_equal(sheet, expected)
+    np.testing.assert_array_equal(np.asarray(sheet), expected)
+    for start in range(sheet.shape[0]):  # made a band of rows at a time, any band
+        for stop in range(start, sheet.shape[0] + 1):
+            np.testing.assert_array_equal(sheet[start:stop], expected[start:stop])
+
+
+def test_a_contact_sheet_is_written_a_band_at_a_time():
+    """A sheet larger than a PNG band (several MB), its bands made and deflated on two
+    threads, reads back tile for tile (pypng checks the zlib stream's checksum)."""
+    png = pytest.importorskip("png")
+    rng = np.random.default_rng(2)
+    tiles = [[rng.integers(0, 256, (700, 900, 3), np.uint8) for _ in range(3 - r % 2)] for r in range(3)]
+    expected = np.full((4 + 3 * 704, 4 + 3 * 904, 3), 32, np.uint8)
+    for r, row in enumerate(tiles):
+        for c, tile in enumerate(row):
+            expected[4 + r * 704 : 704 + r * 704, 4 + c * 904 : 904 + c * 904] = tile
+    stream = io.BytesIO()
+    with ThreadPoolExecutor(2) as pool:
+        write_png(stream, ContactSheet(tiles), run=pool.map)
+    width, height, rows, _ = png.Reader(bytes=stream.getvalue()).read()
+    assert (width, height) == expected.shape[1::-1]
+    np.testing.assert_array_equal(np.vstack(list(rows)).reshape(expected.shape), expected)
 
 
 def test_pictures_made_in_bands_equal_pictures_made_whole(monkeypatch):
