@@ -4,7 +4,9 @@
 A file is written as a temporary in its folder's ``.partial/`` (a folder that holds
 nothing else), flushed to disk, then renamed over its real name; so a power loss leaves
 the old file or the whole new one, and a killed run leaves its temporaries where a
-later run finds them without listing the folder's frames."""
+later run finds them without listing the folder's frames. The ``.partial/`` folder is
+removed once empty: after each file, or, within :func:`partial_folders_kept` (an export
+run), once at its end."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import re
 import shutil
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -56,7 +59,45 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             error.filename = str(path)
         raise
     finally:
-        _remove_if_empty(tmp.parent)
+        if not _KEPT.keeps(tmp.parent):
+            _remove_if_empty(tmp.parent)
+
+
+class _KeptFolders:
+    """The ``.partial/`` folders kept between files while :func:`partial_folders_kept`
+    is entered (``depth`` times): making and removing one for each file cost 0.5 ms of
+    CPU a file here, 13 files a frame."""
+
+    def __init__(self):
+        self.depth, self.folders, self.lock = 0, set(), threading.Lock()
+
+    def keeps(self, folder: Path) -> bool:
+        with self.lock:
+            if self.depth:
+                self.folders.add(folder)
+            return self.depth > 0
+
+
+_KEPT = _KeptFolders()
+
+
+@contextmanager
+def partial_folders_kept() -> Iterator[None]:
+    """Keep the ``.partial/`` folders that files are written through until the end of
+    this (a run's many files), then remove those that are empty; nested or side by
+    side, until the end of the last."""
+    with _KEPT.lock:
+        _KEPT.depth += 1
+    try:
+        yield
+    finally:
+        with _KEPT.lock:
+            _KEPT.depth -= 1
+            folders = [] if _KEPT.depth else sorted(_KEPT.folders)
+            if not _KEPT.depth:
+                _KEPT.folders.clear()
+        for folder in folders:
+            _remove_if_empty(folder)
 
 
 def _create(tmp: Path, tries: int = 1000) -> None:
@@ -67,6 +108,11 @@ def _create(tmp: Path, tries: int = 1000) -> None:
     ``mkdir`` and its check.) After a miss it waits a moment, longer each time and never
     in step with the others: twelve writers on two busy cores once missed 1000 times
     in a row without waiting."""
+    try:  # where the folder is there (kept between files), without asking for it
+        os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o666))
+        return
+    except FileNotFoundError:
+        pass
     for attempt in range(tries):
         try:
             tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +187,8 @@ def _stale_entries(folder: Path, pattern: re.Pattern, directories: bool) -> Iter
 def remove_stale_temporaries(folders: Iterable[Path]) -> int:
     """Delete the temporary files that killed runs left in the ``.partial/`` folders of
     ``folders``: only files named as :func:`temporary_name` names them, never anything
-    else; return how many. Costs the same whatever else the folders hold."""
+    else; return how many; and those folders where then empty. Costs the same whatever
+    else the folders hold."""
     removed = 0
     for folder in folders:
         partial = folder / PARTIAL
@@ -150,6 +197,7 @@ def remove_stale_temporaries(folders: Iterable[Path]) -> int:
         for entry in _stale_entries(partial, _TEMPORARY, directories=False):
             Path(entry.path).unlink(missing_ok=True)
             removed += 1
+        _remove_if_empty(partial)
     return removed
 
 

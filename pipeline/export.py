@@ -29,7 +29,7 @@ from ..core.plan import scratch_bytes
 from ..core.progress import Progress
 from ..core.registry import EEVEE, engine_family
 from ..core.stereo import LEFT, RIGHT
-from ..exporters.atomic import atomic_path
+from ..exporters.atomic import atomic_path, partial_folders_kept
 from ..exporters.background import BackgroundWriter, encoding_pool
 from ..exporters.errors import ExportError, ExportRefusedError
 from ..exporters.formats import expected_files
@@ -151,7 +151,13 @@ class Exporter:
 
     def start(self) -> Exporter:
         """Set the scene up for the run's renders and start the writer."""
-        self.session.__enter__()
+        self._partial_folders = partial_folders_kept()  # one .partial/ a folder for the run, not one a file
+        self._partial_folders.__enter__()
+        try:
+            self.session.__enter__()
+        except BaseException:
+            self._partial_folders.__exit__(None, None, None)
+            raise
         if self.run_files:  # a farm's chunk leaves both scans of the folder to the merge
             self.folder.remove_stale_temporaries()
         self._writer = BackgroundWriter(depth=len(self.folder.outputs))
@@ -181,8 +187,11 @@ class Exporter:
             finally:
                 self.session.__exit__(None, None, None)
         finally:
-            if self.run_files:
-                self.folder.finish(self.found_complete, raise_errors=not failed)
+            try:
+                if self.run_files:
+                    self.folder.finish(self.found_complete, raise_errors=not failed)
+            finally:
+                self._partial_folders.__exit__(None, None, None)
 
     def __enter__(self) -> Exporter:
         return self.start()

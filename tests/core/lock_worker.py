@@ -4,8 +4,10 @@
 python lock_worker.py hold FOLDER            take the lock, print "held", keep it until killed
 python lock_worker.py contend FOLDER ROUNDS  wait for FOLDER/go, then take the lock ROUNDS
                                              times; print how often another holder was inside
-python lock_worker.py write FOLDER ROUNDS    wait for FOLDER/go, then on 4 threads write ROUNDS
-                                             files each into FOLDER/out atomically; print "ok"
+python lock_worker.py write FOLDER ROUNDS [kept]
+                                             wait for FOLDER/go, then on 4 threads write ROUNDS
+                                             files each into FOLDER/out atomically (keeping
+                                             .partial/ between files with kept); print "ok"
 """
 
 import importlib.util
@@ -22,12 +24,13 @@ package = importlib.util.module_from_spec(spec)
 sys.modules["ground_truth"] = package
 spec.loader.exec_module(package)
 
-from ground_truth.exporters.atomic import atomic_path  # noqa: E402
+from ground_truth.exporters.atomic import atomic_path, partial_folders_kept  # noqa: E402
 from ground_truth.exporters.meta import meta_lock  # noqa: E402
 
 mode, folder = sys.argv[1], Path(sys.argv[2])
 if mode == "write":
     from concurrent.futures import ThreadPoolExecutor
+    from contextlib import nullcontext
 
     rounds = int(sys.argv[3])
     while not (folder / "go").exists():
@@ -38,7 +41,7 @@ if mode == "write":
             with atomic_path(folder / "out" / f"{os.getpid()}.{thread}.{n}") as tmp, open(tmp, "wb") as stream:
                 stream.write(b"x")
 
-    with ThreadPoolExecutor(4) as pool:
+    with partial_folders_kept() if sys.argv[4:] == ["kept"] else nullcontext(), ThreadPoolExecutor(4) as pool:
         list(pool.map(write, range(4)))
     print("ok", flush=True)
 elif mode == "hold":

@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 from ground_truth.core.boxes import boxes_from_mask
 from ground_truth.core.png import write_png
-from ground_truth.exporters.atomic import atomic_path, remove_stale_folders, remove_stale_temporaries, temporary_name
+from ground_truth.exporters.atomic import (
+    atomic_path,
+    partial_folders_kept,
+    remove_stale_folders,
+    remove_stale_temporaries,
+    temporary_name,
+)
 from ground_truth.exporters.frame_io import FrameFileError, load_frame, write_exr
 from ground_truth.exporters.meta import MetaMismatchError, check_same_export, read_meta, write_meta
 from ground_truth.exporters.npz import write_npz
@@ -130,12 +136,15 @@ def test_an_exr_that_is_not_ours_is_refused(tmp_path):
         load_frame(tmp_path / "plain.exr")
 
 
-def test_writers_sharing_a_folder_never_trip_on_each_others_partial_folder(tmp_path):
+@pytest.mark.parametrize("kept", [(), ("kept", "kept")], ids=["removed", "kept"])
+def test_writers_sharing_a_folder_never_trip_on_each_others_partial_folder(tmp_path, kept):
     """Three processes of four threads each write 300 files apiece into one folder at
-    once: each writer makes ``.partial/`` where it is missing and removes it once empty,
-    so another may remove it between one writer's ``mkdir`` and its file (a farm's two
-    nodes writing one frame's previews folder once failed so)."""
-    workers = [start_worker("write", tmp_path, 300) for _ in range(3)]
+    once: each writer makes ``.partial/`` where it is missing and removes it once empty
+    (or, with ``kept``, two of them keep it until they end, as an export run does), so
+    another may remove it between one writer's ``mkdir`` and its file, or between two
+    of a keeping writer's files (a farm's two nodes writing one frame's previews folder
+    once failed so)."""
+    workers = [start_worker("write", tmp_path, 300, *kept[n : n + 1]) for n in range(3)]
     (tmp_path / "go").touch()
     for worker in workers:
         out, _ = worker.communicate(timeout=120)
@@ -239,6 +248,26 @@ def test_stale_temporaries_of_dead_processes_go_and_live_ones_stay(tmp_path):
     assert remove_stale_temporaries([tmp_path / "npz", tmp_path]) == 1
     assert mine.exists() and foreign.exists() and not left.exists()
     assert all(path.exists() for path in theirs)
+    (tmp_path / "empty" / ".partial").mkdir(parents=True)  # a killed run's, which kept it between files
+    assert remove_stale_temporaries([tmp_path / "empty"]) == 0 and not (tmp_path / "empty" / ".partial").exists()
+
+
+def test_a_run_keeps_its_partial_folders_between_files_and_leaves_none(tmp_path):
+    with partial_folders_kept():
+        with atomic_path(tmp_path / "a" / "1.bin") as tmp:
+            tmp.write_bytes(b"1")
+        with partial_folders_kept():  # another run in the process, side by side
+            with atomic_path(tmp_path / "b" / "1.bin") as tmp:
+                tmp.write_bytes(b"1")
+        assert (tmp_path / "a" / ".partial").is_dir() and (tmp_path / "b" / ".partial").is_dir()
+        (tmp_path / "a" / ".partial").rmdir()  # another process's sweep, between two files
+        with atomic_path(tmp_path / "a" / "2.bin") as tmp:
+            tmp.write_bytes(b"2")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["1.bin", "2.bin"]
+    assert not (tmp_path / "a" / ".partial").exists() and not (tmp_path / "b" / ".partial").exists()
+    with atomic_path(tmp_path / "a" / "3.bin") as tmp:  # outside a run: removed after the file
+        tmp.write_bytes(b"3")
+    assert not (tmp_path / "a" / ".partial").exists()
 
 
 def test_the_sweep_follows_no_link_out_of_the_folder(tmp_path):
