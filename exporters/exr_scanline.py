@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -79,13 +80,21 @@ def read_header(stream: BinaryIO) -> tuple[dict[str, tuple[str, bytes]], int]:
             data += more
 
 
-def read_uncompressed(path: str | Path, band_bytes: int = 32 << 20) -> dict[str, np.ndarray]:
+def read_uncompressed(
+    path: str | Path,
+    band_bytes: int = 4 << 20,
+    into: Callable[[list[tuple[str, np.dtype]], int, int], dict[str, np.ndarray]] | None = None,
+) -> dict[str, np.ndarray]:
     """Every channel as a native-endian (H, W) array (float32, float16 or uint32), row 0
     at the top. Raises :class:`UnsupportedExrError` for other kinds of EXR and
     :class:`TruncatedExrError` for a file cut short.
 
-    Scanlines are read straight into the channel arrays, ``band_bytes`` at a time, so the
-    peak memory is the image plus one band (an 8K frame's passes are gigabytes).
+    Scanlines are read ``band_bytes`` at a time and their rows put straight into the
+    channels' arrays, so the peak memory is the image plus one band (an 8K frame's
+    passes are gigabytes). ``into(channels, height, width)``, given the file's channels
+    (name, pixel type), may say where each one goes: an (H, W) array to fill, which may
+    be a view into a larger one (a layer's component) and of another float type; a
+    channel it leaves out is not read.
     """
     with open(path, "rb") as stream:
         attributes, at = read_header(stream)
@@ -97,10 +106,13 @@ def read_uncompressed(path: str | Path, band_bytes: int = 32 << 20) -> dict[str,
         stream.seek(at)
         offsets = np.frombuffer(_read_exactly(stream, 8 * height), "<u8").astype(np.int64)
         chunk = 8 + sum(width * dtype.itemsize for _, dtype in channels)
-        out = {name: np.empty((height, width), dtype.newbyteorder("=")) for name, dtype in channels}
+        if into is None:
+            out = {name: np.empty((height, width), dtype.newbyteorder("=")) for name, dtype in channels}
+        else:
+            out = into(channels, height, width)
         contiguous = np.all(np.diff(offsets) == chunk)  # the usual layout: one block after the other
         rows_per_band = max(1, band_bytes // chunk) if contiguous else 1
-        band = np.empty((rows_per_band, chunk), np.uint8)
+        band = np.empty((min(rows_per_band, height), chunk), np.uint8)
         for first in range(0, height, rows_per_band):
             count = min(rows_per_band, height - first)
             blocks = band[:count]
@@ -114,10 +126,13 @@ def read_uncompressed(path: str | Path, band_bytes: int = 32 << 20) -> dict[str,
             rows = np.ascontiguousarray(blocks[:, :4]).view("<i4")[:, 0] - y_min
             if rows.min() < 0 or rows.max() >= height:
                 raise UnsupportedExrError("a scanline outside the data window")
+            if (np.diff(rows) == 1).all():  # in order, as Blender writes them: a slice
+                rows = slice(int(rows[0]), int(rows[0]) + count)
             start = 8
             for name, dtype in channels:
                 span = width * dtype.itemsize
-                out[name][rows] = blocks[:, start : start + span].view(dtype)
+                if name in out:
+                    out[name][rows] = blocks[:, start : start + span].view(dtype)
                 start += span
     return out
 

@@ -21,27 +21,34 @@ def read_raw_passes(path: str | Path) -> dict[str, np.ndarray]:
     multi-part files (Blender 5 writes one part per layer) read alike. Rows come top row
     first, as the EXR stores them.
     """
+    layers: dict[str, np.ndarray] = {}
+
+    def into(channels: list[tuple[str, np.dtype]], height: int, width: int) -> dict[str, np.ndarray]:
+        """Each layer's channels straight into its image, a component each."""
+        destinations = {}
+        for layer, components in _layers(name for name, _ in channels).items():
+            image = layers[layer] = np.empty((height, width, len(components)), np.float32)
+            for c, name in enumerate(components):
+                destinations[name] = image[..., c]
+        return destinations
+
     try:
-        channels = read_uncompressed(path)  # the scratch file: uncompressed, no OpenEXR needed
+        read_uncompressed(path, into=into)  # the scratch file: uncompressed, no OpenEXR needed
     except UnsupportedExrError:
         import OpenEXR
 
         exr = OpenEXR.File(str(path), separate_channels=True)
         channels = {name: channel.pixels for part in exr.parts for name, channel in part.channels.items()}
+        for name, image in into([(name, None) for name in channels], *next(iter(channels.values())).shape).items():
+            image[...] = channels.pop(name)  # each channel freed once copied: one layer extra at most
+    return {layer: image[..., 0] if image.shape[2] == 1 else image for layer, image in layers.items()}
+
+
+def _layers(names) -> dict[str, list[str]]:
+    """The channels ``<layer>.<component>`` by layer, in X/Y/Z/W or R/G/B/A order."""
     layers: dict[str, list[tuple[int, str]]] = {}
-    for name in channels:
+    for name in names:
         layer, _, component = name.rpartition(".")
         if layer and component in _ORDER:
             layers.setdefault(layer, []).append((_ORDER[component], name))
-    out = {}
-    for layer, components in layers.items():
-        components.sort()
-        if len(components) == 1:
-            out[layer] = np.asarray(channels.pop(components[0][1]), dtype=np.float32)
-            continue
-        first = channels[components[0][1]]
-        image = np.empty((*first.shape, len(components)), np.float32)
-        for c, (_, name) in enumerate(components):
-            image[..., c] = channels.pop(name)  # each channel freed once copied: one layer extra at most
-        out[layer] = image
-    return out
+    return {layer: [name for _, name in sorted(components)] for layer, components in layers.items()}

@@ -5,6 +5,7 @@ import numpy as np
 import OpenEXR
 import pytest
 from ground_truth.exporters.exr_scanline import TruncatedExrError, UnsupportedExrError, read_uncompressed
+from ground_truth.exporters.raw_exr import read_raw_passes
 
 
 def write(path, channels, compression=OpenEXR.NO_COMPRESSION):
@@ -117,3 +118,30 @@ def test_writing_refuses_what_exr_cannot_hold(tmp_path):
 
     with open(tmp_path / "bad.exr", "wb") as stream, pytest.raises(TypeError, match="float32, float16 or uint32"):
         write_zip(stream, {"a.V": np.zeros((2, 2), np.float64)}, {})
+
+
+@pytest.mark.parametrize("compression", [OpenEXR.NO_COMPRESSION, OpenEXR.ZIP_COMPRESSION])
+def test_the_scratch_files_layers_gather_their_components_in_order(tmp_path, compression):
+    """Ours (uncompressed, read here) and any other (OpenEXR reads it) alike: each layer's
+    channels in X/Y/Z/W or R/G/B/A order, one channel an (H, W) image, all float32; a
+    channel of no layer is left out."""
+    rng = np.random.default_rng(6)
+    channels = {
+        "depth.V": rng.uniform(0, 1e10, (19, 23)).astype(np.float32),
+        "vector.W": rng.normal(size=(19, 23)).astype(np.float32),
+        "vector.X": rng.normal(size=(19, 23)).astype(np.float32),
+        "vector.Y": rng.normal(size=(19, 23)).astype(np.float16),
+        "vector.Z": rng.normal(size=(19, 23)).astype(np.float32),
+        "emission.B": rng.normal(size=(19, 23)).astype(np.float32),
+        "emission.R": rng.normal(size=(19, 23)).astype(np.float32),
+        "emission.G": rng.normal(size=(19, 23)).astype(np.float32),
+        "stray": rng.normal(size=(19, 23)).astype(np.float32),
+    }
+    expected = {key: value.copy() for key, value in channels.items()}
+    write(tmp_path / "s.exr", channels, compression)
+    layers = read_raw_passes(tmp_path / "s.exr")
+    assert sorted(layers) == ["depth", "emission", "vector"]
+    assert all(image.dtype == np.float32 for image in layers.values())
+    np.testing.assert_array_equal(layers["depth"], expected["depth.V"])
+    np.testing.assert_array_equal(layers["vector"], np.stack([expected[f"vector.{c}"] for c in "XYZW"], -1))
+    np.testing.assert_array_equal(layers["emission"], np.stack([expected[f"emission.{c}"] for c in "RGB"], -1))
