@@ -165,6 +165,7 @@ def full_export(bpy, scene, out: Path, frames: list[int], npz_level: int, previe
     )
     started = time.perf_counter()
     with exporter_module.Exporter(scene, bpy.context.view_layer, options) as exporter:
+        exporter.planned = frames  # as the export's operators and export_frames tell it
         for frame in frames:
             scene.frame_set(frame)
             exporter.before_render()

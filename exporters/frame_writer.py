@@ -81,11 +81,9 @@ class FrameWriter:
         # Set when no render runs beside the writer any more (the run is ending): the
         # frames left then cast their rays on the encoding threads too.
         self.alone = False
-        # Given the pictures (previews) written of each view's first frame and of the
-        # frames written once alone, which the run's end shows (its contact sheet), so
-        # that it need not read them back; None: not kept.
-        self.keep_pictures: Callable[[dict[Path, np.ndarray]], None] | None = None
-        self._first_written: set[Path] = set()  # the views (roots) with a frame written
+        # Given each frame's pictures (previews) as written, by path, which the run's end
+        # may show (its contact sheet) without reading them back; None: not kept.
+        self.keep_pictures: Callable[[int, dict[Path, np.ndarray]], None] | None = None
 
     def write(self, root: Path, keeper: MetaKeeper, view: ViewFrame, timing: FrameTiming) -> None:
         """Write ``view``'s frame into ``root``; raises :class:`ExportError`."""
@@ -115,9 +113,8 @@ class FrameWriter:
                     ids = [arrays[k] for k in ("instance_box_id", "instance_ids") if k in arrays]
                     instances = view.geometry.instance_table(np.concatenate(ids))
             pictures = write_frame(root, frame, arrays, self.files, instances, stages)
-            if self.keep_pictures is not None and (self.alone or root not in self._first_written):
-                self.keep_pictures(pictures)
-            self._first_written.add(root)
+            if self.keep_pictures is not None:
+                self.keep_pictures(frame, pictures)
             if self.keep_meta:
                 with stages.time("meta.json"):
                     keeper.frame_done(frame, instances)

@@ -71,6 +71,7 @@ class RENDER_OT_gt_render_animation(bpy.types.Operator):
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         self._frames = animation_frames(scene, scene.ground_truth)
+        self._exporter.planned = self._frames
         self._queue = list(self._frames)
         self._start_frame = scene.frame_current
         self._rendering = False

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import bpy
+import numpy as np
 
 from .. import compat
 from ..core.camera import FrameCamera, intrinsics, world_to_camera
@@ -38,6 +39,7 @@ from ..exporters.layout import rgb_path
 from ..exporters.stages import Stages
 from . import motion, scratch, views
 from .classes import ClassError
+from .contact import sheet_frames
 from .options import ExportOptions
 from .quiet import hide_lines
 from .run_folder import RunFolder, ViewOutput
@@ -137,7 +139,11 @@ class Exporter:
         self.run_files = run_files
         self.frame_writer = FrameWriter(folder.size, folder.modalities, folder.files, keep_meta=run_files)
         if run_files and folder.files.previews:  # for the contact sheet: pictures not read back
-            self.frame_writer.keep_pictures = folder.pictures.keep
+            self.frame_writer.keep_pictures = self._keep_pictures
+        # The frames the run means to export, where its caller knows them: the previews of
+        # those its contact sheet will show are kept as they are written.
+        self.planned: list[int] = []
+        self._first: int | None = None  # the first frame handed over
         self._pending: dict[str, tuple[int, FrameCamera]] = {}  # each view's frame in flight, noted before the render
         # The last frames handed to the writer: those it may not have written yet.
         self._handed: deque[int] = deque(maxlen=len(folder.outputs) + 2)
@@ -192,6 +198,13 @@ class Exporter:
                     self.folder.finish(self.found_complete, raise_errors=not failed)
             finally:
                 self._partial_folders.__exit__(None, None, None)
+
+    def _keep_pictures(self, frame: int, pictures: dict[Path, np.ndarray]) -> None:
+        """On the writer's thread: keep a frame's previews, just written, where the contact
+        sheet will show them: a frame of the planned run's sheet (``sheet_frames``), its
+        first, and those written once the renders are over (its last)."""
+        if frame in sheet_frames(self.planned) or frame == self._first or self.frame_writer.alone:
+            self.folder.pictures.keep(pictures)
 
     def __enter__(self) -> Exporter:
         return self.start()
@@ -266,6 +279,7 @@ class Exporter:
         view's frame to the writer."""
         frame, stages = taken.frame, taken.stages
         self._handed.append(frame)
+        self._first = frame if self._first is None else self._first
         if self.motion is not None:
             self.session.match_geometry()
         with stages.time("capture geometry"):
@@ -362,6 +376,7 @@ def export_frames(
     current = scene.frame_current
     try:
         with Exporter(scene, view_layer, options, run_files) as exporter:
+            exporter.planned = frames
             folder = exporter.folder
             for frame in frames:
                 if not overwrite and folder.is_complete(frame):
