@@ -104,10 +104,12 @@ def flow_from_vector(vector: np.ndarray, background: np.ndarray) -> tuple[np.nda
     """
     v = np.asarray(vector, dtype=np.float32)
     forward, backward = np.empty((2, *v.shape[:2], 2), np.float32)
-    np.negative(v[..., 2], out=forward[..., 0])
+    # Negated into a temporary, then copied: numpy 2.4.6 (bpy 4.2's) negates wrongly from
+    # every 4th float into every 2nd (``np.negative(v[..., 2], out=forward[..., 0])``).
+    forward[..., 0] = -v[..., 2]
     forward[..., 1] = v[..., 3]
     backward[..., 0] = v[..., 0]
-    np.negative(v[..., 1], out=backward[..., 1])
+    backward[..., 1] = -v[..., 1]
     for channel in (*forward.transpose(2, 0, 1), *backward.transpose(2, 0, 1)):
         np.copyto(channel, np.nan, where=background)  # a channel at a time: 10× a broadcast mask
     return forward, backward

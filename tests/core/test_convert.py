@@ -40,6 +40,22 @@ def test_flow_is_nan_on_background():
     assert np.isfinite(forward[1]).all()
 
 
+def test_flow_of_a_whole_picture_is_the_vector_pass_rearranged():
+    """A picture large enough for numpy's vector loops, with background: each channel
+    where it belongs, negated where it should be (numpy 2.4.6 once negated the wrong
+    floats of a strided channel)."""
+    rng = np.random.default_rng(8)
+    vector = rng.normal(0, 5, (37, 53, 4)).astype(np.float32)
+    background = rng.random((37, 53)) < 0.3
+    forward, backward = flow_from_vector(vector, background)
+    for y, x in [(0, 0), (5, 17), (36, 52), *zip(*np.nonzero(~background), strict=True)]:
+        if background[y, x]:
+            continue
+        z, w, vx, vy = vector[y, x, 2], vector[y, x, 3], vector[y, x, 0], vector[y, x, 1]
+        assert forward[y, x].tolist() == [-z, w] and backward[y, x].tolist() == [vx, -vy]
+    assert np.isnan(forward[background]).all() and np.isnan(backward[background]).all()
+
+
 def test_index_masks_round_to_int32():
     mask = index_mask(np.array([[0.0, 2.9999998], [7.0, 1.0000001]], np.float32))
     assert mask.dtype == np.int32
