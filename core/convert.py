@@ -71,18 +71,15 @@ def unit_normals(normal: np.ndarray, background: np.ndarray) -> np.ndarray:
     Blender averages normals over the pixel's samples, so edge pixels come shorter than
     unit length; they are renormalised here.
     """
-    out = np.empty((*normal.shape[:2], 3), np.float32)
-    for rows in _bands(normal.shape[0], normal.shape[1]):
-        n = np.asarray(normal[rows, :, :3], dtype=np.float32)
-        length = n[..., 0] * n[..., 0]
-        length += n[..., 1] * n[..., 1]
-        length += n[..., 2] * n[..., 2]
-        np.sqrt(length, out=length)
-        valid = length > 1e-12
-        valid &= ~background[rows]
-        scale = np.divide(1.0, length, out=np.zeros_like(length), where=valid)
-        np.multiply(n, scale[..., None], out=out[rows])
-    return out
+    n = np.asarray(normal[..., :3], dtype=np.float32)
+    length = n[..., 0] * n[..., 0]
+    length += n[..., 1] * n[..., 1]
+    length += n[..., 2] * n[..., 2]
+    np.sqrt(length, out=length)
+    valid = length > 1e-12
+    valid &= ~background
+    scale = np.divide(1.0, length, out=np.zeros_like(length), where=valid)
+    return n * scale[..., None]
 
 
 def normals_to_camera(normal_world: np.ndarray, world_to_camera: np.ndarray) -> np.ndarray:
